@@ -1,0 +1,3 @@
+"""SQL Sentinel: SQL-first alerting scheduled by systemd timers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m sqlsentinel`."""
+
+from sqlsentinel.cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""The `sqlsentinel` command: a lazy click group so each command imports only what it needs."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from sqlsentinel import __version__
+from sqlsentinel.errors import ExitCode, SentinelError
+
+# name -> (module, attribute, one-line help). Modules load only when their command runs.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("sqlsentinel.cli.state_cmds", "init", "Create or upgrade the state database."),
+    "validate": ("sqlsentinel.cli.config_cmds", "validate", "Check a config file and report every problem."),
+    "run": ("sqlsentinel.cli.run_cmd", "run", "Run alerts now: query, evaluate, record, notify."),
+    "status": ("sqlsentinel.cli.state_cmds", "status", "Show each alert's state (and its timer)."),
+    "history": ("sqlsentinel.cli.state_cmds", "history", "Show past runs."),
+    "deliveries": ("sqlsentinel.cli.state_cmds", "deliveries", "Show notification delivery attempts."),
+    "silence": ("sqlsentinel.cli.state_cmds", "silence", "Silence an alert's notifications for a while."),
+    "unsilence": ("sqlsentinel.cli.state_cmds", "unsilence", "End an alert's silence now."),
+    "healthcheck": ("sqlsentinel.cli.health_cmds", "healthcheck", "Check config, state and alert databases."),
+    "metrics": ("sqlsentinel.cli.health_cmds", "metrics", "Print Prometheus metrics."),
+    "schedule": ("sqlsentinel.cli.config_cmds", "schedule", "Preview each alert's systemd schedule."),
+    "notify-test": ("sqlsentinel.cli.notify_test_cmd", "notify_test", "Send a test message through an alert's channels."),
+    "install-units": ("sqlsentinel.cli.units_cmd", "install_units", "Install systemd timers for every alert."),
+    "uninstall-units": ("sqlsentinel.cli.units_cmd", "uninstall_units", "Remove the systemd units sqlsentinel installed."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        command = getattr(importlib.import_module(spec[0]), spec[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, _, help_) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sqlsentinel")
+def cli() -> None:
+    """SQL Sentinel: SQL-first alerting on the operating system's own scheduler.
+
+    Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 invalid config,
+    4 state database error, 5 notification delivery failed, 6 unhealthy,
+    7 systemd error, 70 internal error. See docs/cli.md.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI and map errors to messages and documented exit codes."""
+    try:
+        code = cli.main(args=argv, prog_name="sqlsentinel", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        code = ExitCode.CHECK_FAILED
+    except SentinelError as exc:
+        click.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        if os.environ.get("SQLSENTINEL_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "(this is a bug; set SQLSENTINEL_DEBUG=1 for a traceback and please report it)",
+            err=True,
+        )
+        code = ExitCode.INTERNAL
+    sys.exit(int(code or 0))

@@ -1,0 +1,66 @@
+"""What commands share: the config argument, --json, --state-db, output and loading."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from sqlsentinel.jsonsafe import to_jsonable
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_argument = click.argument("config", type=click.Path(dir_okay=False))
+
+
+def json_option(f: F) -> F:
+    """`--json`: machine-readable output instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+def state_db_option(f: F) -> F:
+    """`--state-db URL`: override the state database."""
+    return click.option(
+        "--state-db",
+        metavar="URL",
+        envvar="SQLSENTINEL_STATE_DB",
+        help="State database URL (overrides the config; env SQLSENTINEL_STATE_DB).",
+    )(f)
+
+
+def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
+    """Print rows as JSON (a list of objects) or as an aligned table of `columns`."""
+    if as_json:
+        click.echo(json.dumps(to_jsonable(list(rows)), indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("(nothing to show)")
+        return
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(to_jsonable(value), ensure_ascii=False)
+    text = str(to_jsonable(value))
+    text = text.replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_config(path: str, *, show_warnings: bool = False) -> Any:
+    """Load and validate `path` (raises ConfigError); optionally print its warnings."""
+    from sqlsentinel.config.loader import load_file
+
+    loaded = load_file(path)
+    if show_warnings:
+        for w in loaded.warnings:
+            click.echo(f"warning: {w}", err=True)
+    return loaded

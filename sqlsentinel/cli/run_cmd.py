@@ -1,0 +1,79 @@
+"""`sqlsentinel run`: the hot path started by every timer tick. Imports only what a run needs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
+from sqlsentinel.errors import ExitCode
+
+COLUMNS = ("alert", "outcome", "state", "transition", "actual_value", "threshold", "notified", "error")
+
+
+@click.command()
+@config_argument
+@click.option("--alert", "alerts", multiple=True, metavar="NAME", help="Run only this alert (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Query and evaluate, show what would be sent; change nothing.")
+@click.option(
+    "--triggered-by",
+    type=click.Choice(["MANUAL", "CRON"], case_sensitive=False),
+    default="MANUAL",
+    show_default=True,
+    help="Recorded in history; systemd timers pass CRON.",
+)
+@state_db_option
+@json_option
+def run(
+    config: str,
+    alerts: tuple[str, ...],
+    dry_run: bool,
+    triggered_by: str,
+    state_db: str | None,
+    as_json: bool,
+) -> None:
+    """Run alerts now: query, evaluate, record the run, and notify.
+
+    Exits 0 when every check ran (whether it found OK or ALERT), 1 when a check
+    failed, 5 when a notification could not be delivered (it is retried next run).
+    """
+    logging.basicConfig(level=logging.INFO, format="sqlsentinel: %(message)s", stream=sys.stderr)
+    from sqlsentinel.config.runtime import load_for_run
+    from sqlsentinel.state.db import StateDB
+    from sqlsentinel.state.location import resolve_state_url
+
+    settings, specs = load_for_run(config, alerts)
+    db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
+    if dry_run:
+        from sqlsentinel.engine.dry_run import dry_run_alert
+
+        rows = [dry_run_alert(a, settings, db) for a in specs]
+        emit(rows, ("alert", "outcome", "state", "transition", "would_send", "error"), as_json)
+        return
+    db.ensure_schema()
+    from sqlsentinel.engine.run import run_alert
+
+    summaries = [run_alert(a, settings, db, triggered_by.upper()) for a in specs]
+    rows = [
+        {
+            "alert": s.alert, "run_id": s.run_id, "outcome": s.outcome, "state": s.state,
+            "transition": s.transition, "actual_value": s.actual_value, "threshold": s.threshold,
+            "error": s.error, "notifications": s.notifications,
+            "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications) or None,
+        }
+        for s in summaries
+    ]
+    emit(rows, COLUMNS, as_json)
+    code = ExitCode.OK
+    if any(s.check_failed for s in summaries):
+        code = ExitCode.CHECK_FAILED
+    elif any(s.delivery_failed for s in summaries):
+        code = ExitCode.DELIVERY_FAILED
+    if any(s.hung for s in summaries):  # a driver ignored cancellation: do not wait for its thread
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(code))
+    sys.exit(int(code))

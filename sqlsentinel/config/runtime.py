@@ -1,0 +1,52 @@
+"""Load just what a run needs: through the compiled cache when it can answer."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sqlsentinel.config.compiled import CompiledCache
+from sqlsentinel.config.spec import AlertSpec, Settings
+from sqlsentinel.errors import ConfigError, Problem, UsageError
+
+
+def load_for_run(
+    path: str, names: Sequence[str], environ: Mapping[str, str] | None = None
+) -> tuple[Settings, list[AlertSpec]]:
+    """Settings and the named alerts (every enabled alert when `names` is empty)."""
+    env = os.environ if environ is None else environ
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([Problem(path, None, "", "config file not found")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(path, None, "", f"cannot read config file: {exc.strerror}")]) from None
+    cache = CompiledCache(path, data, env)
+    if names:
+        hit = cache.read(names)
+        if hit is not None:
+            return hit
+    from sqlsentinel.config.loader import load_text
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(path, None, "", f"config file is not UTF-8: {exc}")]) from None
+    loaded = load_text(text, path, env)
+    cache.write(loaded.settings, loaded.alerts, set(loaded.env_used))
+    if not names:
+        return loaded.settings, [a for a in loaded.alerts if a.enabled]
+    by_name = {a.name: a for a in loaded.alerts}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise UsageError("; ".join(unknown_alert(n, list(by_name), path) for n in missing))
+    return loaded.settings, [by_name[n] for n in names]
+
+
+def unknown_alert(name: str, known: Sequence[str], source: str) -> str:
+    """A message for an alert name that is not in the config, with a suggestion."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no alert named {name!r} in {source}{hint}"

@@ -1,0 +1,25 @@
+"""Small helpers for database URLs shared by the state and the alert databases."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from sqlalchemy.engine import URL, make_url
+
+
+def normalise(url: str) -> URL:
+    """Parse `url`; plain `postgresql://` uses psycopg 3 when psycopg2 is not installed."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"} and importlib.util.find_spec(
+        "psycopg2"
+    ) is None:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def redact(url: str | URL) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return (url if isinstance(url, URL) else make_url(url)).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"

@@ -1,0 +1,1 @@
+"""The execution side: one run of one alert, from query to history."""
