@@ -1,0 +1,66 @@
+"""`validate` and `schedule`: commands that read the config but touch no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
+from sqlsentinel.errors import ConfigError, ExitCode, Problem
+
+
+@click.command()
+@config_argument
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def validate(config: str, strict: bool) -> None:
+    """Check CONFIG and report every problem at once (file:line, field, message).
+
+    Also confirms with systemd-analyze (where installed) that systemd parses
+    every generated OnCalendar= line. Exits 0 when valid, 3 when not.
+    """
+    from sqlsentinel.schedule.translate import translate, verify_with_systemd
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        for p in exc.problems:
+            click.echo(f"error: {p}", err=True)
+        raise SystemExit(ExitCode.CONFIG) from None
+    for w in loaded.warnings:
+        click.echo(f"warning: {w}", err=True)
+    translations = [translate(a.schedule, a.timezone) for a in loaded.alerts]
+    systemd_problems = verify_with_systemd(translations)
+    for text in systemd_problems:
+        click.echo(f"error: {Problem(config, None, '', text)}", err=True)
+    if systemd_problems or (strict and loaded.warnings):
+        raise SystemExit(ExitCode.CONFIG)
+    enabled = sum(a.enabled for a in loaded.alerts)
+    click.echo(f"ok: {len(loaded.alerts)} alerts ({enabled} enabled) in {config}")
+
+
+@click.command()
+@config_argument
+@click.option("--next", "count", default=5, show_default=True, help="How many run times to show.")
+@json_option
+def schedule(config: str, count: int, as_json: bool) -> None:
+    """Preview each alert's cron, time zone, OnCalendar= lines and next run times."""
+    from sqlsentinel.schedule.preview import preview
+
+    loaded = load_config(config)
+    rows = preview(
+        [(a.name, a.schedule, a.timezone) for a in loaded.alerts], count, datetime.now(UTC)
+    )
+    if as_json:
+        emit(rows, (), True)
+        return
+    for r in rows:
+        click.echo(f"{r['alert']}: {r['cron']}  ({r['timezone']})")
+        for line in r["on_calendar"]:
+            click.echo(f"  OnCalendar={line}")
+        for utc, local in zip(r["next"], r["next_local"], strict=True):
+            click.echo(f"  next: {utc}  (local {local})")
+        for w in r["warnings"]:
+            click.echo(f"  warning: {w}")
+        if r.get("error"):
+            click.echo(f"  error: {r['error']}")

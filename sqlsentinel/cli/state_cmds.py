@@ -1,0 +1,208 @@
+"""Commands over the state database: init, status, history, deliveries, silence, unsilence."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
+from sqlsentinel.durations import parse_duration
+from sqlsentinel.errors import UsageError
+from sqlsentinel.state import store
+from sqlsentinel.state.db import StateDB
+from sqlsentinel.state.location import resolve_state_url
+
+
+def _open(config: str | None, state_db: str | None) -> tuple[StateDB, Any]:
+    """The state DB (from --state-db, the config, or the default) and the loaded config."""
+    loaded = None
+    configured = None
+    if config is not None:
+        from sqlsentinel.cli.common import load_config
+
+        loaded = load_config(config)
+        configured = loaded.settings.state_db
+    db = StateDB(resolve_state_url(state_db, configured, os.environ))
+    return db, loaded
+
+
+def _when(text: str | None) -> datetime | None:
+    """`--since`: an ISO-8601 time or a duration ago (`2h`, `1d`)."""
+    if text is None:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--since: {text!r} is neither a duration (2h, 1d) nor an ISO-8601 time") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _known_alert(loaded: Any, name: str, config: str) -> None:
+    if loaded is not None and loaded.alert(name) is None:
+        from sqlsentinel.config.runtime import unknown_alert
+
+        raise UsageError(unknown_alert(name, [a.name for a in loaded.alerts], config))
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@state_db_option
+def init(config: str | None, state_db: str | None) -> None:
+    """Create the state database schema, or upgrade an older one. Safe to run twice."""
+    db, _ = _open(config, state_db)
+    before, after = db.ensure_schema()
+    if before == after:
+        click.echo(f"state database is up to date (schema v{after})")
+    elif before == 0:
+        click.echo(f"created state database schema v{after}")
+    else:
+        click.echo(f"upgraded state database schema v{before} -> v{after}")
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@state_db_option
+@json_option
+def status(config: str | None, state_db: str | None, as_json: bool) -> None:
+    """Each alert's state, since when and why, its silence, and its timer's next/last run."""
+    db, loaded = _open(config, state_db)
+    now = datetime.now(UTC)
+    rows = store.states(db, now) if db.schema_version() else []
+    if loaded is not None:
+        known = {r["alert"] for r in rows}
+        rows += [
+            {"alert": a.name, "state": "NEVER_RUN", "since": None, "reason": None}
+            for a in loaded.alerts if a.name not in known
+        ]
+        configured = {a.name for a in loaded.alerts}
+        rows = [r for r in rows if r["alert"] in configured]
+        _add_timers(rows, loaded)
+    pending = store.pending_count(db) if db.schema_version() else {}
+    for r in rows:
+        r["undelivered"] = pending.get(r["alert"], 0)
+        r["last_value"] = _decode_json(r.get("last_value"))
+        r["last_threshold"] = _decode_json(r.get("last_threshold"))
+    rows.sort(key=lambda r: r["alert"])
+    emit(rows, ("alert", "state", "since", "reason", "last_value", "silenced_until",
+                "next_run", "last_run", "undelivered"), as_json)
+
+
+def _decode_json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _add_timers(rows: list[dict[str, Any]], loaded: Any) -> None:
+    """Add systemd's next/last trigger times where units are installed (best effort)."""
+    try:
+        from sqlsentinel.schedule.systemctl import installed_timer_info
+    except ImportError:
+        return
+    info = installed_timer_info([r["alert"] for r in rows], loaded.settings.source)
+    for r in rows:
+        t = info.get(r["alert"], {})
+        r["next_run"] = t.get("next")
+        r["last_run"] = t.get("last")
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable).")
+@click.option("--limit", default=50, show_default=True, help="At most this many rows.")
+@click.option("--since", metavar="WHEN", help="Only runs after this: a duration ago (2h) or ISO time.")
+@state_db_option
+@json_option
+def history(
+    config: str | None, alerts: tuple[str, ...], limit: int, since: str | None,
+    state_db: str | None, as_json: bool,
+) -> None:
+    """Past runs, newest first."""
+    db, _ = _open(config, state_db)
+    rows = store.history_rows(db, alerts, limit, _when(since)) if db.schema_version() else []
+    emit(rows, ("finished_at", "alert", "triggered_by", "outcome", "state", "transition",
+                "actual_value", "duration_ms", "error"), as_json)
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable).")
+@click.option("--limit", default=50, show_default=True, help="At most this many rows.")
+@click.option("--since", metavar="WHEN", help="Only attempts after this: a duration ago or ISO time.")
+@state_db_option
+@json_option
+def deliveries(
+    config: str | None, alerts: tuple[str, ...], limit: int, since: str | None,
+    state_db: str | None, as_json: bool,
+) -> None:
+    """Every notification delivery attempt, newest first (targets shown with secrets redacted)."""
+    db, _ = _open(config, state_db)
+    rows = store.delivery_rows(db, alerts, limit, _when(since)) if db.schema_version() else []
+    emit(rows, ("started_at", "alert", "channel", "target", "attempt", "outcome", "status_code",
+                "error_class", "latency_ms", "event_id"), as_json)
+
+
+def _duration(text: str) -> timedelta:
+    """`--duration`: `2h`, `30m`, `1d`; a bare number means hours (original SQL Sentinel)."""
+    try:
+        return timedelta(hours=float(text))
+    except ValueError:
+        pass
+    try:
+        d = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    if d.total_seconds() <= 0:
+        raise UsageError("--duration must be more than zero")
+    return d
+
+
+@click.command()
+@config_argument
+@click.option("--alert", "alert", required=True, metavar="NAME", help="The alert to silence.")
+@click.option("--duration", required=True, help="How long: 2h, 30m, 1d (a bare number is hours).")
+@click.option("--reason", default="", help="Why (shown in status).")
+@click.option("--by", "by", default=None, help="Who (default: the current user).")
+@state_db_option
+def silence(config: str, alert: str, duration: str, reason: str, by: str | None,
+            state_db: str | None) -> None:
+    """Withhold ALERT's notifications for a while; runs and history continue.
+
+    If the alert is still firing when the silence ends, it notifies again.
+    """
+    db, loaded = _open(config, state_db)
+    _known_alert(loaded, alert, config)
+    db.ensure_schema()
+    now = datetime.now(UTC)
+    end = now + _duration(duration)
+    who = by or _user()
+    store.add_silence(db, alert, now, end, reason, who)
+    click.echo(f"silenced {alert!r} until {end.isoformat(timespec='seconds')} by {who}")
+
+
+@click.command()
+@config_argument
+@click.option("--alert", "alert", required=True, metavar="NAME", help="The alert to unsilence.")
+@state_db_option
+def unsilence(config: str, alert: str, state_db: str | None) -> None:
+    """End ALERT's active silences now."""
+    db, loaded = _open(config, state_db)
+    _known_alert(loaded, alert, config)
+    db.ensure_schema()
+    n = store.end_silences(db, alert, datetime.now(UTC))
+    click.echo(f"ended {n} silence(s) of {alert!r}" if n else f"{alert!r} was not silenced")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
