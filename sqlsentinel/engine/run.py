@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlsentinel.config.spec import AlertSpec, Settings
+from sqlsentinel.config.spec import AlertSpec, NotifyTarget, Settings
 from sqlsentinel.engine.evaluate import check_failed, condition_for
 from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.state import store
@@ -105,15 +105,33 @@ def _outbox_entries(
     from sqlsentinel.notify.deliver import describe_target
 
     entries = []
-    for target in alert.notify:
+    for index, target in enumerate(alert.notify):
         event = build_event(alert, record, result, prev, t)
         entries.append(
             store.OutboxEntry(
-                event.event_id, target.kind, describe_target(target), event.reason.value,
-                event.to_payload(),
+                event.event_id, target.kind, describe_target(target), index,
+                event.reason.value, event.to_payload(),
             )
         )
     return entries
+
+
+def _find_target(alert: AlertSpec, row: dict[str, Any]) -> NotifyTarget | None:
+    """The configured target an outbox row was queued for, if it is still configured.
+
+    Its position decides when it still matches (descriptions hide secrets, so two targets
+    may share one); otherwise a unique target with the same description.
+    """
+    from sqlsentinel.notify.deliver import describe_target
+
+    def same(t: NotifyTarget) -> bool:
+        return t.kind == row["channel"] and describe_target(t) == row["target"]
+
+    index = row["target_index"]
+    if index < len(alert.notify) and same(alert.notify[index]):
+        return alert.notify[index]
+    matches = [t for t in alert.notify if same(t)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def build_event(
@@ -143,17 +161,14 @@ def deliver_pending(
     alert: AlertSpec, settings: Settings, db: StateDB, deadline: float
 ) -> list[dict[str, Any]]:
     """Deliver this alert's pending notifications (oldest first) within `deadline` (monotonic)."""
-    from sqlsentinel.notify.deliver import Attempt, deliver, describe_target
+    from sqlsentinel.notify.deliver import Attempt, deliver
     from sqlsentinel.notify.event import AlertEvent
 
     now = datetime.now(UTC)
     lease = max(1.0, deadline - time.monotonic()) + 30.0
     results = []
     for row in store.claim_pending(db, alert.name, now, lease):
-        target = next(
-            (t for t in alert.notify if t.kind == row["channel"] and describe_target(t) == row["target"]),
-            None,
-        )
+        target = _find_target(alert, row)
         if target is None:  # the target left the config since the event was queued
             store.finish_notification(db, row["event_id"], "abandoned", row["attempts"],
                                       "target no longer in the config", datetime.now(UTC))

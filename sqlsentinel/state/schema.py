@@ -116,6 +116,7 @@ notifications = Table(
     Column("alert", String(255), nullable=False),
     Column("channel", String(32), nullable=False),
     Column("target", Text, nullable=False),  # redacted description, matches the config target
+    Column("target_index", Integer, nullable=False),  # position in the alert's notify list
     Column("reason", String(32), nullable=False),
     Column("payload", Text, nullable=False),  # JSON of the event
     Column("status", String(16), nullable=False),  # pending | delivered | failed | abandoned

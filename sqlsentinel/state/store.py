@@ -48,6 +48,7 @@ class OutboxEntry:
     event_id: str
     channel: str
     target: str
+    target_index: int
     reason: str
     payload: dict[str, Any]
 
@@ -77,6 +78,7 @@ def record_run(
                     alert=rec.alert,
                     channel=e.channel,
                     target=e.target,
+                    target_index=e.target_index,
                     reason=e.reason,
                     payload=dumps(e.payload),
                     status="pending",

@@ -1,0 +1,136 @@
+"""`channel: email`: multipart plain text + HTML over SMTP (plain, STARTTLS or implicit TLS).
+
+The Message-ID is derived from the event id, so a retried message is recognisably
+the same message. TLS verification uses the system trust store; a private CA is
+trusted through the standard `SSL_CERT_FILE` environment variable.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from sqlsentinel.config.spec import EmailTarget, SmtpSpec
+from sqlsentinel.notify.channels import Outcome, SendResult
+from sqlsentinel.notify.channels.webhook import EVENT_ID_HEADER, USER_AGENT, network_failure
+from sqlsentinel.notify.event import AlertEvent
+from sqlsentinel.notify.templates import TemplateError, render_email
+
+
+def build_message(event: AlertEvent, target: EmailTarget, smtp: SmtpSpec) -> EmailMessage:
+    """The complete message: multipart/alternative, text first, HTML second."""
+    subject, text, html = render_email(event, target.subject, target.body)
+    domain = smtp.from_address.rpartition("@")[2] or "localhost"
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = smtp.from_address
+    msg["To"] = ", ".join(target.recipients)
+    msg["Date"] = format_datetime(event.occurred_at)
+    msg["Message-ID"] = f"<{event.event_id}@{domain}>"
+    msg[EVENT_ID_HEADER] = event.event_id
+    msg["X-SQLSentinel-Dedup-Key"] = event.dedup_key
+    msg["X-Mailer"] = USER_AGENT
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def describe_smtp(smtp: SmtpSpec) -> str:
+    """`host:port (mode)`, never the credentials."""
+    mode = "implicit TLS" if smtp.ssl else "STARTTLS" if smtp.starttls else "plain"
+    auth = ", auth" if smtp.username else ""
+    return f"{smtp.host}:{smtp.port} ({mode}{auth})"
+
+
+def _smtp_failure(exc: OSError, timeout: float) -> SendResult:
+    """Classify an SMTP failure: 4xx replies are transient, 5xx permanent."""
+    outcome: Outcome
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        transient = bool(codes) and all(400 <= c < 500 for c in codes)
+        refused = "; ".join(
+            f"{addr}: {code} {msg.decode(errors='replace')}"
+            for addr, (code, msg) in exc.recipients.items()
+        )
+        outcome = "retryable" if transient else "permanent"
+        status = codes[0] if codes else None
+        return SendResult(outcome, status, "recipients_refused", f"recipients refused: {refused}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return SendResult("permanent", None, "smtp_unsupported", f"server does not support: {exc}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        raw = exc.smtp_error
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        error_class = "smtp_auth" if isinstance(exc, smtplib.SMTPAuthenticationError) else "smtp"
+        outcome = "retryable" if 400 <= code < 500 else "permanent"
+        return SendResult(outcome, code, error_class, f"SMTP {code} {text}")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return SendResult("retryable", None, "connection_error", f"server disconnected: {exc}")
+    if isinstance(exc, smtplib.SMTPException):
+        return SendResult("permanent", None, "smtp", str(exc))
+    return network_failure(exc, timeout)
+
+
+def _transmit(msg: EmailMessage, target: EmailTarget, smtp: SmtpSpec, timeout: float) -> str:
+    """One SMTP session; returns the refused recipients (if only some were refused)."""
+    context = ssl.create_default_context()
+    client = (
+        smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+        if smtp.ssl
+        else smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+    )
+    try:
+        if smtp.starttls and not smtp.ssl:
+            client.starttls(context=context)
+        if smtp.username:
+            client.login(smtp.username, smtp.password or "")
+        refused = client.send_message(msg, smtp.from_address, list(target.recipients))
+    finally:
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+    return "; ".join(f"{a}: {c} {m.decode(errors='replace')}" for a, (c, m) in refused.items())
+
+
+class EmailChannel:
+    """Sends one message to all of the target's recipients."""
+
+    def send(
+        self, event: AlertEvent, target: EmailTarget, *, smtp: SmtpSpec | None, timeout: float
+    ) -> SendResult:
+        """One SMTP session."""
+        if smtp is None:
+            detail = "SMTP is not configured: add an smtp: block or set SMTP_HOST"
+            return SendResult("permanent", None, "smtp_not_configured", detail)
+        try:
+            msg = build_message(event, target, smtp)
+        except TemplateError as exc:
+            return SendResult("permanent", None, "template_error", str(exc))
+        except ValueError as exc:
+            return SendResult("permanent", None, "invalid_message", str(exc))
+        try:
+            refused = _transmit(msg, target, smtp, timeout)
+        except (smtplib.SMTPException, OSError) as exc:
+            return _smtp_failure(exc, timeout)
+        detail = f"accepted by {smtp.host}:{smtp.port}"
+        if refused:
+            detail += f"; refused: {refused}"
+        return SendResult("delivered", 250, None, detail)
+
+    def preview(
+        self, event: AlertEvent, target: EmailTarget, *, smtp: SmtpSpec | None
+    ) -> dict[str, Any]:
+        """Server, sender, recipients, subject and both parts."""
+        subject, text, html = render_email(event, target.subject, target.body)
+        return {
+            "smtp": describe_smtp(smtp) if smtp else None,
+            "from": smtp.from_address if smtp else None,
+            "to": list(target.recipients),
+            "subject": subject,
+            "text": text,
+            "html": html,
+        }

@@ -1,0 +1,107 @@
+"""The event a notification carries, and its versioned JSON payload (docs/webhook.md)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlsentinel.jsonsafe import to_jsonable
+
+PAYLOAD_SCHEMA_VERSION = 1
+
+
+class NotifyReason(StrEnum):
+    """Why a notification was sent."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+    ERROR = "error"
+    REPEAT = "repeat"
+    SILENCE_ENDED = "silence_ended"
+    TEST = "test"
+
+
+def new_event_id() -> str:
+    """A fresh event id (uuid4 hex): one per notification, kept across retries."""
+    return uuid.uuid4().hex
+
+
+def make_dedup_key(alert: str, state: str, state_since: datetime) -> str:
+    """The key of one episode: receivers deduplicate on it."""
+    return f"{alert}:{state}:{_iso(state_since)}"
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One notification of one alert, independent of the channel that carries it."""
+
+    event_id: str
+    dedup_key: str
+    alert: str
+    description: str | None
+    state: str
+    previous_state: str | None
+    reason: NotifyReason
+    actual_value: Any
+    threshold: Any
+    context: dict[str, Any]
+    error: str | None
+    outcome: str
+    occurred_at: datetime
+    state_since: datetime
+    tags: tuple[str, ...]
+    triggered_by: str
+    run_id: str
+
+    def to_payload(self) -> dict[str, Any]:
+        """The documented, versioned webhook JSON (JSON-safe)."""
+        return {
+            "schema_version": PAYLOAD_SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "dedup_key": self.dedup_key,
+            "alert": self.alert,
+            "description": self.description,
+            "state": self.state,
+            "previous_state": self.previous_state,
+            "reason": self.reason.value,
+            "actual_value": to_jsonable(self.actual_value),
+            "threshold": to_jsonable(self.threshold),
+            "context": to_jsonable(self.context),
+            "error": self.error,
+            "outcome": self.outcome,
+            "occurred_at": _iso(self.occurred_at),
+            "state_since": _iso(self.state_since),
+            "tags": list(self.tags),
+            "triggered_by": self.triggered_by,
+            "run_id": self.run_id,
+        }
+
+    @classmethod
+    def from_payload(cls, d: dict[str, Any]) -> AlertEvent:
+        """Re-create an event from `to_payload` output (values stay in their JSON form)."""
+        return cls(
+            event_id=d["event_id"],
+            dedup_key=d["dedup_key"],
+            alert=d["alert"],
+            description=d.get("description"),
+            state=d["state"],
+            previous_state=d.get("previous_state"),
+            reason=NotifyReason(d["reason"]),
+            actual_value=d.get("actual_value"),
+            threshold=d.get("threshold"),
+            context=dict(d.get("context") or {}),
+            error=d.get("error"),
+            outcome=d["outcome"],
+            occurred_at=datetime.fromisoformat(d["occurred_at"]),
+            state_since=datetime.fromisoformat(d["state_since"]),
+            tags=tuple(d.get("tags") or ()),
+            triggered_by=d["triggered_by"],
+            run_id=d["run_id"],
+        )

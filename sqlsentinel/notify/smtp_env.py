@@ -1,0 +1,76 @@
+"""SMTP settings from the environment, with the original SQL Sentinel's variable names.
+
+`SMTP_HOST` (required, else None), `SMTP_PORT` (587), `SMTP_USERNAME` (alias
+`SMTP_USER`), `SMTP_PASSWORD`, `SMTP_FROM_ADDRESS` (alias `SMTP_FROM`),
+`SMTP_USE_TLS` (true = STARTTLS, the default; false = plain), `SMTP_USE_SSL`
+(implicit TLS; defaults to true when the port is 465) and `SMTP_TIMEOUT` (seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlsentinel.config.spec import SmtpSpec
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class SmtpEnvError(ValueError):
+    """An SMTP_* variable has a value that cannot be used; the message names it."""
+
+
+def _get(environ: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _bool(environ: Mapping[str, str], name: str) -> bool | None:
+    value = _get(environ, name)
+    if value is None:
+        return None
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise SmtpEnvError(f"{name}={value!r}: expected true or false")
+
+
+def _number(environ: Mapping[str, str], name: str, kind: type[int] | type[float]) -> float | None:
+    value = _get(environ, name)
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except ValueError:
+        raise SmtpEnvError(f"{name}={value!r}: expected a positive number") from None
+    if number <= 0:
+        raise SmtpEnvError(f"{name}={value!r}: expected a positive number")
+    return number
+
+
+def smtp_from_env(environ: Mapping[str, str]) -> SmtpSpec | None:
+    """SmtpSpec from SMTP_* variables, or None when SMTP_HOST is not set."""
+    host = _get(environ, "SMTP_HOST")
+    if host is None:
+        return None
+    port = int(_number(environ, "SMTP_PORT", int) or 587)
+    if port > 65535:
+        raise SmtpEnvError(f"SMTP_PORT={port}: expected a port number (1-65535)")
+    use_ssl = _bool(environ, "SMTP_USE_SSL")
+    implicit = port == 465 if use_ssl is None else use_ssl
+    starttls = _bool(environ, "SMTP_USE_TLS")
+    defaults = SmtpSpec(host=host)
+    return SmtpSpec(
+        host=host,
+        port=port,
+        username=_get(environ, "SMTP_USERNAME", "SMTP_USER"),
+        password=environ.get("SMTP_PASSWORD") or None,
+        from_address=_get(environ, "SMTP_FROM_ADDRESS", "SMTP_FROM") or defaults.from_address,
+        starttls=False if implicit else (starttls is not False),
+        ssl=implicit,
+        timeout=_number(environ, "SMTP_TIMEOUT", float) or defaults.timeout,
+    )

@@ -1,0 +1,87 @@
+"""`sqlsentinel notify-test`: a synthetic event sent through each of an alert's targets."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlsentinel.config.spec import AlertSpec, SmtpSpec
+from sqlsentinel.notify.deliver import Attempt, deliver, describe_target, preview
+from sqlsentinel.notify.event import AlertEvent, NotifyReason, make_dedup_key, new_event_id
+
+TEST_BUDGET = 20.0  # seconds per target
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """What happened (or, with dry_run, would happen) for one target."""
+
+    channel: str
+    target: str
+    outcome: str  # "delivered" | "retryable" | "permanent" | "dry_run"
+    attempts: int
+    detail: str
+    preview: dict[str, Any] | None = field(default=None)
+
+
+def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> AlertEvent:
+    """A firing-looking event marked as a test (reason `test`, triggered by `TEST`)."""
+    at = now or datetime.now(UTC)
+    return AlertEvent(
+        event_id=new_event_id(),
+        dedup_key=make_dedup_key(alert.name, "TEST", at),
+        alert=alert.name,
+        description=alert.description,
+        state="ALERT",
+        previous_state="OK",
+        reason=NotifyReason.TEST,
+        actual_value=Decimal("42.5"),
+        threshold=Decimal("40"),
+        context={"note": "Test message from sqlsentinel notify-test; no action is needed."},
+        error=None,
+        outcome="alert",
+        occurred_at=at,
+        state_since=at,
+        tags=alert.tags,
+        triggered_by="TEST",
+        run_id="test-" + uuid.uuid4().hex[:12],
+    )
+
+
+def send_test(
+    alert: AlertSpec,
+    smtp: SmtpSpec | None,
+    *,
+    dry_run: bool = False,
+    budget: float = TEST_BUDGET,
+    on_attempt: Callable[[Attempt], None] = lambda _attempt: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[TargetReport]:
+    """Send (or preview) a test event to every target of `alert`, each within `budget` s."""
+    event = build_test_event(alert)
+    reports = []
+    for target in alert.notify:
+        described = describe_target(target)
+        if dry_run:
+            shown = preview(event, target, smtp=smtp)
+            outcome = "permanent" if "error" in shown else "dry_run"
+            detail = str(shown.get("error", "not sent (dry run)"))
+            reports.append(TargetReport(target.kind, described, outcome, 0, detail, shown))
+            continue
+        result = deliver(
+            event,
+            target,
+            smtp=smtp,
+            deadline=time.monotonic() + budget,
+            on_attempt=on_attempt,
+            sleep=sleep,
+        )
+        reports.append(
+            TargetReport(target.kind, described, result.outcome, result.attempts, result.detail)
+        )
+    return reports

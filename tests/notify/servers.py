@@ -1,0 +1,125 @@
+"""Test helpers: a real HTTP receiver and events with awkward values (for other suites too)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlsentinel.notify.event import AlertEvent, NotifyReason, make_dedup_key, new_event_id
+
+T0 = datetime(2026, 3, 1, 12, 30, 0, tzinfo=UTC)
+
+
+def make_event(**changes: Any) -> AlertEvent:
+    """A firing event with awkward values (Decimal, datetime, bytes, markup)."""
+    fields: dict[str, Any] = {
+        "event_id": new_event_id(),
+        "dedup_key": make_dedup_key("orders_late", "ALERT", T0),
+        "alert": "orders_late",
+        "description": "Orders stuck in <pending> & unpaid",
+        "state": "ALERT",
+        "previous_state": "OK",
+        "reason": NotifyReason.FIRING,
+        "actual_value": Decimal("12.50"),
+        "threshold": Decimal("10"),
+        "context": {
+            "note": "<script>alert(1)</script>",
+            "oldest": datetime(2026, 3, 1, 11, 0, tzinfo=UTC),
+            "raw": b"\x00\xffhi",
+        },
+        "error": None,
+        "outcome": "alert",
+        "occurred_at": T0,
+        "state_since": T0,
+        "tags": ("shop",),
+        "triggered_by": "CRON",
+        "run_id": "run-1",
+    }
+    fields.update(changes)
+    return AlertEvent(**fields)
+
+
+@dataclass
+class Reply:
+    """How the test HTTP server answers one request."""
+
+    status: int = 200
+    body: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Received:
+    """One request the server got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HookServer:
+    """A real ThreadingHTTPServer that records requests and answers from a script."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.replies: list[Reply] = []
+        self.default = Reply()
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer._lock:
+                    outer.requests.append(
+                        Received(self.command, self.path, dict(self.headers.items()), body)
+                    )
+                    reply = outer.replies.pop(0) if outer.replies else outer.default
+                time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except OSError:
+                    pass  # the client gave up (timeout tests)
+
+            do_POST = do_PUT = do_PATCH = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

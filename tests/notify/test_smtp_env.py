@@ -1,0 +1,63 @@
+"""SMTP settings from the original SQL Sentinel's environment variables."""
+
+from __future__ import annotations
+
+import pytest
+
+from sqlsentinel.config.spec import SmtpSpec
+from sqlsentinel.notify.smtp_env import SmtpEnvError, smtp_from_env
+
+
+def test_unset_host_means_no_smtp() -> None:
+    assert smtp_from_env({}) is None
+    assert smtp_from_env({"SMTP_HOST": " ", "SMTP_PORT": "25"}) is None
+
+
+def test_original_names_and_defaults() -> None:
+    env = {
+        "SMTP_HOST": "mail.example.com",
+        "SMTP_USERNAME": "bob",
+        "SMTP_PASSWORD": "pw",
+        "SMTP_FROM_ADDRESS": "alerts@example.com",
+    }
+    assert smtp_from_env(env) == SmtpSpec(
+        host="mail.example.com",
+        port=587,
+        username="bob",
+        password="pw",
+        from_address="alerts@example.com",
+        starttls=True,
+        ssl=False,
+    )
+
+
+def test_aliases_plain_and_implicit_tls() -> None:
+    spec = smtp_from_env(
+        {"SMTP_HOST": "h", "SMTP_USER": "u", "SMTP_FROM": "f@x", "SMTP_USE_TLS": "false"}
+    )
+    assert spec is not None
+    assert (spec.username, spec.from_address, spec.starttls, spec.ssl) == ("u", "f@x", False, False)
+    ssl465 = smtp_from_env({"SMTP_HOST": "h", "SMTP_PORT": "465"})
+    assert ssl465 is not None and (ssl465.ssl, ssl465.starttls) == (True, False)
+    explicit = smtp_from_env({"SMTP_HOST": "h", "SMTP_USE_SSL": "yes", "SMTP_TIMEOUT": "2.5"})
+    assert explicit is not None and (explicit.port, explicit.ssl, explicit.timeout) == (
+        587,
+        True,
+        2.5,
+    )
+    preferred = smtp_from_env({"SMTP_HOST": "h", "SMTP_USER": "a", "SMTP_USERNAME": "b"})
+    assert preferred is not None and preferred.username == "b"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SMTP_PORT": "smtp"}, "SMTP_PORT='smtp': expected a positive number"),
+        ({"SMTP_PORT": "70000"}, "SMTP_PORT=70000: expected a port number"),
+        ({"SMTP_USE_TLS": "maybe"}, "SMTP_USE_TLS='maybe': expected true or false"),
+        ({"SMTP_TIMEOUT": "-1"}, "SMTP_TIMEOUT='-1': expected a positive number"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SmtpEnvError, match="^" + message.replace("(", r"\(")):
+        smtp_from_env({"SMTP_HOST": "h", **env})

@@ -1,0 +1,110 @@
+"""Default templates, per-alert overrides, escaping per channel, and early syntax checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from sqlsentinel.notify.event import NotifyReason
+from sqlsentinel.notify.templates import (
+    TemplateError,
+    check_template,
+    mrkdwn_escape,
+    render_email,
+    render_slack,
+    show,
+)
+
+from .servers import make_event
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("12.50"), "12.50"),
+        (None, ""),
+        (True, "true"),
+        (datetime(2026, 1, 2, 3, 4, tzinfo=UTC), "2026-01-02T03:04:00+00:00"),
+        (date(2026, 1, 2), "2026-01-02"),
+        (b"\x00\xff", "AP8="),
+        ({"a": Decimal("1.5")}, '{"a":1.5}'),
+        (3, "3"),
+    ],
+)
+def test_show(value: object, text: str) -> None:
+    assert show(value) == text
+
+
+def test_mrkdwn_escape() -> None:
+    assert mrkdwn_escape("a & <b> > c") == "a &amp; &lt;b&gt; &gt; c"
+
+
+@pytest.mark.parametrize(
+    ("reason", "state", "subject"),
+    [
+        (NotifyReason.FIRING, "ALERT", "[ALERT] orders_late is firing"),
+        (NotifyReason.RESOLVED, "OK", "[OK] orders_late is resolved"),
+        (NotifyReason.ERROR, "ERROR", "[ERROR] orders_late: the check failed"),
+        (NotifyReason.REPEAT, "ALERT", "[ALERT] orders_late is still firing"),
+        (
+            NotifyReason.SILENCE_ENDED,
+            "ALERT",
+            "[ALERT] orders_late is still firing (silence ended)",
+        ),
+        (NotifyReason.TEST, "ALERT", "[TEST] [ALERT] Test message for orders_late"),
+    ],
+)
+def test_default_subjects(reason: NotifyReason, state: str, subject: str) -> None:
+    assert render_email(make_event(reason=reason, state=state), None, None)[0] == subject
+
+
+def test_default_email_shows_error_and_escapes_html() -> None:
+    event = make_event(state="ERROR", reason=NotifyReason.ERROR, error="relation <x> missing")
+    _, text, html = render_email(event, None, None)
+    assert "Error:       relation <x> missing" in text
+    assert "relation &lt;x&gt; missing" in html
+    assert "Orders stuck in &lt;pending&gt; &amp; unpaid" in html
+
+
+def test_overrides_and_newlines_in_subjects() -> None:
+    subject, text, html = render_email(
+        make_event(),
+        "{{ alert }}\n{{ state }}",
+        "{{ alert }}: {{ actual_value }} > {{ threshold }}",
+    )
+    assert subject == "orders_late ALERT"  # no header injection through a newline
+    assert text == "orders_late: 12.50 > 10"
+    assert "orders_late: 12.50 &gt; 10" in html
+
+
+def test_slack_override_escapes_values_not_markup() -> None:
+    text = render_slack(make_event(), "*{{ alert }}* <https://x.test|dash> {{ description }}")
+    assert (
+        text == "*orders_late* <https://x.test|dash> Orders stuck in &lt;pending&gt; &amp; unpaid"
+    )
+
+
+def test_undefined_names_render_empty() -> None:
+    assert render_slack(make_event(), "[{{ context.nope }}][{{ nope.deeper }}]") == "[][]"
+
+
+def test_runtime_errors_are_typed() -> None:
+    with pytest.raises(TemplateError, match="custom template: ZeroDivisionError"):
+        render_slack(make_event(), "{{ 1 / 0 }}")
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("{{ alert }}", None),
+        ("{% if state %}x{% endif %}", None),
+        ("{{ alert ", "template syntax error on line 1: unexpected end of template"),
+        ("ok\n{% if x %}", "template syntax error on line 2: Unexpected end of template"),
+        ("{{ alert | nosuchfilter }}", "template syntax error on line 1: No filter named"),
+    ],
+)
+def test_check_template(source: str, error: str | None) -> None:
+    message = check_template(source)
+    assert message == error if error is None else message and message.startswith(error)

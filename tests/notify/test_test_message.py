@@ -1,0 +1,71 @@
+"""`notify-test`: a synthetic event through every target of an alert, or a dry run."""
+
+from __future__ import annotations
+
+import json
+
+from sqlsentinel.config.spec import (
+    AlertSpec,
+    DatabaseSpec,
+    EmailTarget,
+    NotifyTarget,
+    SlackTarget,
+    WebhookTarget,
+)
+from sqlsentinel.notify.deliver import Attempt
+from sqlsentinel.notify.test_message import build_test_event, send_test
+
+from .servers import HookServer, Reply
+
+
+def alert(*targets: NotifyTarget) -> AlertSpec:
+    return AlertSpec(
+        name="orders_late",
+        query="select 'OK' as status",
+        schedule="*/5 * * * *",
+        database=DatabaseSpec(url="sqlite://"),
+        notify=targets,
+    )
+
+
+def test_test_event() -> None:
+    event = build_test_event(alert())
+    assert (event.reason, event.triggered_by, event.state) == ("test", "TEST", "ALERT")
+    assert event.dedup_key.startswith("orders_late:TEST:")
+
+
+def test_sends_through_every_target_and_reports_each(hook: HookServer) -> None:
+    hook.replies = [Reply(200), Reply(403, b"invalid_token")]
+    targets = (
+        WebhookTarget(url=hook.url("/a")),
+        SlackTarget(webhook_url=hook.url("/services/T/B/secret-token")),
+        EmailTarget(recipients=("ops@x.org",)),
+    )
+    seen: list[Attempt] = []
+    reports = send_test(alert(*targets), None, on_attempt=seen.append)
+    assert [(r.channel, r.outcome, r.attempts) for r in reports] == [
+        ("webhook", "delivered", 1),
+        ("slack", "permanent", 1),
+        ("email", "permanent", 1),
+    ]
+    assert reports[1].detail == "HTTP 403 Forbidden: invalid_token"
+    assert "SMTP is not configured" in reports[2].detail
+    assert hook.requests[0].json()["reason"] == "test"
+    assert len(seen) == 3 and "secret-token" not in str(seen) + str(reports)
+
+
+def test_dry_run_sends_nothing_and_hides_secrets(hook: HookServer) -> None:
+    targets = (
+        WebhookTarget(url=hook.url("/a?token=t0ps3cret"), secret="sig-secret"),
+        SlackTarget(webhook_url=hook.url("/services/T/B/secret-token"), body="{{ oops"),
+    )
+    reports = send_test(alert(*targets), None, dry_run=True)
+    assert hook.requests == []
+    webhook, slack = reports
+    assert (webhook.outcome, webhook.attempts) == ("dry_run", 0)
+    assert webhook.preview is not None and webhook.preview["body"]["reason"] == "test"
+    assert webhook.preview["headers"]["X-SQLSentinel-Signature"] == "sha256=…redacted"
+    assert slack.outcome == "permanent" and "custom template" in slack.detail
+    shown = json.dumps([r.preview for r in reports]) + str(reports)
+    for secret in ("t0ps3cret", "sig-secret", "secret-token"):
+        assert secret not in shown
