@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sqlsentinel import __version__
-from sqlsentinel.errors import ExitCode, SentinelError
+from sqlsentinel.errors import ConfigError, ExitCode, SentinelError
 
 # name -> (module, attribute, one-line help). Modules load only when their command runs.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.Abort:
         click.echo("aborted", err=True)
         code = ExitCode.CHECK_FAILED
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        code = exc.exit_code
     except SentinelError as exc:
         click.echo(f"error: {exc}", err=True)
         code = exc.exit_code

@@ -10,13 +10,11 @@ a 0700 folder): they hold values resolved from the environment.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
-import secrets
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -87,12 +85,14 @@ class CompiledCache:
 
     def write(self, settings: Settings, alerts: Sequence[AlertSpec], env_used: set[str]) -> None:
         """Store a freshly validated config; silently does nothing where it cannot write."""
-        try:
+        with contextlib.suppress(OSError):
             self._write(settings, alerts, env_used)
-        except OSError:
-            pass
 
     def _write(self, settings: Settings, alerts: Sequence[AlertSpec], env_used: set[str]) -> None:
+        import secrets
+        import shutil
+        import tempfile
+
         self.group.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.root, 0o700)
         key_file = self.root / "key"
@@ -103,11 +103,11 @@ class CompiledCache:
         if entry is None or entry.exists():
             return
         tmp = Path(tempfile.mkdtemp(dir=self.group, prefix=".tmp-"))
-        (tmp / "alerts").mkdir()
+        (tmp / "alerts").mkdir(mode=0o700)
         for a in alerts:
             name = f"{_digest(a.name.encode())[:32]}.json"
-            (tmp / "alerts" / name).write_text(json.dumps(alert_to_json(a)))
-        (tmp / "settings.json").write_text(json.dumps(settings_to_json(settings)))
+            _private_write(tmp / "alerts" / name, json.dumps(alert_to_json(a)))
+        _private_write(tmp / "settings.json", json.dumps(settings_to_json(settings)))
         try:
             tmp.rename(entry)
         except OSError:  # another process won the race with identical content
@@ -120,7 +120,15 @@ class CompiledCache:
                 old.unlink(missing_ok=True)
 
 
+def _private_write(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(fd, "wb") as f:
         f.write(data)

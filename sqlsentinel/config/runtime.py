@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,6 +46,8 @@ def load_for_run(
 
 def unknown_alert(name: str, known: Sequence[str], source: str) -> str:
     """A message for an alert name that is not in the config, with a suggestion."""
+    import difflib
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"no alert named {name!r} in {source}{hint}"

@@ -58,9 +58,7 @@ def parse_yaml(text: str, source: str) -> Parsed:
         if node is not None:
             parsed.data = _build(loader, node, (), parsed, source)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
+        line, what = _syntax_error(exc, text)
         parsed.problems.append(Problem(source, line, "", f"YAML syntax error: {what}"))
     except yaml.YAMLError as exc:
         parsed.problems.append(Problem(source, None, "", f"YAML error: {exc}"))
@@ -69,14 +67,36 @@ def parse_yaml(text: str, source: str) -> Parsed:
     return parsed
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, parsed: Parsed, source: str) -> Any:
+_OPENERS = {"flow sequence": "'['", "flow mapping": "'{'", "quoted scalar": "quote"}
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str]:
+    """The line and a plain description of a YAML syntax error."""
+    mark = exc.problem_mark or exc.context_mark
+    last = max(len(text.splitlines()), 1)
+    line = min(mark.line + 1, last) if mark else None
+    what = exc.problem or exc.context or "invalid YAML"
+    ctx, start = exc.context or "", exc.context_mark
+    if mark is not None and text[mark.index : mark.index + 1] == "\t":
+        what = "found a tab character; indent YAML with spaces, not tabs"
+    elif start is not None and any(k in ctx for k in _OPENERS):
+        opener = next(v for k, v in _OPENERS.items() if k in ctx)
+        what += f" (is the {opener} on line {start.line + 1} closed?)"
+    elif "block" in ctx or "indicator" in what or "expected key" in what:
+        what += "; check the indentation"
+    return line, what
+
+
+def _build(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path, parsed: Parsed, source: str
+) -> Any:
     parsed.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[str, Any] = {}
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 parsed.problems.append(
@@ -93,7 +113,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, parsed: Parsed,
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, n, (*path, i), parsed, source) for i, n in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def _duplicate_key(

@@ -30,11 +30,13 @@ class StateDB:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.sqlite_path: Path | None = None  # the SQLite file, if the state lives in one
         try:
             parsed = normalise(url)
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
-                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                    self.sqlite_path = Path(parsed.database)
+                    self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
                 self.engine: Engine = create_engine(
                     parsed, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_S}
                 )
@@ -140,8 +142,8 @@ def _set_version(conn: Connection, version: int) -> None:
 
 
 def _is_missing_table(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return "no such table" in text or "does not exist" in text or "undefinedtable" in text
+    text = str(exc.orig).lower()  # not 'database "x" does not exist', a connection failure
+    return "no such table" in text or ('relation "' in text and "does not exist" in text)
 
 
 def _reason(exc: BaseException) -> str:

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.state.db import StateDB
@@ -133,7 +132,7 @@ def _lock_previous(conn: Connection, alert: str, now: datetime) -> Previous | No
     """Read the state row under a row lock (inserting a placeholder so there is a row to lock)."""
     if conn.dialect.name == "postgresql":
         conn.execute(
-            postgresql.insert(alert_state)
+            _insert(conn)(alert_state)
             .values(alert=alert, state="", since=now, reason="", suppressed=False, updated_at=now)
             .on_conflict_do_nothing(index_elements=["alert"])
         )
@@ -182,12 +181,21 @@ def _write_state(
     }
     if notified:
         values.update(last_notified_at=now, last_notified_state=t.state.value)
-    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(alert_state)
+    ins = _insert(conn)(alert_state)
     conn.execute(
         ins.values(alert=rec.alert, **values).on_conflict_do_update(
             index_elements=["alert"], set_=values
         )
     )
+
+
+def _insert(conn: Connection) -> Any:
+    """The dialect's INSERT with ON CONFLICT (imported only for the backend in use)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def _prune(conn: Connection, alert: str, cutoff: datetime) -> None:
@@ -206,6 +214,8 @@ def _prune(conn: Connection, alert: str, cutoff: datetime) -> None:
 
 def peek(db: StateDB, alert: str, now: datetime) -> tuple[Previous | None, bool]:
     """The alert's previous state and whether it is silenced, without locking or writing."""
+    if db.sqlite_path is not None and not db.sqlite_path.exists():
+        return None, False  # connecting would create the file
     if db.schema_version() == 0:
         return None, False
     with db.read() as conn:

@@ -1,0 +1,182 @@
+"""`install-units` and `uninstall-units`: one systemd timer + service per enabled alert."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
+from sqlsentinel.errors import ConfigError, Problem, UsageError
+
+if TYPE_CHECKING:
+    from sqlsentinel.schedule.install import Plan
+    from sqlsentinel.schedule.systemctl import Systemctl
+
+F = TypeVar("F", bound=Callable[..., Any])
+COLUMNS = ("unit", "alert", "action")
+
+
+def _mode_options(f: F) -> F:
+    options = [
+        click.option(
+            "--system/--user",
+            "system",
+            default=None,
+            help="The system manager (default for root) or your user manager (default otherwise).",
+        ),
+        click.option(
+            "--unit-dir",
+            type=click.Path(file_okay=False),
+            help="Unit folder (default /etc/systemd/system; ~/.config/systemd/user with --user).",
+        ),
+        click.option("--dry-run", is_flag=True, help="Show what would change; change nothing."),
+        click.option(
+            "--no-reload",
+            is_flag=True,
+            help="Only write files: no systemctl at all (no stop, daemon-reload or start).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _unit_dir(system: bool, unit_dir: str | None) -> Path:
+    from sqlsentinel.schedule.install import default_unit_dir
+
+    return Path(unit_dir).absolute() if unit_dir else default_unit_dir(system)
+
+
+def _systemctl(system: bool, no_reload: bool) -> Systemctl | None:
+    from sqlsentinel.schedule.systemctl import Systemctl
+
+    return None if no_reload else Systemctl(user=not system)
+
+
+def _report(plan: Plan, dry_run: bool, as_json: bool, started: list[str]) -> None:
+    rows = [{"unit": c.unit, "alert": c.alert, "action": c.action} for c in plan.changes]
+    emit(rows, COLUMNS, as_json)
+    counts = {a: sum(c.action == a for c in plan.changes) for a in ("create", "update", "remove")}
+    summary = ", ".join(f"{n} to {a}" if dry_run else f"{n} {a}d" for a, n in counts.items())
+    if dry_run:
+        click.echo(f"dry run: {summary}; nothing written", err=True)
+    elif plan.changed:
+        click.echo(f"{summary} in {plan.unit_dir}; started {len(started)} timers", err=True)
+    else:
+        click.echo(f"nothing changed in {plan.unit_dir}", err=True)
+
+
+def _check_env_file(path: str) -> str:
+    full = os.path.abspath(path)
+    try:
+        mode = stat.S_IMODE(os.stat(full).st_mode)
+    except OSError as exc:
+        raise UsageError(f"--env-file {full}: {exc.strerror}") from None
+    if mode & 0o037:
+        click.echo(
+            f"warning: {full} has mode {mode:04o}; secrets belong in a file of mode 0600 or 0640",
+            err=True,
+        )
+    return full
+
+
+@click.command("install-units")
+@config_argument
+@_mode_options
+@click.option(
+    "--exec",
+    "exec_path",
+    metavar="PATH",
+    help="Program the services run (default: this Python with -m sqlsentinel).",
+)
+@click.option(
+    "--env-file",
+    metavar="PATH",
+    help="EnvironmentFile= for every service (secrets; mode 0600). Values never enter units.",
+)
+@click.option(
+    "--state-db",
+    metavar="URL",
+    help="State database URL passed to every run (no password: put it in the env file).",
+)
+@json_option
+def install_units(
+    config: str,
+    system: bool | None,
+    unit_dir: str | None,
+    dry_run: bool,
+    no_reload: bool,
+    exec_path: str | None,
+    env_file: str | None,
+    state_db: str | None,
+    as_json: bool,
+) -> None:
+    """Install a systemd timer and service for every enabled alert of CONFIG.
+
+    Validates CONFIG first (nothing is written for an invalid one), writes only the
+    files whose content changes, removes the units of alerts that left the config or
+    were disabled, runs daemon-reload once when something changed, then starts new
+    and changed timers. See docs/systemd.md.
+    """
+    from sqlsentinel.schedule.install import apply, plan_install
+    from sqlsentinel.schedule.translate import translate
+    from sqlsentinel.schedule.units import UnitOptions, check_unit_names, render_alert
+
+    system = os.geteuid() == 0 if system is None else system
+    loaded = load_config(config, show_warnings=True)
+    source = loaded.settings.source
+    clashes = check_unit_names([a.name for a in loaded.alerts])
+    if clashes:
+        raise ConfigError(
+            [
+                Problem(source, None, "alerts", f"alerts {a!r} and {b!r} get the same unit name")
+                for a, b in clashes
+            ]
+        )
+    if exec_path is not None and not os.path.isabs(exec_path):
+        raise UsageError(f"--exec {exec_path!r} must be an absolute path")
+    command = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
+    options = UnitOptions(
+        system=system,
+        command=command,
+        config_path=os.path.abspath(config),
+        state_db=state_db,
+        env_file=_check_env_file(env_file) if env_file else None,
+    )
+    rendered = [
+        render_alert(a, translate(a.schedule, a.timezone).on_calendar, options)
+        for a in loaded.alerts
+        if a.enabled
+    ]
+    plan = plan_install(_unit_dir(system, unit_dir), options.config_path, rendered)
+    started = [] if dry_run else apply(plan, _systemctl(system, no_reload))
+    _report(plan, dry_run, as_json, started)
+
+
+@click.command("uninstall-units")
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@_mode_options
+@json_option
+def uninstall_units(
+    config: str | None,
+    system: bool | None,
+    unit_dir: str | None,
+    dry_run: bool,
+    no_reload: bool,
+    as_json: bool,
+) -> None:
+    """Stop and remove the units install-units wrote (only CONFIG's, when given)."""
+    from sqlsentinel.schedule.install import apply, plan_uninstall
+
+    system = os.geteuid() == 0 if system is None else system
+    key = os.path.abspath(config) if config else None
+    plan = plan_uninstall(_unit_dir(system, unit_dir), key)
+    if not dry_run:
+        apply(plan, _systemctl(system, no_reload))
+    _report(plan, dry_run, as_json, [])

@@ -1,0 +1,1 @@
+"""Cron schedules: parsing, exact translation to systemd OnCalendar=, DST policy and preview."""

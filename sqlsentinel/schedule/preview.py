@@ -1,0 +1,50 @@
+"""Preview rows for `sqlsentinel schedule`: lines, next runs and warnings per alert.
+
+Next runs come from the reference enumerator under the DST policy, i.e. what the timer
+built from the emitted lines will do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlsentinel.schedule.cron import ScheduleError, parse
+from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.schedule.translate import translate
+
+
+def preview(
+    entries: Sequence[tuple[str, str, str | None]], count: int, now: datetime
+) -> list[dict[str, Any]]:
+    """One row per (alert name, cron, timezone) with the next `count` runs after `now`."""
+    return [_row(name, cron, zone or "UTC", count, now) for name, cron, zone in entries]
+
+
+def _row(name: str, cron: str, zone: str, count: int, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "alert": name,
+        "cron": cron,
+        "timezone": zone,
+        "on_calendar": [],
+        "next": [],
+        "next_local": [],
+        "warnings": [],
+        "error": None,
+    }
+    try:
+        translation = translate(cron, zone, now=now)
+    except ScheduleError as error:
+        row["error"] = str(error)
+        return row
+    model = SystemdTimerModel(CronSchedule(parse(cron)), zone, now=now)
+    runs = list(islice(model.iter_after(now), count))
+    local = ZoneInfo(zone)
+    row["on_calendar"] = list(translation.on_calendar)
+    row["next"] = [t.astimezone(UTC).isoformat().replace("+00:00", "Z") for t in runs]
+    row["next_local"] = [t.astimezone(local).isoformat() for t in runs]
+    row["warnings"] = list(translation.warnings)
+    return row

@@ -1,0 +1,245 @@
+"""Reference enumerator of cron fire times, independent of the OnCalendar= translator.
+
+`CronSchedule` is cronie's matcher (entry.c bit sets, the day-field star flags and the
+supported extensions) applied to wall-clock time. `SystemdTimerModel` adds what a timer
+built from the translation does in a time zone (docs/scheduling.md, "DST policy"):
+
+* schedules that depend only on the minute are emitted in UTC, so they fire at every real
+  minute whose local minute matches;
+* every other schedule follows systemd 252's calendar search in local time: a wall-clock
+  time that does not exist (spring forward) is skipped, and a repeated wall-clock time
+  (fall back) fires once, at its first occurrence after the previous elapse. Because the
+  search never goes back in wall-clock time, the repeated hour is silent. Days reached
+  through `L`/`Ln` (lines with `~`) are the exception: there a repeated time fires only at
+  its second occurrence, so the first pass is silent instead (measured on systemd 252;
+  its month-end computation leaves glibc's mktime() guessing standard time).
+
+Both give `next_after(t)` and `iter_after(t)` over aware datetimes, returning UTC.
+Enumeration stops after `HORIZON_YEAR`, systemd's last year.
+"""
+
+from __future__ import annotations
+
+import calendar
+import heapq
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, cached_property
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from sqlsentinel.schedule.cron import CronSpec, parse
+
+HORIZON_YEAR = 2199
+FROM_START = 1  # the day matches through an item counted from the 1st (plain, `n#k`)
+FROM_END = 2  # the day matches through `L` or `Ln`, which systemd counts back with `~`
+ANY_DAY = FROM_START | FROM_END
+_MINUTE = timedelta(minutes=1)
+
+
+def _bits(values: frozenset[int]) -> int:
+    mask = 0
+    for value in values:
+        mask |= 1 << value
+    return mask
+
+
+class CronSchedule:
+    """When a cron schedule fires in wall-clock time (cronie semantics)."""
+
+    def __init__(self, spec: CronSpec) -> None:
+        self.spec = spec
+        self._minutes = sorted(spec.minutes)
+        self._hours = sorted(spec.hours)
+        self._hour_bits = _bits(spec.hours)
+        self._dom_bits = _bits(spec.days)
+        self._month_bits = _bits(spec.months)
+        self._dow_bits = _bits(spec.weekdays)
+        self._and_days = spec.dom_star or spec.dow_star
+        self._days_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
+
+    @classmethod
+    def from_text(cls, text: str) -> CronSchedule:
+        """Parse `text` (raises `ScheduleError`) and build its schedule."""
+        return cls(parse(text))
+
+    def _day_kinds(self, day: int, month_length: int, weekday: int) -> int:
+        """How cron matches a day: `FROM_START` and/or `FROM_END` (via `L`/`Ln`), or 0."""
+        spec = self.spec
+        dom = bool(self._dom_bits >> day & 1)
+        dom_last = spec.last_day and day == month_length
+        dow = bool(self._dow_bits >> weekday & 1) or (
+            (weekday, (day - 1) // 7 + 1) in spec.nth_weekdays
+        )
+        dow_last = weekday in spec.last_weekdays and day + 7 > month_length
+        if self._and_days:
+            start = dom and dow
+            end = (dom_last and (dow or dow_last)) or (dom and dow_last)
+        else:
+            start = dom or dow
+            end = dom_last or dow_last
+        return (FROM_START if start else 0) | (FROM_END if end else 0)
+
+    def day_kinds(self, day: date) -> int:
+        """`FROM_START` | `FROM_END` bits for `day` (0 when cron does not run that day)."""
+        if not self._month_bits >> day.month & 1:
+            return 0
+        length = calendar.monthrange(day.year, day.month)[1]
+        return self._day_kinds(day.day, length, (day.weekday() + 1) % 7)
+
+    def day_matches(self, day: date) -> bool:
+        """Whether cron runs on `day` (month, day-of-month and day-of-week fields)."""
+        return self.day_kinds(day) != 0
+
+    def matches(self, wall: datetime) -> bool:
+        """Whether cron fires at the wall-clock minute `wall` (naive)."""
+        return (
+            wall.minute in self.spec.minutes
+            and bool(self._hour_bits >> wall.hour & 1)
+            and self.day_matches(wall.date())
+        )
+
+    @cached_property
+    def minute_only(self) -> bool:
+        """True when every hour of every day matches, so only the minute matters."""
+        return (
+            self.spec.hours == frozenset(range(24))
+            and self.spec.months == frozenset(range(1, 13))
+            and all(
+                self._day_kinds(day, length, (first + day - 1) % 7)
+                for length in (28, 29, 30, 31)
+                for first in range(7)
+                for day in range(1, length + 1)
+            )
+        )
+
+    def _month_days(self, length: int, first_weekday: int, kinds: int) -> tuple[int, ...]:
+        """Matching days of a month, which depend only on its length and first weekday."""
+        key = (length, first_weekday, kinds)
+        if key not in self._days_cache:
+            self._days_cache[key] = tuple(
+                day
+                for day in range(1, length + 1)
+                if self._day_kinds(day, length, (first_weekday + day - 1) % 7) & kinds
+            )
+        return self._days_cache[key]
+
+    def wall_times_after(self, start: datetime, kinds: int = ANY_DAY) -> Iterator[datetime]:
+        """Matching naive wall-clock minutes strictly after naive `start`, in order.
+
+        `kinds` limits the days to those matched from the month start or from its end.
+        """
+        year, month = start.year, start.month
+        while year <= HORIZON_YEAR:
+            if self._month_bits >> month & 1:
+                first_weekday, length = calendar.monthrange(year, month)
+                for day in self._month_days(length, (first_weekday + 1) % 7, kinds):
+                    if (year, month, day) < (start.year, start.month, start.day):
+                        continue
+                    for hour in self._hours:
+                        for minute in self._minutes:
+                            wall = datetime(year, month, day, hour, minute)
+                            if wall > start:
+                                yield wall
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first run strictly after `after`, with the schedule read in UTC."""
+        return next(self.iter_after(after), None)
+
+    def iter_after(self, after: datetime) -> Iterator[datetime]:
+        """Runs strictly after `after`, with the schedule read in UTC."""
+        start = _utc(after).replace(tzinfo=None)
+        for wall in self.wall_times_after(start):
+            yield wall.replace(tzinfo=UTC)
+
+
+class SystemdTimerModel:
+    """When the timer built from the translation of `schedule` in `zone` elapses."""
+
+    def __init__(self, schedule: CronSchedule, zone: str, *, now: datetime | None = None) -> None:
+        self.schedule = schedule
+        self.zone = ZoneInfo(zone)
+        year = (now or datetime.now(UTC)).year
+        self.every_real_minute = (
+            schedule.minute_only and constant_subhour_offset(zone, year) is not None
+        )
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first elapse strictly after `after` (aware), in UTC."""
+        return next(self.iter_after(after), None)
+
+    def iter_after(self, after: datetime) -> Iterator[datetime]:
+        """Elapses strictly after `after` (aware), in UTC."""
+        if self.every_real_minute:
+            return self._real_minutes_after(_utc(after))
+        return self._wall_clock_after(_utc(after))
+
+    def _real_minutes_after(self, after: datetime) -> Iterator[datetime]:
+        minutes = self.schedule.spec.minutes
+        moment = after.replace(second=0, microsecond=0) + _MINUTE
+        while moment.year <= HORIZON_YEAR:
+            local_minute = moment.astimezone(self.zone).minute
+            if local_minute in minutes:
+                yield moment
+                moment += _MINUTE
+                continue
+            gap = min((m - local_minute) % 60 for m in minutes)
+            candidate = moment + gap * _MINUTE
+            same_offset = moment.astimezone(self.zone).utcoffset() == (
+                candidate.astimezone(self.zone).utcoffset()
+            )
+            moment = candidate if same_offset else moment + _MINUTE
+
+    def _wall_clock_after(self, after: datetime) -> Iterator[datetime]:
+        start = after.astimezone(self.zone).replace(tzinfo=None)
+        first = self._resolved(self.schedule.wall_times_after(start, FROM_START), after, 0)
+        if not self.schedule.spec.last_day and not self.schedule.spec.last_weekdays:
+            return first
+        last = self._resolved(self.schedule.wall_times_after(start, FROM_END), after, 1)
+        return (t for t, _ in groupby(heapq.merge(first, last)))
+
+    def _resolved(self, walls: Iterator[datetime], after: datetime, fold: int) -> Iterator[datetime]:
+        """Wall times as instants after `after`: gaps skipped, a repeated time resolved once.
+
+        `fold` 0 takes the first occurrence still after the previous elapse; 1 (lines
+        counted from the month end, where systemd's month-end mktime() leaves glibc
+        guessing standard time) takes only the second occurrence.
+        """
+        for wall in walls:
+            early = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
+            if early.astimezone(self.zone).replace(tzinfo=None) != wall:
+                continue  # does not exist: skipped by the spring-forward jump
+            late = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
+            options = (early, late) if fold == 0 else (late,)
+            chosen = next((t for t in options if t > after), None)
+            if chosen is not None:
+                after = chosen
+                yield chosen
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("expected an aware datetime")
+    return moment.astimezone(UTC)
+
+
+@cache
+def constant_subhour_offset(zone: str, from_year: int) -> int | None:
+    """The zone's UTC offset modulo one hour, in minutes, if constant from `from_year` on.
+
+    Sampled twice a day for 40 years: tzdata's rules repeat yearly after their last
+    listed change. None when the sub-hour part changes (e.g. Australia/Lord_Howe).
+    """
+    info = ZoneInfo(zone)
+    moment = datetime(from_year, 1, 1, tzinfo=UTC)
+    end = datetime(from_year + 40, 1, 1, tzinfo=UTC)
+    seen: set[int] = set()
+    while moment < end:
+        offset = moment.astimezone(info).utcoffset()
+        seen.add(int(offset.total_seconds()) % 3600 if offset is not None else 0)
+        if len(seen) > 1:
+            return None
+        moment += timedelta(hours=12)
+    value = seen.pop()
+    return None if value % 60 else value // 60

@@ -1,0 +1,174 @@
+"""Render each alert's systemd `.timer`/`.service` pair: naming, escaping, templates. No I/O.
+
+Names are `sqlsentinel-<slug>-<hash>`: the slug keeps the alert name readable (ASCII
+letters and digits, lowercased, runs joined by `-`), the 8-hex-digit hash of the exact
+name keeps it unique and stable. Every value placed in a unit is either quoted for
+systemd (`"` + C escapes, `%%`, `$$`) or rejected, so no field of an alert can add a
+directive, expand a `%` specifier or an environment variable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import parse_qs, urlsplit
+
+import jinja2
+
+from sqlsentinel.config.spec import AlertSpec
+from sqlsentinel.errors import SystemdError
+from sqlsentinel.schedule.unit_names import PREFIX, check_unit_names, unit_base
+
+__all__ = ["PREFIX", "check_unit_names", "unit_base"]
+
+MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
+TIMEOUT_MARGIN = 90  # seconds on top of the query timeout: start-up and notification delivery
+DESCRIPTION_MAX = 200
+_CALENDAR_OK = re.compile(r"[A-Za-z0-9 *:,./~_+-]+")
+_PATH_BAD = re.compile(r"[\s\"'\\]")
+_BLANK = ("Cc", "Zl", "Zp", "Zs")
+
+
+@dataclass(frozen=True)
+class UnitOptions:
+    """What every alert's units share: mode, command, paths."""
+
+    system: bool  # system manager (hardened, DynamicUser) or a user manager
+    command: tuple[str, ...]  # argv that starts sqlsentinel, e.g. (python, "-m", "sqlsentinel")
+    config_path: str  # absolute
+    state_db: str | None = None  # passed as --state-db (must carry no password)
+    env_file: str | None = None  # absolute; becomes EnvironmentFile=
+
+
+@dataclass(frozen=True)
+class AlertUnits:
+    """One alert's rendered unit files, keyed by file name."""
+
+    alert: str
+    base: str
+    files: dict[str, str]
+
+    @property
+    def timer(self) -> str:
+        """The timer unit's name."""
+        return f"{self.base}.timer"
+
+    @property
+    def service(self) -> str:
+        """The service unit's name."""
+        return f"{self.base}.service"
+
+
+def _reject_control(value: str, what: str) -> None:
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        raise SystemdError(f"{what} {value!r} contains control characters; cannot go in a unit")
+
+
+def quote_arg(value: str, *, what: str = "argument") -> str:
+    """One `ExecStart=` word: double-quoted, C-escaped, `%` and `$` doubled."""
+    _reject_control(value, what)
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("%", "%%").replace("$", "$$") + '"'
+
+
+def one_line_text(value: str) -> str:
+    """Free text for `Description=`: one line, `%` doubled, no trailing backslash."""
+    text = " ".join("".join(" " if unicodedata.category(c) in _BLANK else c for c in value).split())
+    if len(text) > DESCRIPTION_MAX:
+        text = text[: DESCRIPTION_MAX - 3] + "..."
+    return text.rstrip("\\ ").replace("%", "%%")
+
+
+def plain_path(path: str, what: str) -> str:
+    """A bare absolute path for a directive: `%` doubled; spaces, quotes, backslashes refused."""
+    if not path.startswith("/") or _PATH_BAD.search(path):
+        raise SystemdError(
+            f"{what} {path!r} must be an absolute path without spaces, quotes or backslashes"
+        )
+    _reject_control(path, what)
+    return path.replace("%", "%%")
+
+
+def url_has_password(url: str) -> bool:
+    """True when a database URL carries a password (in the userinfo or the query)."""
+    parts = urlsplit(url)
+    query = {k.lower() for k in parse_qs(parts.query)}
+    return parts.password is not None or bool(query & {"password", "passwd", "pass"})
+
+
+def sqlite_dir(url: str | None) -> str | None:
+    """The folder of a SQLite database file URL (it must be writable), else None."""
+    if not url or not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    if not path.startswith("/"):
+        return None
+    return path.rsplit("/", 1)[0] or "/"
+
+
+_HOME_DIRS = ("/home/", "/root/", "/run/user/")
+
+
+def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object]:
+    argv = [*options.command, "run", options.config_path, "--alert", alert.name]
+    argv += ["--triggered-by", "CRON"]
+    if options.state_db is not None:
+        if url_has_password(options.state_db):
+            raise SystemdError(
+                "the state database URL carries a password, and unit files are world-readable: "
+                "put SQLSENTINEL_STATE_DB=URL in the --env-file instead of passing --state-db"
+            )
+        argv += ["--state-db", options.state_db]
+    exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in argv)
+    state_dir = sqlite_dir(options.state_db)
+    read_paths = (options.command[0], options.config_path)
+    return {
+        "description": one_line_text(f'SQL Sentinel alert "{alert.name}"'),
+        "exec_start": exec_start,
+        "timeout": math.ceil(alert.timeout) + TIMEOUT_MARGIN,
+        "env_file": plain_path(options.env_file, "env file") if options.env_file else None,
+        "system": options.system,
+        "protect_home": "read-only" if any(p.startswith(_HOME_DIRS) for p in read_paths) else "yes",
+        "read_write": [plain_path(state_dir, "state database folder")] if state_dir else [],
+    }
+
+
+def render_alert(alert: AlertSpec, on_calendar: Sequence[str], options: UnitOptions) -> AlertUnits:
+    """Render the timer and service of one alert; `on_calendar` comes from the translator."""
+    if not on_calendar:
+        raise SystemdError(f"alert {alert.name!r}: no OnCalendar= value")
+    for value in on_calendar:
+        if not _CALENDAR_OK.fullmatch(value):
+            raise SystemdError(f"alert {alert.name!r}: unexpected OnCalendar= value {value!r}")
+    base = unit_base(alert.name)
+    summary = f'SQL Sentinel alert "{alert.name}"'
+    if alert.description:
+        summary += f": {alert.description}"
+    env = _environment()
+    timer = env.get_template("alert.timer.j2").render(
+        marker=MARKER,
+        description=one_line_text(summary),
+        on_calendar=on_calendar,
+        persistent="true" if alert.persistent else "false",
+        service=f"{base}.service",
+    )
+    service = env.get_template("alert.service.j2").render(
+        marker=MARKER, identifier=base, **_service_context(alert, options)
+    )
+    return AlertUnits(alert.name, base, {f"{base}.timer": timer, f"{base}.service": service})
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("sqlsentinel.schedule", "templates"),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )

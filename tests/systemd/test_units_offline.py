@@ -1,0 +1,165 @@
+"""Unit naming, escaping and rendering, checked with `systemd-analyze` (no manager needed)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from systemd_harness import write_config
+
+from sqlsentinel.config.spec import AlertSpec, DatabaseSpec
+from sqlsentinel.errors import SystemdError
+from sqlsentinel.schedule import unit_names
+from sqlsentinel.schedule.units import (
+    UnitOptions,
+    check_unit_names,
+    one_line_text,
+    quote_arg,
+    render_alert,
+    unit_base,
+)
+
+NASTY = "x\" ; $HOME ${PATH} %h %n \\ 'q' ; ExecStartPre=/bin/false ☃ 漢字"
+OPTIONS = UnitOptions(True, ("/usr/bin/python3", "-m", "sqlsentinel"), "/etc/sqlsentinel/a.yaml")
+
+
+def _alert(name: str, **kw: object) -> AlertSpec:
+    return AlertSpec(name, "SELECT 1", "* * * * *", DatabaseSpec("sqlite:///x.db"), **kw)  # type: ignore[arg-type]
+
+
+def _write(tmp_path: Path, alert: AlertSpec, options: UnitOptions = OPTIONS) -> list[str]:
+    rendered = render_alert(alert, ["*-*-* *:*:00 UTC", "Mon *-*-* 09:00:00 Europe/Paris"], options)
+    for name, text in rendered.files.items():
+        (tmp_path / name).write_text(text)
+    return [str(tmp_path / n) for n in rendered.files]
+
+
+def test_unit_names_are_stable_readable_unique_and_short() -> None:
+    assert unit_base("Disk full!") == unit_base("Disk full!")
+    assert re.fullmatch(r"sqlsentinel-disk-full-[0-9a-f]{8}", unit_base("Disk full!"))
+    assert unit_base("Disk full!") != unit_base("disk-full")
+    assert re.fullmatch(r"sqlsentinel-[0-9a-f]{8}", unit_base("警报"))
+    assert unit_base("Évènement").startswith("sqlsentinel-evenement-")
+    assert len(unit_base("x" * 5000) + ".service") < 100
+    assert check_unit_names(["a", "A", "a b", "警报", "警告"]) == []
+
+
+def test_unit_name_collisions_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(unit_names, "HASH_LEN", 0)  # slug only: "Disk full" and "disk-full" clash
+    assert check_unit_names(["Disk full", "other", "disk-full", "Disk full"]) == [
+        ("Disk full", "disk-full")
+    ]
+
+
+def test_exec_words_and_descriptions_are_escaped() -> None:
+    assert quote_arg('a"b\\c %h $X') == '"a\\"b\\\\c %%h $$X"'
+    assert one_line_text("a\nExecStart=/x\t%h \\") == "a ExecStart=/x %%h"
+    with pytest.raises(SystemdError, match="control characters"):
+        quote_arg("a\nb")
+
+
+@pytest.mark.parametrize("home", [False, True])
+def test_system_units_verify_cleanly_and_score_2_or_lower(tmp_path: Path, home: bool) -> None:
+    options = OPTIONS
+    if home:  # a checkout under /root or /home needs ProtectHome=read-only
+        options = UnitOptions(
+            True,
+            (sys.executable, "-m", "sqlsentinel"),
+            "/root/a.yaml",
+            "sqlite:////srv/sentinel/state.db",
+            "/etc/sqlsentinel/env",
+        )
+    files = _write(tmp_path, _alert(NASTY, description="d\nExecStartPre=/bin/false %h"), options)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *files], capture_output=True, text=True
+    )
+    noise = [
+        line
+        for line in (verify.stdout + verify.stderr).splitlines()
+        if "is not executable" not in line and "/usr/bin/python3" not in line
+    ]
+    assert noise == []
+    service = next(f for f in files if f.endswith(".service"))
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", service],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    score = float(re.search(r"Overall exposure level for \S+: (\d+\.\d+)", security).group(1))  # type: ignore[union-attr]
+    assert score <= 2.0
+    text = Path(service).read_text()
+    assert ("ProtectHome=read-only" in text) is home
+    assert ("ReadWritePaths=-/srv/sentinel" in text) is home
+
+
+def test_user_units_hold_only_user_manager_settings(tmp_path: Path) -> None:
+    options = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/home/me/a.yaml")
+    service = render_alert(_alert("a"), ["daily"], options).files
+    text = next(t for n, t in service.items() if n.endswith(".service"))
+    assert "DynamicUser" not in text and "ProtectSystem" not in text
+    assert "Type=oneshot" in text and "NoNewPrivileges=yes" in text
+
+
+def test_passwords_never_reach_a_unit() -> None:
+    options = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/a.yaml", "postgresql://u:pw@h/db")
+    with pytest.raises(SystemdError, match="SQLSENTINEL_STATE_DB"):
+        render_alert(_alert("a"), ["daily"], options)
+    bad_env = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/a.yaml", env_file="/etc/my env")
+    with pytest.raises(SystemdError, match="absolute path without spaces"):
+        render_alert(_alert("a"), ["daily"], bad_env)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sqlsentinel", *args], capture_output=True, text=True
+    )
+
+
+def test_invalid_config_writes_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "- name: a\n  query: SELECT 1\n  schedule: '61 * * * *'\n")
+    done = _cli("install-units", str(config), "--user", "--unit-dir", str(tmp_path / "u"))
+    assert done.returncode == 3
+    assert not (tmp_path / "u").exists()
+
+
+def test_dry_run_and_no_reload(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        "- name: a\n  query: SELECT 1\n  schedule: '0 * * * *'\n"
+        "- name: paused\n  query: SELECT 1\n  schedule: '0 * * * *'\n  enabled: false\n",
+    )
+    unit_dir = tmp_path / "u"
+    args = ("install-units", str(config), "--user", "--unit-dir", str(unit_dir), "--json")
+    dry = _cli(*args, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert '"action": "create"' in dry.stdout and not unit_dir.exists()
+    done = _cli(*args, "--no-reload")  # no systemctl at all: works without a manager
+    assert done.returncode == 0, done.stderr
+    base = unit_base("a")
+    assert sorted(p.name for p in unit_dir.iterdir()) == [
+        ".sqlsentinel-manifest.json",
+        f"{base}.service",
+        f"{base}.timer",
+        "timers.target.wants",
+    ]
+    assert (
+        unit_dir / "timers.target.wants" / f"{base}.timer"
+    ).resolve() == unit_dir / f"{base}.timer"
+    assert oct((unit_dir / f"{base}.service").stat().st_mode & 0o777) == "0o644"
+
+
+def test_files_it_did_not_write_are_never_touched(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "- name: a\n  query: SELECT 1\n  schedule: '0 * * * *'\n")
+    unit_dir = tmp_path / "u"
+    unit_dir.mkdir()
+    foreign = unit_dir / f"{unit_base('a')}.timer"
+    foreign.write_text("[Timer]\nOnCalendar=daily\n")
+    done = _cli("install-units", str(config), "--user", "--unit-dir", str(unit_dir), "--no-reload")
+    assert done.returncode == 7
+    assert "not written by sqlsentinel" in done.stderr
+    assert foreign.read_text() == "[Timer]\nOnCalendar=daily\n"
+    assert not (unit_dir / f"{unit_base('a')}.service").exists()
