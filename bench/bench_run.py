@@ -60,7 +60,11 @@ def main() -> None:
     parser.add_argument("-n", "--repetitions", type=int, default=15)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="sqlsentinel-bench-"))
+    with tempfile.TemporaryDirectory(prefix="sqlsentinel-bench-") as name:
+        bench(Path(name), args.repetitions)
+
+
+def bench(tmp: Path, repetitions: int) -> None:
     target, state = tmp / "alerts.db", tmp / "state.db"
     with sqlite3.connect(target) as db:
         db.execute("CREATE TABLE t (x INTEGER)")
@@ -90,13 +94,13 @@ def main() -> None:
 
     walls: dict[str, list[float]] = {k: [] for k in cases}
     rss: dict[str, list[int]] = {k: [] for k in cases}
-    for _ in range(args.repetitions):  # interleaved, so drift hits every case alike
+    for _ in range(repetitions):  # interleaved, so drift hits every case alike
         for name, argv in cases.items():
             wall, peak = measure(argv, env, tmp)
             walls[name].append(wall)
             rss[name].append(peak)
 
-    print(f"python {sys.version.split()[0]}, {args.repetitions} repetitions, {os.cpu_count()} CPUs")
+    print(f"python {sys.version.split()[0]}, {repetitions} repetitions, {os.cpu_count()} CPUs")
     print(f"{'case':<10} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'peak RSS MiB':>13}")
     med = {k: statistics.median(v) for k, v in walls.items()}
     for name in cases:

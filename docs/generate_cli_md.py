@@ -39,5 +39,7 @@ if __name__ == "__main__":
     text = DOC.read_text()
     new = render(text)
     if "--check" in sys.argv:
-        sys.exit(0 if new == text else "docs/cli.md is out of date: run python docs/generate_cli_md.py")
+        sys.exit(
+            0 if new == text else "docs/cli.md is out of date: run python docs/generate_cli_md.py"
+        )
     DOC.write_text(new)

@@ -10,9 +10,10 @@ from sqlalchemy.engine import URL, make_url
 def normalise(url: str) -> URL:
     """Parse `url`; plain `postgresql://` uses psycopg 3 when psycopg2 is not installed."""
     parsed = make_url(url)
-    if parsed.drivername in {"postgresql", "postgres"} and importlib.util.find_spec(
-        "psycopg2"
-    ) is None:
+    if (
+        parsed.drivername in {"postgresql", "postgres"}
+        and importlib.util.find_spec("psycopg2") is None
+    ):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
 

@@ -15,19 +15,51 @@ from sqlsentinel.errors import ConfigError, ExitCode, SentinelError
 # name -> (module, attribute, one-line help). Modules load only when their command runs.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("sqlsentinel.cli.state_cmds", "init", "Create or upgrade the state database."),
-    "validate": ("sqlsentinel.cli.config_cmds", "validate", "Check a config file and report every problem."),
+    "validate": (
+        "sqlsentinel.cli.config_cmds",
+        "validate",
+        "Check a config file and report every problem.",
+    ),
     "run": ("sqlsentinel.cli.run_cmd", "run", "Run alerts now: query, evaluate, record, notify."),
     "status": ("sqlsentinel.cli.state_cmds", "status", "Show each alert's state (and its timer)."),
     "history": ("sqlsentinel.cli.state_cmds", "history", "Show past runs."),
-    "deliveries": ("sqlsentinel.cli.state_cmds", "deliveries", "Show notification delivery attempts."),
-    "silence": ("sqlsentinel.cli.state_cmds", "silence", "Silence an alert's notifications for a while."),
+    "deliveries": (
+        "sqlsentinel.cli.state_cmds",
+        "deliveries",
+        "Show notification delivery attempts.",
+    ),
+    "silence": (
+        "sqlsentinel.cli.state_cmds",
+        "silence",
+        "Silence an alert's notifications for a while.",
+    ),
     "unsilence": ("sqlsentinel.cli.state_cmds", "unsilence", "End an alert's silence now."),
-    "healthcheck": ("sqlsentinel.cli.health_cmds", "healthcheck", "Check config, state and alert databases."),
+    "healthcheck": (
+        "sqlsentinel.cli.health_cmds",
+        "healthcheck",
+        "Check config, state and alert databases.",
+    ),
     "metrics": ("sqlsentinel.cli.health_cmds", "metrics", "Print Prometheus metrics."),
-    "schedule": ("sqlsentinel.cli.config_cmds", "schedule", "Preview each alert's systemd schedule."),
-    "notify-test": ("sqlsentinel.cli.notify_test_cmd", "notify_test", "Send a test message through an alert's channels."),
-    "install-units": ("sqlsentinel.cli.units_cmd", "install_units", "Install systemd timers for every alert."),
-    "uninstall-units": ("sqlsentinel.cli.units_cmd", "uninstall_units", "Remove the systemd units sqlsentinel installed."),
+    "schedule": (
+        "sqlsentinel.cli.config_cmds",
+        "schedule",
+        "Preview each alert's systemd schedule.",
+    ),
+    "notify-test": (
+        "sqlsentinel.cli.notify_test_cmd",
+        "notify_test",
+        "Send a test message through an alert's channels.",
+    ),
+    "install-units": (
+        "sqlsentinel.cli.units_cmd",
+        "install_units",
+        "Install systemd timers for every alert.",
+    ),
+    "uninstall-units": (
+        "sqlsentinel.cli.units_cmd",
+        "uninstall_units",
+        "Remove the systemd units sqlsentinel installed.",
+    ),
 }
 
 

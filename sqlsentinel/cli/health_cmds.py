@@ -54,11 +54,13 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
         result = run_query(alert.database, "SELECT 'OK' AS status", timeout)
         from sqlsentinel.dburl import redact
 
-        rows.append({
-            "check": f"database {alert.database.name} ({redact(alert.database.url)})",
-            "ok": result.outcome == "ok",
-            "detail": result.error or "reachable",
-        })
+        rows.append(
+            {
+                "check": f"database {alert.database.name} ({redact(alert.database.url)})",
+                "ok": result.outcome == "ok",
+                "detail": result.error or "reachable",
+            }
+        )
     emit(rows, ("check", "ok", "detail"), as_json)
     if not all(r["ok"] for r in rows):
         raise SystemExit(ExitCode.UNHEALTHY)
@@ -66,8 +68,12 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
 
 @click.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option("--textfile", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Write atomically to PATH (for node_exporter's textfile collector).")
+@click.option(
+    "--textfile",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Write atomically to PATH (for node_exporter's textfile collector).",
+)
 @state_db_option
 def metrics(config: str | None, textfile: str | None, state_db: str | None) -> None:
     """Print alert states, runs and pending notifications in Prometheus text format."""
@@ -121,7 +127,9 @@ def render_metrics(
     """The Prometheus text exposition of the state database."""
     out: list[str] = []
 
-    def family(name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]) -> None:
+    def family(
+        name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]
+    ) -> None:
         out.append(f"# HELP {name} {help_}")
         out.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
@@ -129,22 +137,55 @@ def render_metrics(
             shown = str(int(value)) if value.is_integer() else repr(value)
             out.append(f"{name}{{{text}}} {shown}")
 
-    family("sqlsentinel_alert_state", "gauge", "1 for the alert's current state, else 0.",
-           [({"alert": s["alert"], "state": st}, float(s["state"] == st))
-            for s in states for st in STATES])
-    family("sqlsentinel_alert_state_since_timestamp_seconds", "gauge",
-           "When the current state began.",
-           [({"alert": s["alert"]}, s["since"].timestamp()) for s in states])
-    family("sqlsentinel_alert_last_run_timestamp_seconds", "gauge", "When the alert last ran.",
-           [({"alert": s["alert"]}, s["last_run_at"].timestamp()) for s in states if s.get("last_run_at")])
+    family(
+        "sqlsentinel_alert_state",
+        "gauge",
+        "1 for the alert's current state, else 0.",
+        [
+            ({"alert": s["alert"], "state": st}, float(s["state"] == st))
+            for s in states
+            for st in STATES
+        ],
+    )
+    family(
+        "sqlsentinel_alert_state_since_timestamp_seconds",
+        "gauge",
+        "When the current state began.",
+        [({"alert": s["alert"]}, s["since"].timestamp()) for s in states],
+    )
+    family(
+        "sqlsentinel_alert_last_run_timestamp_seconds",
+        "gauge",
+        "When the alert last ran.",
+        [
+            ({"alert": s["alert"]}, s["last_run_at"].timestamp())
+            for s in states
+            if s.get("last_run_at")
+        ],
+    )
     values = [(s["alert"], _number(s.get("last_value"))) for s in states]
-    family("sqlsentinel_alert_last_value", "gauge", "The last actual_value, when numeric.",
-           [({"alert": a}, v) for a, v in values if v is not None])
-    family("sqlsentinel_alert_silenced", "gauge", "1 while a silence is active.",
-           [({"alert": s["alert"]}, float(s.get("silenced_until") is not None)) for s in states])
-    family("sqlsentinel_runs_in_history", "gauge",
-           "Runs kept in history (within the retention), by outcome.",
-           [({"alert": r["alert"], "outcome": r["outcome"]}, float(r["count"])) for r in runs])
-    family("sqlsentinel_notifications_pending", "gauge", "Notifications not yet delivered.",
-           [({"alert": a}, float(n)) for a, n in sorted(pending.items())])
+    family(
+        "sqlsentinel_alert_last_value",
+        "gauge",
+        "The last actual_value, when numeric.",
+        [({"alert": a}, v) for a, v in values if v is not None],
+    )
+    family(
+        "sqlsentinel_alert_silenced",
+        "gauge",
+        "1 while a silence is active.",
+        [({"alert": s["alert"]}, float(s.get("silenced_until") is not None)) for s in states],
+    )
+    family(
+        "sqlsentinel_runs_in_history",
+        "gauge",
+        "Runs kept in history (within the retention), by outcome.",
+        [({"alert": r["alert"], "outcome": r["outcome"]}, float(r["count"])) for r in runs],
+    )
+    family(
+        "sqlsentinel_notifications_pending",
+        "gauge",
+        "Notifications not yet delivered.",
+        [({"alert": a}, float(n)) for a, n in sorted(pending.items())],
+    )
     return "\n".join(out) + "\n"

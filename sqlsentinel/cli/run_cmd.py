@@ -11,13 +11,26 @@ import click
 from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
 from sqlsentinel.errors import ExitCode
 
-COLUMNS = ("alert", "outcome", "state", "transition", "actual_value", "threshold", "notified", "error")
+COLUMNS = (
+    "alert",
+    "outcome",
+    "state",
+    "transition",
+    "actual_value",
+    "threshold",
+    "notified",
+    "error",
+)
 
 
 @click.command()
 @config_argument
-@click.option("--alert", "alerts", multiple=True, metavar="NAME", help="Run only this alert (repeatable).")
-@click.option("--dry-run", is_flag=True, help="Query and evaluate, show what would be sent; change nothing.")
+@click.option(
+    "--alert", "alerts", multiple=True, metavar="NAME", help="Run only this alert (repeatable)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Query and evaluate, show what would be sent; change nothing."
+)
 @click.option(
     "--triggered-by",
     type=click.Choice(["MANUAL", "CRON"], case_sensitive=False),
@@ -59,10 +72,17 @@ def run(
     summaries = [run_alert(a, settings, db, triggered_by.upper()) for a in specs]
     rows = [
         {
-            "alert": s.alert, "run_id": s.run_id, "outcome": s.outcome, "state": s.state,
-            "transition": s.transition, "actual_value": s.actual_value, "threshold": s.threshold,
-            "error": s.error, "notifications": s.notifications,
-            "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications) or None,
+            "alert": s.alert,
+            "run_id": s.run_id,
+            "outcome": s.outcome,
+            "state": s.state,
+            "transition": s.transition,
+            "actual_value": s.actual_value,
+            "threshold": s.threshold,
+            "error": s.error,
+            "notifications": s.notifications,
+            "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications)
+            or None,
         }
         for s in summaries
     ]

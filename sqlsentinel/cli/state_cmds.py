@@ -41,7 +41,9 @@ def _when(text: str | None) -> datetime | None:
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--since: {text!r} is neither a duration (2h, 1d) nor an ISO-8601 time") from None
+        raise UsageError(
+            f"--since: {text!r} is neither a duration (2h, 1d) nor an ISO-8601 time"
+        ) from None
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
@@ -80,7 +82,8 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         known = {r["alert"] for r in rows}
         rows += [
             {"alert": a.name, "state": "NEVER_RUN", "since": None, "reason": None}
-            for a in loaded.alerts if a.name not in known
+            for a in loaded.alerts
+            if a.name not in known
         ]
         configured = {a.name for a in loaded.alerts}
         rows = [r for r in rows if r["alert"] in configured]
@@ -91,8 +94,21 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         r["last_value"] = _decode_json(r.get("last_value"))
         r["last_threshold"] = _decode_json(r.get("last_threshold"))
     rows.sort(key=lambda r: r["alert"])
-    emit(rows, ("alert", "state", "since", "reason", "last_value", "silenced_until",
-                "next_run", "last_run", "undelivered"), as_json)
+    emit(
+        rows,
+        (
+            "alert",
+            "state",
+            "since",
+            "reason",
+            "last_value",
+            "silenced_until",
+            "next_run",
+            "last_run",
+            "undelivered",
+        ),
+        as_json,
+    )
 
 
 def _decode_json(value: Any) -> Any:
@@ -116,38 +132,81 @@ def _add_timers(rows: list[dict[str, Any]], loaded: Any) -> None:
 
 @click.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option("--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable).")
+@click.option(
+    "--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable)."
+)
 @click.option("--limit", default=50, show_default=True, help="At most this many rows.")
-@click.option("--since", metavar="WHEN", help="Only runs after this: a duration ago (2h) or ISO time.")
+@click.option(
+    "--since", metavar="WHEN", help="Only runs after this: a duration ago (2h) or ISO time."
+)
 @state_db_option
 @json_option
 def history(
-    config: str | None, alerts: tuple[str, ...], limit: int, since: str | None,
-    state_db: str | None, as_json: bool,
+    config: str | None,
+    alerts: tuple[str, ...],
+    limit: int,
+    since: str | None,
+    state_db: str | None,
+    as_json: bool,
 ) -> None:
     """Past runs, newest first."""
     db, _ = _open(config, state_db)
     rows = store.history_rows(db, alerts, limit, _when(since)) if db.schema_version() else []
-    emit(rows, ("finished_at", "alert", "triggered_by", "outcome", "state", "transition",
-                "actual_value", "duration_ms", "error"), as_json)
+    emit(
+        rows,
+        (
+            "finished_at",
+            "alert",
+            "triggered_by",
+            "outcome",
+            "state",
+            "transition",
+            "actual_value",
+            "duration_ms",
+            "error",
+        ),
+        as_json,
+    )
 
 
 @click.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option("--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable).")
+@click.option(
+    "--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable)."
+)
 @click.option("--limit", default=50, show_default=True, help="At most this many rows.")
-@click.option("--since", metavar="WHEN", help="Only attempts after this: a duration ago or ISO time.")
+@click.option(
+    "--since", metavar="WHEN", help="Only attempts after this: a duration ago or ISO time."
+)
 @state_db_option
 @json_option
 def deliveries(
-    config: str | None, alerts: tuple[str, ...], limit: int, since: str | None,
-    state_db: str | None, as_json: bool,
+    config: str | None,
+    alerts: tuple[str, ...],
+    limit: int,
+    since: str | None,
+    state_db: str | None,
+    as_json: bool,
 ) -> None:
     """Every notification delivery attempt, newest first (targets shown with secrets redacted)."""
     db, _ = _open(config, state_db)
     rows = store.delivery_rows(db, alerts, limit, _when(since)) if db.schema_version() else []
-    emit(rows, ("started_at", "alert", "channel", "target", "attempt", "outcome", "status_code",
-                "error_class", "latency_ms", "event_id"), as_json)
+    emit(
+        rows,
+        (
+            "started_at",
+            "alert",
+            "channel",
+            "target",
+            "attempt",
+            "outcome",
+            "status_code",
+            "error_class",
+            "latency_ms",
+            "event_id",
+        ),
+        as_json,
+    )
 
 
 def _duration(text: str) -> timedelta:
@@ -172,8 +231,9 @@ def _duration(text: str) -> timedelta:
 @click.option("--reason", default="", help="Why (shown in status).")
 @click.option("--by", "by", default=None, help="Who (default: the current user).")
 @state_db_option
-def silence(config: str, alert: str, duration: str, reason: str, by: str | None,
-            state_db: str | None) -> None:
+def silence(
+    config: str, alert: str, duration: str, reason: str, by: str | None, state_db: str | None
+) -> None:
     """Withhold ALERT's notifications for a while; runs and history continue.
 
     If the alert is still firing when the silence ends, it notifies again.

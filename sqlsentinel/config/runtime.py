@@ -21,7 +21,9 @@ def load_for_run(
     except FileNotFoundError:
         raise ConfigError([Problem(path, None, "", "config file not found")]) from None
     except OSError as exc:
-        raise ConfigError([Problem(path, None, "", f"cannot read config file: {exc.strerror}")]) from None
+        raise ConfigError(
+            [Problem(path, None, "", f"cannot read config file: {exc.strerror}")]
+        ) from None
     cache = CompiledCache(path, data, env)
     if names:
         hit = cache.read(names)

@@ -1,4 +1,4 @@
-"""`run --dry-run`: query and evaluate, show the transition and what would be sent; write nothing."""
+"""`run --dry-run`: query, evaluate, show the transition and what would be sent; write nothing."""
 
 from __future__ import annotations
 
@@ -28,14 +28,26 @@ def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str
         from sqlsentinel.notify.deliver import preview
 
         record = store.RunRecord(
-            run_id=uuid.uuid4().hex, alert=alert.name, triggered_by="MANUAL", scheduled_at=None,
-            started_at=started, finished_at=now, outcome=result.outcome, condition=condition,
+            run_id=uuid.uuid4().hex,
+            alert=alert.name,
+            triggered_by="MANUAL",
+            scheduled_at=None,
+            started_at=started,
+            finished_at=now,
+            outcome=result.outcome,
+            condition=condition,
         )
         event = build_event(alert, record, result, prev, t)
         would_send = [preview(event, target, smtp=settings.smtp) for target in alert.notify]
     return {
-        "alert": alert.name, "outcome": result.outcome, "state": t.state.value,
-        "previous_state": prev.state.value if prev else None, "transition": t.reason.value,
-        "actual_value": result.actual_value, "threshold": result.threshold,
-        "context": result.context, "error": result.error, "would_send": would_send,
+        "alert": alert.name,
+        "outcome": result.outcome,
+        "state": t.state.value,
+        "previous_state": prev.state.value if prev else None,
+        "transition": t.reason.value,
+        "actual_value": result.actual_value,
+        "threshold": result.threshold,
+        "context": result.context,
+        "error": result.error,
+        "would_send": would_send,
     }

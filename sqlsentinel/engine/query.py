@@ -12,16 +12,25 @@ the process must exit without waiting for that thread).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlsentinel.config.spec import DatabaseSpec
 
 ERROR_OUTCOMES = frozenset(
-    {"multiple_rows", "missing_status", "invalid_status", "timeout", "query_error", "connection_error"}
+    {
+        "multiple_rows",
+        "missing_status",
+        "invalid_status",
+        "timeout",
+        "query_error",
+        "connection_error",
+    }
 )
 GRACE_S = 2.0  # how long a cancelled statement may take to give up before it is abandoned
 
@@ -70,10 +79,9 @@ class _Worker:
         for method in ("interrupt", "cancel"):  # sqlite3 / psycopg, psycopg2, asyncpg-likes
             fn = getattr(conn, method, None)
             if callable(fn):
-                try:
+                # the driver may already be closing; there is nothing more to do then
+                with contextlib.suppress(Exception):
                     fn()
-                except Exception:  # the driver may already be closing; nothing more to do
-                    pass
                 return
 
     def run(self) -> None:
@@ -109,7 +117,7 @@ class _Worker:
                     return QueryResult("no_data", error="the query returned no result set")
                 columns = list(result.keys())
                 rows = result.fetchmany(2)
-                conn.rollback()
+                conn.commit() if not self.db.read_only else conn.rollback()
             return _read(columns, rows)
         finally:
             engine.dispose()
@@ -128,12 +136,13 @@ class _Worker:
                 conn.exec_driver_sql("PRAGMA query_only = ON")
 
 
-def _read(columns: list[str], rows: list[Any]) -> QueryResult:
+def _read(columns: list[str], rows: Sequence[Any]) -> QueryResult:
     if not rows:
         return QueryResult("no_data", error="the query returned no rows")
     if len(rows) > 1:
         return QueryResult(
-            "multiple_rows", error="the query returned more than one row; it must return exactly one"
+            "multiple_rows",
+            error="the query returned more than one row; it must return exactly one",
         )
     row = dict(zip(columns, rows[0], strict=True))
     lower = {c.lower(): c for c in columns}
@@ -163,7 +172,12 @@ def _read(columns: list[str], rows: list[Any]) -> QueryResult:
 def _failure(exc: Exception, deadline: float) -> QueryResult:
     message = _first_line(exc)
     low = message.lower()
-    if time.monotonic() >= deadline - 0.05 or "interrupted" in low or "statement timeout" in low or "canceling statement" in low:
+    if (
+        time.monotonic() >= deadline - 0.05
+        or "interrupted" in low
+        or "statement timeout" in low
+        or "canceling statement" in low
+    ):
         return QueryResult("timeout", error=f"query cancelled at its timeout ({message})")
     return QueryResult("query_error", error=message)
 

@@ -65,10 +65,18 @@ def run_alert(
     result = run_query(alert.database, alert.query, alert.timeout)
     finished = datetime.now(UTC)
     record = store.RunRecord(
-        run_id=run_id, alert=alert.name, triggered_by=triggered_by, scheduled_at=scheduled_at,
-        started_at=started, finished_at=finished, outcome=result.outcome,
-        condition=condition_for(result.outcome, alert), actual_value=result.actual_value,
-        threshold=result.threshold, context=result.context or None, error=result.error,
+        run_id=run_id,
+        alert=alert.name,
+        triggered_by=triggered_by,
+        scheduled_at=scheduled_at,
+        started_at=started,
+        finished_at=finished,
+        outcome=result.outcome,
+        condition=condition_for(result.outcome, alert),
+        actual_value=result.actual_value,
+        threshold=result.threshold,
+        context=result.context or None,
+        error=result.error,
     )
 
     def make_events(prev: Previous | None, t: Transition) -> list[store.OutboxEntry]:
@@ -78,10 +86,16 @@ def run_alert(
         db, record, rule_of(alert), make_events, settings.history_retention
     )
     summary = RunSummary(
-        alert=alert.name, run_id=run_id, outcome=result.outcome, state=transition.state.value,
-        transition=transition.reason.value, actual_value=result.actual_value,
-        threshold=result.threshold, error=result.error,
-        check_failed=check_failed(result.outcome, alert), hung=result.hung,
+        alert=alert.name,
+        run_id=run_id,
+        outcome=result.outcome,
+        state=transition.state.value,
+        transition=transition.reason.value,
+        actual_value=result.actual_value,
+        threshold=result.threshold,
+        error=result.error,
+        check_failed=check_failed(result.outcome, alert),
+        hung=result.hung,
     )
     if alert.notify:
         deadline = t0 + alert.timeout + DELIVERY_BUDGET_S
@@ -89,8 +103,14 @@ def run_alert(
     log.info(
         "run finished alert=%r run_id=%s triggered_by=%s outcome=%s state=%s transition=%s "
         "previous_state=%s notifications=%d",
-        alert.name, run_id, triggered_by, result.outcome, transition.state.value,
-        transition.reason.value, prev.state.value if prev else None, len(summary.notifications),
+        alert.name,
+        run_id,
+        triggered_by,
+        result.outcome,
+        transition.state.value,
+        transition.reason.value,
+        prev.state.value if prev else None,
+        len(summary.notifications),
     )
     return summary
 
@@ -109,8 +129,12 @@ def _outbox_entries(
         event = build_event(alert, record, result, prev, t)
         entries.append(
             store.OutboxEntry(
-                event.event_id, target.kind, describe_target(target), index,
-                event.reason.value, event.to_payload(),
+                event.event_id,
+                target.kind,
+                describe_target(target),
+                index,
+                event.reason.value,
+                event.to_payload(),
             )
         )
     return entries
@@ -125,9 +149,9 @@ def _find_target(alert: AlertSpec, row: dict[str, Any]) -> NotifyTarget | None:
     from sqlsentinel.notify.deliver import describe_target
 
     def same(t: NotifyTarget) -> bool:
-        return t.kind == row["channel"] and describe_target(t) == row["target"]
+        return bool(t.kind == row["channel"] and describe_target(t) == row["target"])
 
-    index = row["target_index"]
+    index = int(row["target_index"])
     if index < len(alert.notify) and same(alert.notify[index]):
         return alert.notify[index]
     matches = [t for t in alert.notify if same(t)]
@@ -148,11 +172,20 @@ def build_event(
     return AlertEvent(
         event_id=new_event_id(),
         dedup_key=make_dedup_key(alert.name, t.state.value, t.since),
-        alert=alert.name, description=alert.description, state=t.state.value,
-        previous_state=prev.state.value if prev else None, reason=NotifyReason(t.notify.value),
-        actual_value=result.actual_value, threshold=result.threshold, context=result.context,
-        error=result.error, outcome=result.outcome, occurred_at=record.finished_at,
-        state_since=t.since, tags=alert.tags, triggered_by=record.triggered_by,
+        alert=alert.name,
+        description=alert.description,
+        state=t.state.value,
+        previous_state=prev.state.value if prev else None,
+        reason=NotifyReason(t.notify.value),
+        actual_value=result.actual_value,
+        threshold=result.threshold,
+        context=result.context,
+        error=result.error,
+        outcome=result.outcome,
+        occurred_at=record.finished_at,
+        state_since=t.since,
+        tags=alert.tags,
+        triggered_by=record.triggered_by,
         run_id=record.run_id,
     )
 
@@ -170,31 +203,61 @@ def deliver_pending(
     for row in store.claim_pending(db, alert.name, now, lease):
         target = _find_target(alert, row)
         if target is None:  # the target left the config since the event was queued
-            store.finish_notification(db, row["event_id"], "abandoned", row["attempts"],
-                                      "target no longer in the config", datetime.now(UTC))
+            store.finish_notification(
+                db,
+                row["event_id"],
+                "abandoned",
+                row["attempts"],
+                "target no longer in the config",
+                datetime.now(UTC),
+            )
             continue
         event = AlertEvent.from_payload(json.loads(row["payload"]))
 
         def record(a: Attempt) -> None:
-            store.record_attempt(db, {
-                "event_id": a.event_id, "alert": a.alert, "channel": a.channel, "target": a.target,
-                "attempt": a.attempt, "outcome": a.outcome, "status_code": a.status_code,
-                "error_class": a.error_class, "detail": a.detail, "latency_ms": a.latency_ms,
-                "started_at": a.started_at,
-            })
+            store.record_attempt(
+                db,
+                {
+                    "event_id": a.event_id,
+                    "alert": a.alert,
+                    "channel": a.channel,
+                    "target": a.target,
+                    "attempt": a.attempt,
+                    "outcome": a.outcome,
+                    "status_code": a.status_code,
+                    "error_class": a.error_class,
+                    "detail": a.detail,
+                    "latency_ms": a.latency_ms,
+                    "started_at": a.started_at,
+                },
+            )
 
         outcome = deliver(
-            event, target, smtp=settings.smtp, deadline=deadline, on_attempt=record,
+            event,
+            target,
+            smtp=settings.smtp,
+            deadline=deadline,
+            on_attempt=record,
             first_attempt=row["attempts"] + 1,
         )
         status = {"delivered": "delivered", "permanent": "failed"}.get(outcome.outcome, "pending")
         store.finish_notification(
-            db, row["event_id"], status, row["attempts"] + outcome.attempts,
-            None if status == "delivered" else outcome.detail, datetime.now(UTC),
+            db,
+            row["event_id"],
+            status,
+            row["attempts"] + outcome.attempts,
+            None if status == "delivered" else outcome.detail,
+            datetime.now(UTC),
         )
-        results.append({
-            "event_id": row["event_id"], "channel": row["channel"], "target": row["target"],
-            "reason": row["reason"], "outcome": status, "attempts": outcome.attempts,
-            "detail": outcome.detail,
-        })
+        results.append(
+            {
+                "event_id": row["event_id"],
+                "channel": row["channel"],
+                "target": row["target"],
+                "reason": row["reason"],
+                "outcome": status,
+                "attempts": outcome.attempts,
+                "detail": outcome.detail,
+            }
+        )
     return results

@@ -119,14 +119,18 @@ def parse(text: str) -> CronSpec:
         raise _field_count_error(len(parts))
     minute, hour, dom, month, dow = parts
     warnings: list[str] = []
+    minutes = _parse_field(minute, MINUTE, warnings)
+    hours = _parse_field(hour, HOUR, warnings)
     dom_items, last_day = _split_last_day(dom)
+    days = _parse_field(dom_items, DOM, warnings, whole=dom) if dom_items else frozenset()
+    months = _parse_field(month, MONTH, warnings)
     weekdays, nth, last_wd = _parse_dow(dow, warnings)
     spec = CronSpec(
         text=text,
-        minutes=_parse_field(minute, MINUTE, warnings),
-        hours=_parse_field(hour, HOUR, warnings),
-        days=_parse_field(dom_items, DOM, warnings, whole=dom) if dom_items else frozenset(),
-        months=_parse_field(month, MONTH, warnings),
+        minutes=minutes,
+        hours=hours,
+        days=days,
+        months=months,
         weekdays=weekdays,
         last_day=last_day,
         nth_weekdays=nth,
@@ -250,6 +254,10 @@ def _parse_field(text: str, field: Field, warnings: list[str], whole: str = "") 
                 f"not in the {field.name} field",
                 "write `*`",
             )
+        if whole != "?":
+            raise ScheduleError(
+                f"`?` must be the whole {field.name} field, not part of `{whole}`", "write `*`"
+            )
         return frozenset(range(field.low, field.high + 1))
     values: set[int] = set()
     for item in text.split(","):
@@ -337,8 +345,7 @@ def _value(token: str, field: Field, item: str) -> int:
         number = int(token)
         if not field.low <= number <= field.high:
             raise ScheduleError(
-                f"`{token}` is out of range for the {field.name} field "
-                f"({field.low}-{field.high})",
+                f"`{token}` is out of range for the {field.name} field ({field.low}-{field.high})",
                 f"use a value between {field.low} and {field.high}",
             )
         return number

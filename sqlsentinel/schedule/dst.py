@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlsentinel.schedule.reference import CronSchedule, constant_subhour_offset
@@ -56,12 +57,23 @@ def plan(schedule: CronSchedule, zone: str, now: datetime) -> ZonePlan:
 
 def transitions(zone: str, start: datetime, end: datetime) -> list[Transition]:
     """Offset changes of `zone` between `start` and `end` (aware), found to the second."""
+    return [
+        change
+        for year in range(start.year, end.year + 1)
+        for change in _year_transitions(zone, year)
+        if start <= change.at < end
+    ]
+
+
+@cache
+def _year_transitions(zone: str, year: int) -> tuple[Transition, ...]:
+    """Offset changes in one UTC year: sampled every 6 hours, then bisected."""
     info = ZoneInfo(zone)
     found: list[Transition] = []
     step = timedelta(hours=6)
-    moment = start.astimezone(UTC)
+    moment = datetime(year, 1, 1, tzinfo=UTC)
     offset = moment.astimezone(info).utcoffset()
-    while moment < end:
+    while moment.year == year:
         following = moment + step
         new_offset = following.astimezone(info).utcoffset()
         if new_offset != offset and offset is not None and new_offset is not None:
@@ -74,7 +86,7 @@ def transitions(zone: str, start: datetime, end: datetime) -> list[Transition]:
                     high = middle
             found.append(Transition(high.replace(microsecond=0), offset, new_offset))
         moment, offset = following, new_offset
-    return found
+    return tuple(found)
 
 
 def transition_warnings(schedule: CronSchedule, zone: str, now: datetime) -> list[str]:

@@ -9,6 +9,7 @@ end of the month (`~01` is the last day).
 
 from __future__ import annotations
 
+from calendar import isleap
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,38 +52,72 @@ def day_rules(spec: CronSpec) -> tuple[DayRule, ...]:
     return _simplify(possible)
 
 
-def calendar_lines(spec: CronSpec) -> tuple[str, ...]:
-    """The `OnCalendar=` values for `spec`, without a zone; raise if it never fires."""
+def calendar_lines(spec: CronSpec, *, month_end: bool = True) -> tuple[str, ...]:
+    """The `OnCalendar=` values for `spec`, without a zone; raise if it never fires.
+
+    With `month_end=False`, days counted from the month end are written per month length
+    instead of with `~` (February by leap and common years), for lines in a DST zone.
+    """
     rules = day_rules(spec)
     if not rules:
         raise _never_fires(spec)
     time = f"{format_numbers(spec.hours, 0, 23)}:{format_numbers(spec.minutes, 0, 59)}:00"
-    months = format_numbers(spec.months, 1, 12)
     lines: list[str] = []
     for rule in rules:
         weekdays = format_weekdays(rule.weekdays)
-        separator = "~" if rule.from_end else "-"
-        date = f"*-{months}{separator}{format_numbers(rule.days, 1, 31)}"
-        line = f"{weekdays} {date} {time}" if weekdays else f"{date} {time}"
-        if line not in lines:
-            lines.append(line)
+        for date in _dates(rule, spec.months, month_end):
+            line = f"{weekdays} {date} {time}" if weekdays else f"{date} {time}"
+            if line not in lines:
+                lines.append(line)
     return tuple(lines)
 
 
+def _dates(rule: DayRule, months: frozenset[int], month_end: bool) -> list[str]:
+    """The date parts (`YEARS-MONTHS-DAYS`) of one rule."""
+    if not rule.from_end or month_end:
+        separator = "~" if rule.from_end else "-"
+        return [f"*-{format_numbers(months, 1, 12)}{separator}{format_numbers(rule.days, 1, 31)}"]
+    dates = []
+    for years, group, length in _MONTH_LENGTH_GROUPS:
+        selected = months & group
+        if selected:
+            days = format_numbers({length + 1 - d for d in rule.days}, 1, 31)
+            dates.append(f"{years}-{format_numbers(selected, 1, 12)}-{days}")
+    return dates
+
+
 def format_numbers(values: Iterable[int], low: int, high: int) -> str:
-    """`*`, `aa..bb[/s]` for a progression of 3 or more, else runs and single values."""
+    """`*` for the whole range, else progressions `aa..bb[/s]` (3 or more) and single values."""
     ordered = sorted(set(values))
     if ordered == list(range(low, high + 1)):
         return "*"
-    if len(ordered) >= 3:
-        step = ordered[1] - ordered[0]
-        if ordered == list(range(ordered[0], ordered[-1] + 1, step)):
-            suffix = "" if step == 1 else f"/{step}"
-            return f"{ordered[0]:02d}..{ordered[-1]:02d}{suffix}"
-    return ",".join(
-        f"{a:02d}..{b:02d}" if b - a >= 2 else ",".join(f"{v:02d}" for v in range(a, b + 1))
-        for a, b in _runs(ordered)
-    )
+    parts = []
+    index = 0
+    while index < len(ordered):
+        end = index + 1
+        if end < len(ordered):
+            step = ordered[end] - ordered[index]
+            while end + 1 < len(ordered) and ordered[end + 1] - ordered[end] == step:
+                end += 1
+            if end - index >= 2:
+                suffix = "" if step == 1 else f"/{step}"
+                parts.append(f"{ordered[index]:02d}..{ordered[end]:02d}{suffix}")
+                index = end + 1
+                continue
+        parts.append(f"{ordered[index]:02d}")
+        index += 1
+    return ",".join(parts)
+
+
+_SYSTEMD_YEARS = range(1970, 2200)
+_LEAP_YEARS = format_numbers((y for y in _SYSTEMD_YEARS if isleap(y)), 0, 0)
+_COMMON_YEARS = format_numbers((y for y in _SYSTEMD_YEARS if not isleap(y)), 0, 0)
+_MONTH_LENGTH_GROUPS = (
+    ("*", frozenset({1, 3, 5, 7, 8, 10, 12}), 31),
+    ("*", frozenset({4, 6, 9, 11}), 30),
+    (_LEAP_YEARS, frozenset({2}), 29),
+    (_COMMON_YEARS, frozenset({2}), 28),
+)
 
 
 def format_weekdays(weekdays: frozenset[int]) -> str:
@@ -149,8 +184,7 @@ def _never_fires(spec: CronSpec) -> ScheduleError:
     days = ",".join(str(d) for d in sorted(spec.days))
     months = ", ".join(MONTH_NAMES[m - 1] for m in sorted(spec.months))
     return ScheduleError(
-        f"`{spec.text.strip()}` never fires: day {days} "
-        f"does not occur in {months}",
+        f"`{spec.text.strip()}` never fires: day {days} does not occur in {months}",
         "pick a day that exists in that month (February has at most 29 days; April, June, "
         "September and November have 30), or use `L` for the last day of the month",
     )

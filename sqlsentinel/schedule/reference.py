@@ -9,10 +9,8 @@ built from the translation does in a time zone (docs/scheduling.md, "DST policy"
 * every other schedule follows systemd 252's calendar search in local time: a wall-clock
   time that does not exist (spring forward) is skipped, and a repeated wall-clock time
   (fall back) fires once, at its first occurrence after the previous elapse. Because the
-  search never goes back in wall-clock time, the repeated hour is silent. Days reached
-  through `L`/`Ln` (lines with `~`) are the exception: there a repeated time fires only at
-  its second occurrence, so the first pass is silent instead (measured on systemd 252;
-  its month-end computation leaves glibc's mktime() guessing standard time).
+  search never goes back in wall-clock time, the repeated hour is silent. (Lines in a
+  zone never use `~`: systemd 252 resolves repeated times on those inconsistently.)
 
 Both give `next_after(t)` and `iter_after(t)` over aware datetimes, returning UTC.
 Enumeration stops after `HORIZON_YEAR`, systemd's last year.
@@ -21,19 +19,14 @@ Enumeration stops after `HORIZON_YEAR`, systemd's last year.
 from __future__ import annotations
 
 import calendar
-import heapq
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, cached_property
-from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from sqlsentinel.schedule.cron import CronSpec, parse
 
 HORIZON_YEAR = 2199
-FROM_START = 1  # the day matches through an item counted from the 1st (plain, `n#k`)
-FROM_END = 2  # the day matches through `L` or `Ln`, which systemd counts back with `~`
-ANY_DAY = FROM_START | FROM_END
 _MINUTE = timedelta(minutes=1)
 
 
@@ -56,40 +49,29 @@ class CronSchedule:
         self._month_bits = _bits(spec.months)
         self._dow_bits = _bits(spec.weekdays)
         self._and_days = spec.dom_star or spec.dow_star
-        self._days_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
+        self._days_cache: dict[tuple[int, int], tuple[int, ...]] = {}
 
     @classmethod
     def from_text(cls, text: str) -> CronSchedule:
         """Parse `text` (raises `ScheduleError`) and build its schedule."""
         return cls(parse(text))
 
-    def _day_kinds(self, day: int, month_length: int, weekday: int) -> int:
-        """How cron matches a day: `FROM_START` and/or `FROM_END` (via `L`/`Ln`), or 0."""
+    def _day_hit(self, day: int, month_length: int, weekday: int) -> bool:
         spec = self.spec
-        dom = bool(self._dom_bits >> day & 1)
-        dom_last = spec.last_day and day == month_length
-        dow = bool(self._dow_bits >> weekday & 1) or (
-            (weekday, (day - 1) // 7 + 1) in spec.nth_weekdays
+        dom = bool(self._dom_bits >> day & 1) or (spec.last_day and day == month_length)
+        dow = (
+            bool(self._dow_bits >> weekday & 1)
+            or (weekday, (day - 1) // 7 + 1) in spec.nth_weekdays
+            or (weekday in spec.last_weekdays and day + 7 > month_length)
         )
-        dow_last = weekday in spec.last_weekdays and day + 7 > month_length
-        if self._and_days:
-            start = dom and dow
-            end = (dom_last and (dow or dow_last)) or (dom and dow_last)
-        else:
-            start = dom or dow
-            end = dom_last or dow_last
-        return (FROM_START if start else 0) | (FROM_END if end else 0)
-
-    def day_kinds(self, day: date) -> int:
-        """`FROM_START` | `FROM_END` bits for `day` (0 when cron does not run that day)."""
-        if not self._month_bits >> day.month & 1:
-            return 0
-        length = calendar.monthrange(day.year, day.month)[1]
-        return self._day_kinds(day.day, length, (day.weekday() + 1) % 7)
+        return (dom and dow) if self._and_days else (dom or dow)
 
     def day_matches(self, day: date) -> bool:
         """Whether cron runs on `day` (month, day-of-month and day-of-week fields)."""
-        return self.day_kinds(day) != 0
+        if not self._month_bits >> day.month & 1:
+            return False
+        length = calendar.monthrange(day.year, day.month)[1]
+        return self._day_hit(day.day, length, (day.weekday() + 1) % 7)
 
     def matches(self, wall: datetime) -> bool:
         """Whether cron fires at the wall-clock minute `wall` (naive)."""
@@ -106,34 +88,31 @@ class CronSchedule:
             self.spec.hours == frozenset(range(24))
             and self.spec.months == frozenset(range(1, 13))
             and all(
-                self._day_kinds(day, length, (first + day - 1) % 7)
+                self._day_hit(day, length, (first + day - 1) % 7)
                 for length in (28, 29, 30, 31)
                 for first in range(7)
                 for day in range(1, length + 1)
             )
         )
 
-    def _month_days(self, length: int, first_weekday: int, kinds: int) -> tuple[int, ...]:
+    def _month_days(self, length: int, first_weekday: int) -> tuple[int, ...]:
         """Matching days of a month, which depend only on its length and first weekday."""
-        key = (length, first_weekday, kinds)
+        key = (length, first_weekday)
         if key not in self._days_cache:
             self._days_cache[key] = tuple(
                 day
                 for day in range(1, length + 1)
-                if self._day_kinds(day, length, (first_weekday + day - 1) % 7) & kinds
+                if self._day_hit(day, length, (first_weekday + day - 1) % 7)
             )
         return self._days_cache[key]
 
-    def wall_times_after(self, start: datetime, kinds: int = ANY_DAY) -> Iterator[datetime]:
-        """Matching naive wall-clock minutes strictly after naive `start`, in order.
-
-        `kinds` limits the days to those matched from the month start or from its end.
-        """
+    def wall_times_after(self, start: datetime) -> Iterator[datetime]:
+        """Matching naive wall-clock minutes strictly after naive `start`, in order."""
         year, month = start.year, start.month
         while year <= HORIZON_YEAR:
             if self._month_bits >> month & 1:
                 first_weekday, length = calendar.monthrange(year, month)
-                for day in self._month_days(length, (first_weekday + 1) % 7, kinds):
+                for day in self._month_days(length, (first_weekday + 1) % 7):
                     if (year, month, day) < (start.year, start.month, start.day):
                         continue
                     for hour in self._hours:
@@ -193,26 +172,12 @@ class SystemdTimerModel:
 
     def _wall_clock_after(self, after: datetime) -> Iterator[datetime]:
         start = after.astimezone(self.zone).replace(tzinfo=None)
-        first = self._resolved(self.schedule.wall_times_after(start, FROM_START), after, 0)
-        if not self.schedule.spec.last_day and not self.schedule.spec.last_weekdays:
-            return first
-        last = self._resolved(self.schedule.wall_times_after(start, FROM_END), after, 1)
-        return (t for t, _ in groupby(heapq.merge(first, last)))
-
-    def _resolved(self, walls: Iterator[datetime], after: datetime, fold: int) -> Iterator[datetime]:
-        """Wall times as instants after `after`: gaps skipped, a repeated time resolved once.
-
-        `fold` 0 takes the first occurrence still after the previous elapse; 1 (lines
-        counted from the month end, where systemd's month-end mktime() leaves glibc
-        guessing standard time) takes only the second occurrence.
-        """
-        for wall in walls:
+        for wall in self.schedule.wall_times_after(start):
             early = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
             if early.astimezone(self.zone).replace(tzinfo=None) != wall:
                 continue  # does not exist: skipped by the spring-forward jump
             late = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
-            options = (early, late) if fold == 0 else (late,)
-            chosen = next((t for t in options if t > after), None)
+            chosen = next((t for t in (early, late) if t > after), None)
             if chosen is not None:
                 after = chosen
                 yield chosen

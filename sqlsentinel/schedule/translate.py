@@ -30,7 +30,9 @@ class Translation:
     warnings: tuple[str, ...]
 
 
-def translate(cron: str, timezone: str | None = None, *, now: datetime | None = None) -> Translation:
+def translate(
+    cron: str, timezone: str | None = None, *, now: datetime | None = None
+) -> Translation:
     """Translate `cron` for `timezone` (default UTC); raise `ScheduleError` if not exact.
 
     `now` (default: the current time) starts the twelve months of DST warnings.
@@ -41,8 +43,10 @@ def translate(cron: str, timezone: str | None = None, *, now: datetime | None = 
     lines = calendar_lines(spec)
     zone_plan = plan(CronSchedule(spec), zone, now or datetime.now(UTC))
     if zone_plan.minute_shift:
-        shift = zone_plan.minute_shift
-        lines = calendar_lines(replace(spec, minutes=frozenset((m - shift) % 60 for m in spec.minutes)))
+        shifted = frozenset((m - zone_plan.minute_shift) % 60 for m in spec.minutes)
+        lines = calendar_lines(replace(spec, minutes=shifted))
+    elif zone_plan.suffix != "UTC":
+        lines = calendar_lines(spec, month_end=False)
     return Translation(
         cron=cron,
         timezone=zone,

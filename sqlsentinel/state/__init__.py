@@ -1,1 +1,1 @@
-"""The state database: alert states, run history, silences, the notification outbox and delivery log."""
+"""The state database: alert states, history, silences, the notification outbox, deliveries."""

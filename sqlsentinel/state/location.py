@@ -24,5 +24,5 @@ def default_state_url(environ: Mapping[str, str]) -> str:
 def resolve_state_url(
     override: str | None, configured: str | None, environ: Mapping[str, str]
 ) -> str:
-    """`--state-db` (or SQLSENTINEL_STATE_DB) beats the config's `state_db`, which beats the default."""
+    """`--state-db` (or SQLSENTINEL_STATE_DB), else the config's `state_db`, else the default."""
     return override or configured or default_state_url(environ)

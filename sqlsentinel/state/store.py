@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select, update
 
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.state.db import StateDB
@@ -192,10 +192,12 @@ def _write_state(
 def _insert(conn: Connection) -> Any:
     """The dialect's INSERT with ON CONFLICT (imported only for the backend in use)."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def _prune(conn: Connection, alert: str, cutoff: datetime) -> None:
@@ -219,7 +221,9 @@ def peek(db: StateDB, alert: str, now: datetime) -> tuple[Previous | None, bool]
     if db.schema_version() == 0:
         return None, False
     with db.read() as conn:
-        row = conn.execute(select(alert_state).where(alert_state.c.alert == alert)).mappings().first()
+        row = (
+            conn.execute(select(alert_state).where(alert_state.c.alert == alert)).mappings().first()
+        )
         return _previous(row), _silenced(conn, alert, now) is not None
 
 
@@ -362,7 +366,7 @@ def history_rows(
 ) -> list[dict[str, Any]]:
     """Newest runs first."""
     query = select(history).order_by(history.c.finished_at.desc(), history.c.id.desc()).limit(limit)
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if alerts:
         conds.append(history.c.alert.in_(list(alerts)))
     if since is not None:

@@ -1,0 +1,149 @@
+"""Shared fixtures: a real PostgreSQL server, fresh databases, and the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PG_BIN = Path(os.environ.get("SQLSENTINEL_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_USER = "sqlsentinel-test"  # the unprivileged OS user PostgreSQL runs as when we are root
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (right now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_pg_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode != 0:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
+            check=True,
+            capture_output=True,
+        )
+    return ["runuser", "-u", PG_USER, "--", *cmd]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server; yields `postgresql+psycopg://postgres@127.0.0.1:PORT`."""
+    missing = [b for b in ("initdb", "pg_ctl") if not (PG_BIN / b).exists()]
+    if missing:
+        raise RuntimeError(
+            f"PostgreSQL binaries {missing} not found in {PG_BIN}; install PostgreSQL 15 "
+            "or set SQLSENTINEL_PG_BIN to its bin directory"
+        )
+    base = Path(tempfile.mkdtemp(prefix="sqlsentinel-pg-"))
+    data, log = base / "data", base / "server.log"
+    if os.geteuid() == 0:
+        _as_pg_user(["true"])  # create the user first
+        shutil.chown(base, PG_USER)
+    base.chmod(0o700)
+    port = free_port()
+    ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data)]
+
+    def run(cmd: list[str]) -> None:
+        done = subprocess.run(_as_pg_user(cmd), capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            server_log = log.read_text() if log.exists() else ""
+            raise RuntimeError(f"{cmd[0]} failed:\n{done.stdout}{done.stderr}{server_log}")
+
+    try:
+        run([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E",
+             "UTF8", "--no-sync"])  # fmt: skip
+        opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        run([*ctl, "-w", "-t", "60", "-l", str(log), "-o", opts, "start"])
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(_as_pg_user([*ctl, "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """A fresh, empty database on the session's server."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.replace("+psycopg", "") + "/postgres", autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return f"{pg_server}/{name}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite database file (not created yet) in the test's temp dir."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """A finished `python -m sqlsentinel` process."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """The environment for CLI subprocesses: private cache and state dirs, this checkout first."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQLSENTINEL_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["SQLSENTINEL_CACHE_DIR"] = str(tmp_path / "cache")
+    env["STATE_DIRECTORY"] = str(tmp_path / "state")  # never the real default location
+    return env
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """`write_config(text, name="sentinel.yaml")` -> the path of the written config."""
+
+    def write(text: str, name: str = "sentinel.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+class Cli:
+    """Runs `python -m sqlsentinel ARGS` in a test's temp dir; `argv`/`env`/`cwd` for Popen."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.cwd = tmp_path
+        self.env = cli_env(tmp_path)
+        self.argv = [sys.executable, "-m", "sqlsentinel"]
+
+    def __call__(
+        self, *args: str | Path, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> CliResult:
+        done = subprocess.run(
+            [*self.argv, *map(str, args)],
+            cwd=self.cwd,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """`cli(*args, timeout=120, env=None)` -> CliResult(rc, stdout, stderr)."""
+    return Cli(tmp_path)

@@ -1,0 +1,179 @@
+"""Every query outcome, with SQLite and a real PostgreSQL as the alert database."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from sqlsentinel.config.spec import DatabaseSpec
+from sqlsentinel.engine.query import ERROR_OUTCOMES, run_query
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest) -> str:
+    """An alert database with a table `t(x integer)` holding one row."""
+    url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x integer)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    engine.dispose()
+    return url
+
+
+def q(url: str, sql: str, timeout: float = 10, read_only: bool = True):
+    return run_query(DatabaseSpec(url, read_only), sql, timeout)
+
+
+def rows_in_t(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM t")).scalar()
+    engine.dispose()
+    return int(n or 0)
+
+
+@pytest.mark.parametrize(
+    ("sql", "outcome"),
+    [
+        ("SELECT 'OK' AS status", "ok"),
+        ("SELECT 'ALERT' AS status", "alert"),
+        ("SELECT 'alert' AS status", "alert"),
+        ("SELECT ' Ok ' AS status", "ok"),
+        ("SELECT 'Alert' AS \"STATUS\"", "alert"),
+        ("SELECT 'ok' AS \"Status\"", "ok"),
+        ("SELECT CASE WHEN count(*) > 0 THEN 'ALERT' ELSE 'OK' END AS status FROM t", "alert"),
+    ],
+)
+def test_status_value_and_column_are_case_insensitive(target: str, sql: str, outcome: str) -> None:
+    result = q(target, sql)
+    assert (result.outcome, result.error) == (outcome, None)
+
+
+def test_value_threshold_and_context_columns(target: str) -> None:
+    result = q(
+        target,
+        "SELECT 'ALERT' AS status, 12 AS \"Actual_Value\", 10 AS threshold, "
+        "'eu' AS region, 3 AS late_orders",
+    )
+    assert result.outcome == "alert"
+    assert (result.actual_value, result.threshold) == (12, 10)
+    assert result.context == {"region": "eu", "late_orders": 3}
+
+
+def test_decimal_and_date_values_postgresql(pg_url: str) -> None:
+    result = q(
+        pg_url,
+        "SELECT 'OK' AS status, 12.50::numeric AS actual_value, 10::numeric(6,2) AS threshold, "
+        "DATE '2026-01-02' AS day, NULL AS nothing",
+    )
+    assert result.outcome == "ok"
+    assert result.actual_value == Decimal("12.50") and isinstance(result.actual_value, Decimal)
+    assert result.threshold == Decimal("10.00")
+    assert result.context == {"day": date(2026, 1, 2), "nothing": None}
+
+
+def test_decimal_and_date_values_sqlite(sqlite_url: str) -> None:
+    result = q(sqlite_url, "SELECT 'OK' AS status, 12.5 AS actual_value, date('2026-01-02') AS day")
+    assert (result.outcome, result.actual_value, result.context) == (
+        "ok",
+        12.5,
+        {"day": "2026-01-02"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "outcome", "message"),
+    [
+        ("SELECT 'OK' AS status FROM t WHERE x < 0", "no_data", "no rows"),
+        ("SELECT 'OK' AS status UNION ALL SELECT 'ALERT'", "multiple_rows", "more than one row"),
+        ("SELECT 1 AS value, 'x' AS other", "missing_status", "no status column"),
+        ("SELECT 'WARN' AS status", "invalid_status", "got 'WARN'"),
+        ("SELECT NULL AS status", "invalid_status", "got None"),
+        ("SELECT 1 AS status", "invalid_status", "got 1"),
+        ("SELECT * FROM no_such_table", "query_error", "no_such_table"),
+        ("SELEC 1", "query_error", "syntax error"),
+    ],
+)
+def test_contract_failures_are_named_outcomes(
+    target: str, sql: str, outcome: str, message: str
+) -> None:
+    result = q(target, sql)
+    assert result.outcome == outcome
+    assert result.error and message in result.error
+    assert outcome == "no_data" or outcome in ERROR_OUTCOMES
+
+
+def test_missing_status_keeps_the_row_as_context(target: str) -> None:
+    result = q(target, "SELECT 5 AS value")
+    assert (result.outcome, result.context) == ("missing_status", {"value": 5})
+
+
+def test_connection_error_postgresql_unreachable() -> None:
+    from conftest import free_port
+
+    t0 = time.monotonic()
+    result = q(f"postgresql://nobody:pw@127.0.0.1:{free_port()}/db", "SELECT 'OK' AS status", 5)
+    assert result.outcome == "connection_error"
+    assert result.error and "OperationalError" in result.error
+    assert "pw@" not in result.error
+    assert time.monotonic() - t0 < 5
+
+
+def test_connection_error_postgresql_unknown_database(pg_server: str) -> None:
+    result = q(f"{pg_server}/no_such_db", "SELECT 'OK' AS status")
+    assert result.outcome == "connection_error"
+    assert result.error and "no_such_db" in result.error
+
+
+def test_connection_error_sqlite_unopenable(tmp_path) -> None:
+    result = q(f"sqlite:///{tmp_path}/missing/dir/alerts.db", "SELECT 'OK' AS status")
+    assert result.outcome == "connection_error"
+    assert result.error and "unable to open database" in result.error
+
+
+def test_timeout_sqlite_recursive_cte(sqlite_url: str) -> None:
+    sql = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        "SELECT 'OK' AS status FROM c WHERE x < 0"
+    )
+    t0 = time.monotonic()
+    result = q(sqlite_url, sql, timeout=1)
+    elapsed = time.monotonic() - t0
+    assert result.outcome == "timeout", result
+    assert 0.9 <= elapsed < 2.5
+    assert not result.hung
+
+
+def test_timeout_postgresql_pg_sleep(pg_url: str) -> None:
+    t0 = time.monotonic()
+    result = q(pg_url, "SELECT pg_sleep(10), 'OK' AS status", timeout=1)
+    elapsed = time.monotonic() - t0
+    assert result.outcome == "timeout", result
+    assert result.error and "timeout" in result.error
+    assert 0.9 <= elapsed < 2.0
+    assert not result.hung
+
+
+WRITES = {
+    "sqlite": "INSERT INTO t VALUES (2) RETURNING 'OK' AS status",
+    "postgresql": "WITH w AS (INSERT INTO t VALUES (2) RETURNING 1) SELECT 'OK' AS status FROM w",
+}
+
+
+def test_read_only_blocks_writes(target: str) -> None:
+    backend = "sqlite" if target.startswith("sqlite") else "postgresql"
+    result = q(target, WRITES[backend])
+    assert result.outcome == "query_error"
+    assert result.error and "read" in result.error.lower()
+    assert rows_in_t(target) == 1
+
+
+def test_read_only_false_allows_writes(target: str) -> None:
+    backend = "sqlite" if target.startswith("sqlite") else "postgresql"
+    result = q(target, WRITES[backend], read_only=False)
+    assert (result.outcome, result.error) == ("ok", None)
