@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cli
 from notify.servers import HookServer, Reply
+from support import Cli
 
 CONFIG = """
 database:

@@ -114,7 +114,7 @@ def test_missing_status_keeps_the_row_as_context(target: str) -> None:
 
 
 def test_connection_error_postgresql_unreachable() -> None:
-    from conftest import free_port
+    from support import free_port
 
     t0 = time.monotonic()
     result = q(f"postgresql://nobody:pw@127.0.0.1:{free_port()}/db", "SELECT 'OK' AS status", 5)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import trustme
+from support import free_port
 
 from sqlsentinel.notify.deliver import Attempt
 
-from .servers import HookServer, free_port
+from .servers import HookServer
 
 
 @pytest.fixture

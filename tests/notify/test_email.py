@@ -15,11 +15,12 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from support import free_port
 
 from sqlsentinel.config.spec import EmailTarget, SmtpSpec
 from sqlsentinel.notify.deliver import Attempt, DeliveryResult, deliver
 
-from .servers import free_port, make_event
+from .servers import make_event
 
 HOST = "127.0.0.1"
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -254,7 +254,7 @@ def test_unreachable_state_db_from_the_cli_exits_4(unreachable_pg: str, cli, wri
 
 @pytest.fixture
 def unreachable_pg() -> str:
-    from conftest import free_port  # nothing listens on a freshly freed port
+    from support import free_port  # nothing listens on a freshly freed port
 
     return f"postgresql://sentinel:hunter2@127.0.0.1:{free_port()}/state"
 
