@@ -90,6 +90,7 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
     has_schema = db.schema_version() > 0
     text = render_metrics(
         store.states(db, now) if has_schema else [],
+        store.active_silences(db, now) if has_schema else {},
         store.run_counts(db) if has_schema else [],
         store.pending_count(db) if has_schema else {},
     )
@@ -122,7 +123,10 @@ def _number(value: Any) -> float | None:
 
 
 def render_metrics(
-    states: list[dict[str, Any]], runs: list[dict[str, Any]], pending: dict[str, int]
+    states: list[dict[str, Any]],
+    silenced: dict[str, Any],
+    runs: list[dict[str, Any]],
+    pending: dict[str, int],
 ) -> str:
     """The Prometheus text exposition of the state database."""
     out: list[str] = []
@@ -174,7 +178,7 @@ def render_metrics(
         "sqlsentinel_alert_silenced",
         "gauge",
         "1 while a silence is active.",
-        [({"alert": s["alert"]}, float(s.get("silenced_until") is not None)) for s in states],
+        [({"alert": s["alert"]}, float(s["alert"] in silenced)) for s in states],
     )
     family(
         "sqlsentinel_runs_in_history",

@@ -77,7 +77,8 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
     """Each alert's state, since when and why, its silence, and its timer's next/last run."""
     db, loaded = _open(config, state_db)
     now = datetime.now(UTC)
-    rows = store.states(db, now) if db.schema_version() else []
+    has_schema = db.schema_version() > 0
+    rows = store.states(db, now) if has_schema else []
     if loaded is not None:
         known = {r["alert"] for r in rows}
         rows += [
@@ -88,8 +89,13 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         configured = {a.name for a in loaded.alerts}
         rows = [r for r in rows if r["alert"] in configured]
         _add_timers(rows, loaded)
-    pending = store.pending_count(db) if db.schema_version() else {}
+    pending = store.pending_count(db) if has_schema else {}
+    silenced = store.active_silences(db, now) if has_schema else {}
     for r in rows:
+        s = silenced.get(r["alert"])
+        r["silenced_until"] = s["ends_at"] if s else None
+        r["silence_reason"] = s["reason"] if s else None
+        r["silenced_by"] = s["created_by"] if s else None
         r["undelivered"] = pending.get(r["alert"], 0)
         r["last_value"] = _decode_json(r.get("last_value"))
         r["last_threshold"] = _decode_json(r.get("last_threshold"))

@@ -67,9 +67,6 @@ alert_state = Table(
     Column("last_notified_at", TZ),
     Column("last_notified_state", String(16)),
     Column("suppressed", Boolean, nullable=False, default=False),  # a notification was silenced
-    Column("silenced_until", TZ),
-    Column("silence_reason", Text),
-    Column("silenced_by", String(255)),
     Column("updated_at", TZ, nullable=False),
 )
 

@@ -341,24 +341,25 @@ def end_silences(db: StateDB, alert: str, now: datetime) -> int:
 
 
 def states(db: StateDB, now: datetime) -> list[dict[str, Any]]:
-    """Every alert's state row, with its active silence if any."""
+    """Every alert's state row."""
     with db.read() as conn:
-        rows = [
+        return [
             dict(r)
             for r in conn.execute(select(alert_state).order_by(alert_state.c.alert)).mappings()
         ]
-        active = conn.execute(
-            select(silences).where(
+
+
+def active_silences(db: StateDB, now: datetime) -> dict[str, dict[str, Any]]:
+    """The active silence of each silenced alert (the one ending last)."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(silences)
+            .where(
                 silences.c.ended_at.is_(None), silences.c.starts_at <= now, silences.c.ends_at > now
             )
+            .order_by(silences.c.ends_at)
         ).mappings()
-        by_alert = {s["alert"]: dict(s) for s in active}
-    for r in rows:
-        s = by_alert.get(r["alert"])
-        r["silenced_until"] = s["ends_at"] if s else None
-        r["silence_reason"] = s["reason"] if s else None
-        r["silenced_by"] = s["created_by"] if s else None
-    return rows
+        return {r["alert"]: dict(r) for r in rows}
 
 
 def history_rows(

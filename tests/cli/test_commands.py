@@ -1,0 +1,162 @@
+"""The manual commands: version, schedule, validate, status, history, metrics, healthcheck."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from support import Cli, free_port
+
+from sqlsentinel import __version__
+from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+
+CONFIG = """
+database:
+  url: sqlite:///target.db
+state_db: state.db
+alerts:
+  - name: orders
+    query: SELECT status, 7 AS actual_value, 5 AS threshold FROM flag
+    schedule: "*/15 * * * *"
+  - name: nightly
+    query: SELECT 'OK' AS status
+    schedule: "30 2 * * *"
+    timezone: America/New_York
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    with sqlite3.connect(tmp_path / "target.db") as db:
+        db.execute("CREATE TABLE flag (status TEXT)")
+        db.execute("INSERT INTO flag VALUES ('ALERT')")
+    path = tmp_path / "alerts.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_version_both_entry_points(cli: Cli) -> None:
+    result = cli("--version")
+    assert result.rc == 0 and result.stdout.strip() == f"sqlsentinel, version {__version__}"
+    script = Path(sys.executable).with_name("sqlsentinel")
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, env=cli.env)
+    assert done.stdout == result.stdout
+
+
+def test_schedule_json_matches_the_reference_model(cli: Cli, config: Path) -> None:
+    result = cli("schedule", config, "--next", "3", "--json")
+    assert result.rc == 0, result.stderr
+    rows = {r["alert"]: r for r in json.loads(result.stdout)}
+    orders = rows["orders"]
+    assert set(orders) >= {"alert", "cron", "timezone", "on_calendar", "next", "warnings"}
+    assert orders["on_calendar"] == ["*-*-* *:00..45/15:00 UTC"]
+    assert orders["timezone"] == "UTC" and len(orders["next"]) == 3
+    first = datetime.fromisoformat(orders["next"][0].replace("Z", "+00:00"))
+    assert first.minute % 15 == 0 and first.second == 0 and first > datetime.now(UTC)
+    nightly = rows["nightly"]
+    assert nightly["on_calendar"] == ["*-*-* 02:30:00 America/New_York"]
+    model = SystemdTimerModel(CronSchedule.from_text("30 2 * * *"), "America/New_York")
+    expected = model.next_after(datetime.now(UTC))
+    assert expected is not None
+    assert datetime.fromisoformat(nightly["next"][0].replace("Z", "+00:00")) == expected
+    assert any("skipped" in w for w in nightly["warnings"])  # 02:30 does not exist in March
+
+
+def test_schedule_table(cli: Cli, config: Path) -> None:
+    result = cli("schedule", config, "--next", "1")
+    assert result.rc == 0
+    assert "OnCalendar=*-*-* 02:30:00 America/New_York" in result.stdout
+    assert re.search(r"next: \d{4}-\d\d-\d\dT\d\d:\d\d:00", result.stdout)
+
+
+def test_validate_ok_with_dst_warning(cli: Cli, config: Path) -> None:
+    result = cli("validate", config)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.startswith("ok: 2 alerts (2 enabled)")
+    assert re.search(r"warning: .*alerts\.yaml:\d+: alerts\[1\]\.schedule", result.stderr)
+    assert cli("validate", config, "--strict").rc == 3
+
+
+def test_status_history_and_filters(cli: Cli, config: Path) -> None:
+    never = json.loads(cli("status", config, "--json").stdout)
+    assert {r["alert"]: r["state"] for r in never} == {
+        "orders": "NEVER_RUN",
+        "nightly": "NEVER_RUN",
+    }
+    assert cli("run", config).rc == 0
+    assert cli("run", config, "--alert", "orders").rc == 0
+    status = {r["alert"]: r for r in json.loads(cli("status", config, "--json").stdout)}
+    assert status["orders"]["state"] == "ALERT" and status["orders"]["last_value"] == 7
+    assert status["nightly"]["state"] == "OK"
+    rows = json.loads(cli("history", config, "--alert", "orders", "--json").stdout)
+    assert [r["transition"] for r in rows] == ["still_firing", "firing"]
+    assert rows[0]["actual_value"] == 7 and rows[0]["threshold"] == 5
+    assert len(json.loads(cli("history", config, "--limit", "1", "--json").stdout)) == 1
+    assert json.loads(cli("history", config, "--since", "2099-01-01", "--json").stdout) == []
+    assert len(json.loads(cli("history", config, "--since", "1h", "--json").stdout)) == 3
+    bad = cli("history", config, "--since", "yesterday-ish")
+    assert bad.rc == 2 and "--since" in bad.stderr
+    table = cli("history", config).stdout.splitlines()
+    assert table[0].split()[:3] == ["FINISHED_AT", "ALERT", "TRIGGERED_BY"] and len(table) == 4
+
+
+def test_silence_arguments(cli: Cli, config: Path) -> None:
+    unknown = cli("silence", config, "--alert", "order", "--duration", "1h")
+    assert unknown.rc == 2 and "did you mean 'orders'" in unknown.stderr
+    hours = cli("silence", config, "--alert", "orders", "--duration", "2", "--by", "ana")
+    assert hours.rc == 0 and "by ana" in hours.stdout
+    until = json.loads(cli("status", config, "--json").stdout)
+    silenced = next(r for r in until if r["alert"] == "orders")["silenced_until"]
+    left = datetime.fromisoformat(silenced) - datetime.now(UTC)
+    assert 7000 < left.total_seconds() <= 7200  # a bare number is hours, as in the original
+    assert cli("silence", config, "--alert", "orders", "--duration", "soon").rc == 2
+
+
+def test_metrics_text_and_textfile(cli: Cli, config: Path, tmp_path: Path) -> None:
+    assert cli("run", config).rc == 0
+    text = cli("metrics", config).stdout
+    assert 'sqlsentinel_alert_state{alert="orders",state="ALERT"} 1' in text
+    assert 'sqlsentinel_alert_state{alert="orders",state="OK"} 0' in text
+    assert 'sqlsentinel_alert_last_value{alert="orders"} 7' in text
+    assert 'sqlsentinel_runs_in_history{alert="nightly",outcome="ok"} 1' in text
+    assert "# TYPE sqlsentinel_alert_state gauge" in text
+    for line in text.splitlines():  # every sample parses as name{labels} value
+        assert line.startswith("#") or re.fullmatch(r"[a-z_]+\{[^}]*\} -?[0-9.e+]+", line)
+    out = tmp_path / "prom" / "sqlsentinel.prom"
+    out.parent.mkdir()
+    assert cli("metrics", config, "--textfile", out).rc == 0
+    assert out.read_text() == text
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    assert [p.name for p in out.parent.iterdir()] == ["sqlsentinel.prom"]  # no temp files left
+
+
+def test_healthcheck(cli: Cli, config: Path, tmp_path: Path) -> None:
+    ok = cli("healthcheck", config, "--json")
+    assert ok.rc == 0, ok.stdout
+    assert all(r["ok"] for r in json.loads(ok.stdout))
+    broken = tmp_path / "broken.yaml"
+    port = free_port()
+    broken.write_text(
+        CONFIG.replace("sqlite:///target.db", f"postgresql://nobody@127.0.0.1:{port}/x")
+    )
+    bad = cli("healthcheck", broken, "--json", "--timeout", "3")
+    assert bad.rc == 6
+    rows = {r["check"]: r for r in json.loads(bad.stdout)}
+    db = next(r for name, r in rows.items() if name.startswith("database default"))
+    assert db["ok"] is False and "Connection refused" in db["detail"]
+    assert "Traceback" not in bad.stderr
+    invalid = tmp_path / "invalid.yaml"
+    invalid.write_text("alerts: 5\n")
+    assert cli("healthcheck", invalid).rc == 6
+
+
+def test_init_reports_creation_then_up_to_date(cli: Cli, config: Path) -> None:
+    assert cli("init", config).stdout.strip() == "created state database schema v2"
+    assert cli("init", config).stdout.strip() == "state database is up to date (schema v2)"
