@@ -1,0 +1,45 @@
+"""`sqlsentinel run --alert X` stays light: with a warm compiled cache it never loads the
+validator, the unit generator, jinja2, croniter, pydantic or PyYAML, and a 1,000-alert
+config costs it no more than a 1-alert one (measured in bench/bench_run.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from support import Cli
+
+FORBIDDEN = (
+    "pydantic",
+    "yaml",
+    "jinja2",
+    "croniter",
+    "sqlsentinel.config.loader",
+    "sqlsentinel.config.models",
+    "sqlsentinel.schedule",
+    "sqlsentinel.notify",
+    "sqlalchemy.dialects.postgresql",
+)
+
+
+def _imported(stderr: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"^import time:.*\|\s*([\w.]+)$", stderr, re.M)}
+
+
+def test_warm_run_imports_only_what_a_run_needs(cli: Cli, tmp_path: Path) -> None:
+    alerts = "".join(
+        f"  - name: a{i}\n    query: SELECT 'OK' AS status\n    schedule: '*/5 * * * *'\n"
+        for i in range(200)
+    )
+    config = tmp_path / "alerts.yaml"
+    config.write_text(f"database:\n  url: sqlite:///t.db\nstate_db: s.db\nalerts:\n{alerts}")
+    cli.argv = [*cli.argv[:1], "-X", "importtime", *cli.argv[1:]]
+    cold = cli("run", config, "--alert", "a7", "--triggered-by", "CRON")
+    assert cold.rc == 0, cold.stderr
+    assert "pydantic" in _imported(cold.stderr)  # the first run validates and compiles
+    warm = cli("run", config, "--alert", "a7", "--triggered-by", "CRON")
+    assert warm.rc == 0, warm.stderr
+    modules = _imported(warm.stderr)
+    assert "sqlsentinel.engine.run" in modules and "sqlalchemy" in modules
+    loaded = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN or m.startswith(FORBIDDEN))
+    assert loaded == []
