@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -136,83 +137,66 @@ def _add_timers(rows: list[dict[str, Any]], loaded: Any) -> None:
         r["last_run"] = t.get("last")
 
 
-@click.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option(
-    "--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable)."
-)
-@click.option("--limit", default=50, show_default=True, help="At most this many rows.")
-@click.option(
-    "--since", metavar="WHEN", help="Only runs after this: a duration ago (2h) or ISO time."
-)
-@state_db_option
-@json_option
-def history(
-    config: str | None,
-    alerts: tuple[str, ...],
-    limit: int,
-    since: str | None,
-    state_db: str | None,
-    as_json: bool,
-) -> None:
+HISTORY_COLUMNS = (
+    "finished_at", "alert", "triggered_by", "outcome", "state", "transition", "actual_value",
+    "duration_ms", "error",
+)  # fmt: skip
+DELIVERY_COLUMNS = (
+    "started_at", "alert", "channel", "target", "attempt", "outcome", "status_code",
+    "error_class", "latency_ms", "event_id",
+)  # fmt: skip
+
+
+def _listing(
+    what: str, query: Callable[..., list[dict[str, Any]]], columns: tuple[str, ...]
+) -> Callable[[Callable[..., None]], click.Command]:
+    """A listing command over the state database: --alert, --limit, --since, --json."""
+
+    def build(f: Callable[..., None]) -> click.Command:
+        def command(
+            config: str | None,
+            alerts: tuple[str, ...],
+            limit: int,
+            since: str | None,
+            state_db: str | None,
+            as_json: bool,
+        ) -> None:
+            db, _ = _open(config, state_db)
+            rows = query(db, alerts, limit, _when(since)) if db.schema_version() else []
+            emit(rows, columns, as_json)
+
+        command.__doc__ = f.__doc__
+        decorated = json_option(state_db_option(command))
+        for option in (
+            click.option(
+                "--since",
+                metavar="WHEN",
+                help=f"Only {what} after this: a duration ago (2h) or an ISO time.",
+            ),
+            click.option("--limit", default=50, show_default=True, help="At most this many rows."),
+            click.option(
+                "--alert",
+                "alerts",
+                multiple=True,
+                metavar="NAME",
+                help="Only this alert (repeatable).",
+            ),
+            click.argument("config", required=False, type=click.Path(dir_okay=False)),
+        ):
+            decorated = option(decorated)
+        return click.command(f.__name__)(decorated)
+
+    return build
+
+
+@_listing("runs", store.history_rows, HISTORY_COLUMNS)
+def history() -> None:
     """Past runs, newest first."""
-    db, _ = _open(config, state_db)
-    rows = store.history_rows(db, alerts, limit, _when(since)) if db.schema_version() else []
-    emit(
-        rows,
-        (
-            "finished_at",
-            "alert",
-            "triggered_by",
-            "outcome",
-            "state",
-            "transition",
-            "actual_value",
-            "duration_ms",
-            "error",
-        ),
-        as_json,
-    )
 
 
-@click.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option(
-    "--alert", "alerts", multiple=True, metavar="NAME", help="Only this alert (repeatable)."
-)
-@click.option("--limit", default=50, show_default=True, help="At most this many rows.")
-@click.option(
-    "--since", metavar="WHEN", help="Only attempts after this: a duration ago or ISO time."
-)
-@state_db_option
-@json_option
-def deliveries(
-    config: str | None,
-    alerts: tuple[str, ...],
-    limit: int,
-    since: str | None,
-    state_db: str | None,
-    as_json: bool,
-) -> None:
+@_listing("attempts", store.delivery_rows, DELIVERY_COLUMNS)
+def deliveries() -> None:
     """Every notification delivery attempt, newest first (targets shown with secrets redacted)."""
-    db, _ = _open(config, state_db)
-    rows = store.delivery_rows(db, alerts, limit, _when(since)) if db.schema_version() else []
-    emit(
-        rows,
-        (
-            "started_at",
-            "alert",
-            "channel",
-            "target",
-            "attempt",
-            "outcome",
-            "status_code",
-            "error_class",
-            "latency_ms",
-            "event_id",
-        ),
-        as_json,
-    )
 
 
 def _duration(text: str) -> timedelta:

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -215,22 +215,7 @@ def deliver_pending(
         event = AlertEvent.from_payload(json.loads(row["payload"]))
 
         def record(a: Attempt) -> None:
-            store.record_attempt(
-                db,
-                {
-                    "event_id": a.event_id,
-                    "alert": a.alert,
-                    "channel": a.channel,
-                    "target": a.target,
-                    "attempt": a.attempt,
-                    "outcome": a.outcome,
-                    "status_code": a.status_code,
-                    "error_class": a.error_class,
-                    "detail": a.detail,
-                    "latency_ms": a.latency_ms,
-                    "started_at": a.started_at,
-                },
-            )
+            store.record_attempt(db, asdict(a))
 
         outcome = deliver(
             event,
