@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
@@ -24,3 +25,13 @@ def redact(url: str | URL) -> str:
         return (url if isinstance(url, URL) else make_url(url)).render_as_string(hide_password=True)
     except Exception:
         return "<unparseable URL>"
+
+
+def sqlite_relative(url: str, base: Path) -> str:
+    """Anchor a relative SQLite path (or a bare file path) at the config file's folder."""
+    if "://" not in url:
+        return f"sqlite:///{(base / url).resolve()}"
+    prefix, sep, rest = url.partition(":///")
+    if prefix.startswith("sqlite") and sep and rest and not rest.startswith(("/", ":memory:")):
+        return f"{prefix}:///{(base / rest).resolve()}"
+    return url

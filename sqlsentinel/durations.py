@@ -9,19 +9,20 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
+MAX_SECONDS = 3650 * 86400.0  # ten years: longer durations are mistakes (and overflow dates)
+
+
 def parse_duration(text: str | int | float) -> timedelta:
     """Parse a duration; a bare number means seconds. Raises ValueError with a plain message."""
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise ValueError("expected a duration such as 90s, 5m, 4h or 1d")
     if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=text)
+        return _checked(float(text))
     s = text.strip().lower().replace(" ", "")
     if not s:
         raise ValueError("expected a duration such as 90s, 5m, 4h or 1d")
     if re.fullmatch(r"\d+(\.\d+)?", s):
-        return timedelta(seconds=float(s))
+        return _checked(float(s))
     pos, total = 0, 0.0
     for m in _PART.finditer(s):
         if m.start() != pos:
@@ -30,7 +31,15 @@ def parse_duration(text: str | int | float) -> timedelta:
         pos = m.end()
     if pos != len(s):
         raise ValueError(f"{text!r} is not a duration; write it like 90s, 5m, 4h, 1d or 1h30m")
-    return timedelta(seconds=total)
+    return _checked(total)
+
+
+def _checked(seconds: float) -> timedelta:
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        raise ValueError("a duration cannot be negative")
+    if seconds > MAX_SECONDS:
+        raise ValueError("a duration cannot be longer than 3650d (ten years)")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(td: timedelta) -> str:

@@ -77,8 +77,10 @@ def pg_url(pg_server: str) -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    """A SQLite database file (not created yet) in the test's temp dir."""
-    return f"sqlite:///{tmp_path / 'test.db'}"
+    """An empty SQLite database file in the test's temp dir."""
+    path = tmp_path / "test.db"
+    path.touch()
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

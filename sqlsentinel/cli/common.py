@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -30,29 +32,48 @@ def state_db_option(f: F) -> F:
     )(f)
 
 
-def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
-    """Print rows as JSON (a list of objects) or as an aligned table of `columns`."""
-    if as_json:
-        click.echo(json.dumps(to_jsonable(list(rows)), indent=2, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("(nothing to show)")
-        return
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+def emit(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    as_json: bool,
+    empty: str = "(nothing to show)",
+) -> None:
+    """Print rows as JSON (a list of objects) or as an aligned table of `columns`.
+
+    The last column is never shortened (it is where errors and details go). A reader
+    that closes the pipe early (`| head`) does not change the command's exit code.
+    """
+    try:
+        if as_json:
+            click.echo(json.dumps(to_jsonable(list(rows)), indent=2, ensure_ascii=False))
+        elif not rows:
+            click.echo(empty)
+        else:
+            _table(rows, columns)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    last = len(columns) - 1
+    cells = [[_cell(r.get(c), i == last) for i, c in enumerate(columns)] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, whole: bool) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, dict | list):
-        return json.dumps(to_jsonable(value), ensure_ascii=False)
-    text = str(to_jsonable(value))
-    text = text.replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."
+        text = json.dumps(to_jsonable(value), ensure_ascii=False)
+    else:
+        text = str(to_jsonable(value)).replace("\n", " ")
+    return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
 def load_config(path: str, *, show_warnings: bool = False) -> Any:

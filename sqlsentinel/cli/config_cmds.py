@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -41,19 +42,42 @@ def validate(config: str, strict: bool) -> None:
 
 @click.command()
 @config_argument
-@click.option("--next", "count", default=5, show_default=True, help="How many run times to show.")
+@click.option(
+    "--next",
+    "count",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many run times to show.",
+)
 @json_option
 def schedule(config: str, count: int, as_json: bool) -> None:
-    """Preview each alert's cron, time zone, OnCalendar= lines and next run times."""
+    """Preview each alert's cron, time zone, OnCalendar= lines and next run times.
+
+    An invalid config is still previewed as far as its schedules go, and exits 3.
+    """
+    from sqlsentinel.config.peek import peek_file
     from sqlsentinel.schedule.preview import preview
 
-    loaded = load_config(config)
-    rows = preview(
-        [(a.name, a.schedule, a.timezone) for a in loaded.alerts], count, datetime.now(UTC)
-    )
+    try:
+        loaded = load_config(config)
+        entries = [(a.name, a.schedule, a.timezone) for a in loaded.alerts]
+        valid = True
+    except ConfigError as exc:
+        for p in exc.problems:
+            click.echo(f"error: {p}", err=True)
+        entries = list(peek_file(config).schedules)
+        valid = False
+    rows = preview(entries, count, datetime.now(UTC))
     if as_json:
         emit(rows, (), True)
-        return
+    else:
+        _print_preview(rows)
+    if not valid:
+        raise SystemExit(ExitCode.CONFIG)
+
+
+def _print_preview(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         click.echo(f"{r['alert']}: {r['cron']}  ({r['timezone']})")
         for line in r["on_calendar"]:

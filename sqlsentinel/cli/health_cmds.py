@@ -19,7 +19,13 @@ STATES = ("OK", "PENDING", "ALERT", "ERROR")
 
 @click.command()
 @config_argument
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per database check.")
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600, min_open=True),
+    help="Seconds per database check.",
+)
 @state_db_option
 @json_option
 def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool) -> None:
@@ -82,9 +88,9 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
 
     configured = None
     if config is not None:
-        from sqlsentinel.cli.common import load_config
+        from sqlsentinel.config.peek import peek_file
 
-        configured = load_config(config).settings.state_db
+        configured = peek_file(config).state_db
     db = StateDB(resolve_state_url(state_db, configured, os.environ))
     now = datetime.now(UTC)
     has_schema = db.schema_version() > 0

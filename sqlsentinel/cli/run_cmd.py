@@ -64,7 +64,9 @@ def run(
         from sqlsentinel.engine.dry_run import dry_run_alert
 
         rows = [dry_run_alert(a, settings, db) for a in specs]
-        emit(rows, ("alert", "outcome", "state", "transition", "would_send", "error"), as_json)
+        for r in rows:
+            r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
+        emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
         return
     db.ensure_schema()
     from sqlsentinel.engine.run import run_alert

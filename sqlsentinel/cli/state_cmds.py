@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
+from sqlsentinel.config.peek import ConfigPeek, peek_file
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
 from sqlsentinel.state import store
@@ -18,17 +19,14 @@ from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.location import resolve_state_url
 
 
-def _open(config: str | None, state_db: str | None) -> tuple[StateDB, Any]:
-    """The state DB (from --state-db, the config, or the default) and the loaded config."""
-    loaded = None
-    configured = None
-    if config is not None:
-        from sqlsentinel.cli.common import load_config
+def _open(config: str | None, state_db: str | None) -> tuple[StateDB, ConfigPeek | None]:
+    """The state DB (from --state-db, the config, or the default) and what the config names.
 
-        loaded = load_config(config)
-        configured = loaded.settings.state_db
-    db = StateDB(resolve_state_url(state_db, configured, os.environ))
-    return db, loaded
+    The config is only peeked at: reading state needs neither valid alerts nor secrets.
+    """
+    peek = peek_file(config) if config is not None else None
+    db = StateDB(resolve_state_url(state_db, peek.state_db if peek else None, os.environ))
+    return db, peek
 
 
 def _when(text: str | None) -> datetime | None:
@@ -48,11 +46,11 @@ def _when(text: str | None) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _known_alert(loaded: Any, name: str, config: str) -> None:
-    if loaded is not None and loaded.alert(name) is None:
+def _known_alert(peek: ConfigPeek | None, name: str, config: str) -> None:
+    if peek is not None and name not in peek.alert_names:
         from sqlsentinel.config.runtime import unknown_alert
 
-        raise UsageError(unknown_alert(name, [a.name for a in loaded.alerts], config))
+        raise UsageError(unknown_alert(name, peek.alert_names, config))
 
 
 @click.command()
@@ -83,11 +81,11 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
     if loaded is not None:
         known = {r["alert"] for r in rows}
         rows += [
-            {"alert": a.name, "state": "NEVER_RUN", "since": None, "reason": None}
-            for a in loaded.alerts
-            if a.name not in known
+            {"alert": a, "state": "NEVER_RUN", "since": None, "reason": None}
+            for a in loaded.alert_names
+            if a not in known
         ]
-        configured = {a.name for a in loaded.alerts}
+        configured = set(loaded.alert_names)
         rows = [r for r in rows if r["alert"] in configured]
         _add_timers(rows, loaded)
     pending = store.pending_count(db) if has_schema else {}
@@ -124,13 +122,13 @@ def _decode_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _add_timers(rows: list[dict[str, Any]], loaded: Any) -> None:
+def _add_timers(rows: list[dict[str, Any]], loaded: ConfigPeek) -> None:
     """Add systemd's next/last trigger times where units are installed (best effort)."""
     try:
         from sqlsentinel.schedule.systemctl import installed_timer_info
     except ImportError:
         return
-    info = installed_timer_info([r["alert"] for r in rows], loaded.settings.source)
+    info = installed_timer_info([r["alert"] for r in rows], loaded.source)
     for r in rows:
         t = info.get(r["alert"], {})
         r["next_run"] = t.get("next")
@@ -173,7 +171,13 @@ def _listing(
                 metavar="WHEN",
                 help=f"Only {what} after this: a duration ago (2h) or an ISO time.",
             ),
-            click.option("--limit", default=50, show_default=True, help="At most this many rows."),
+            click.option(
+                "--limit",
+                default=50,
+                show_default=True,
+                type=click.IntRange(1),
+                help="At most this many rows.",
+            ),
             click.option(
                 "--alert",
                 "alerts",
@@ -202,16 +206,20 @@ def deliveries() -> None:
 def _duration(text: str) -> timedelta:
     """`--duration`: `2h`, `30m`, `1d`; a bare number means hours (original SQL Sentinel)."""
     try:
-        return timedelta(hours=float(text))
-    except ValueError:
-        pass
-    try:
-        d = parse_duration(text)
+        d = parse_duration(f"{float(text)}h") if _is_number(text) else parse_duration(text)
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
     if d.total_seconds() <= 0:
         raise UsageError("--duration must be more than zero")
     return d
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @click.command()

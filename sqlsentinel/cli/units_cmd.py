@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
-from sqlsentinel.errors import ConfigError, Problem, UsageError
+from sqlsentinel.errors import UsageError
 
 if TYPE_CHECKING:
     from sqlsentinel.schedule.install import Plan
@@ -86,6 +86,31 @@ def _check_env_file(path: str) -> str:
     return full
 
 
+def _warn_unseen_environment(used: frozenset[str], env_file: str | None) -> None:
+    """Warn about variables the config read from this shell that the services will not have."""
+    needed = {name for name in used if name in os.environ}
+    if env_file is not None:
+        try:
+            lines = Path(env_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        given = {
+            line.split("=", 1)[0].removeprefix("export ").strip() for line in lines if "=" in line
+        }
+        needed -= given
+    if needed:
+        where = (
+            f"add them to {env_file}"
+            if env_file
+            else "put them in a file (mode 0600) and pass --env-file FILE"
+        )
+        click.echo(
+            f"warning: the config reads {', '.join(sorted(needed))} from the environment, but "
+            f"systemd services do not see this shell's environment: {where}",
+            err=True,
+        )
+
+
 @click.command("install-units")
 @config_argument
 @_mode_options
@@ -126,19 +151,18 @@ def install_units(
     """
     from sqlsentinel.schedule.install import apply, plan_install
     from sqlsentinel.schedule.translate import translate
-    from sqlsentinel.schedule.units import UnitOptions, check_unit_names, render_alert
+    from sqlsentinel.schedule.units import (
+        STATE_DB_PASSWORD,
+        UnitOptions,
+        render_alert,
+        url_has_password,
+    )
 
     system = os.geteuid() == 0 if system is None else system
     loaded = load_config(config, show_warnings=True)
-    source = loaded.settings.source
-    clashes = check_unit_names([a.name for a in loaded.alerts])
-    if clashes:
-        raise ConfigError(
-            [
-                Problem(source, None, "alerts", f"alerts {a!r} and {b!r} get the same unit name")
-                for a, b in clashes
-            ]
-        )
+    if state_db is not None and url_has_password(state_db):
+        raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
+    _warn_unseen_environment(loaded.env_used, env_file)
     if exec_path is not None and not os.path.isabs(exec_path):
         raise UsageError(f"--exec {exec_path!r} must be an absolute path")
     command = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")

@@ -20,6 +20,7 @@ from sqlsentinel.config.spec import (
     WebhookTarget,
 )
 from sqlsentinel.config.yamlsource import Parsed, Path, format_path
+from sqlsentinel.dburl import sqlite_relative
 from sqlsentinel.errors import Problem
 
 
@@ -59,11 +60,11 @@ def compile_config(
         )
 
     databases = {
-        name: DatabaseSpec(_sqlite_relative(d.url, base), d.read_only, name)
+        name: DatabaseSpec(sqlite_relative(d.url, base), d.read_only, name)
         for name, d in model.databases.items()
     }
     default_db = (
-        DatabaseSpec(_sqlite_relative(model.database.url, base), model.database.read_only)
+        DatabaseSpec(sqlite_relative(model.database.url, base), model.database.read_only)
         if model.database
         else None
     )
@@ -126,7 +127,7 @@ def compile_config(
         )
     settings = Settings(
         source=source,
-        state_db=_sqlite_relative(model.state_db, base) if model.state_db else None,
+        state_db=sqlite_relative(model.state_db, base) if model.state_db else None,
         history_retention=model.history_retention or None,
         smtp=smtp,
         alert_names=tuple(a.name for a in alerts),
@@ -170,16 +171,6 @@ def _check_schedule(
     label = format_path(where) + alert_label(where, parsed.data)
     for w in translation.warnings:
         warnings.append(Problem(source, parsed.line_of(where), label, w))
-
-
-def _sqlite_relative(url: str, base: FsPath) -> str:
-    """Anchor a relative SQLite path (or a bare file path) at the config file's folder."""
-    if "://" not in url:
-        return f"sqlite:///{(base / url).resolve()}"
-    prefix, sep, rest = url.partition(":///")
-    if prefix.startswith("sqlite") and sep and rest and not rest.startswith(("/", ":memory:")):
-        return f"{prefix}:///{(base / rest).resolve()}"
-    return url
 
 
 def _target(t: m.EmailModel | m.SlackModel | m.WebhookModel) -> NotifyTarget:

@@ -7,6 +7,7 @@ file. Every problem is collected before a single `ConfigError` is raised.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -86,8 +87,14 @@ def _tidy(problems: list[Problem], early: int) -> list[Problem]:
     """Problems in line order, without repeats and without follow-ups of the first `early`
     (YAML and `${VAR}` problems: a value left unsubstituted fails validation too)."""
     first = {(p.line, p.path) for p in problems[:early]}
+    unset = re.findall(
+        r"environment variable (\w+) is not set", " ".join(map(str, problems[:early]))
+    )
     kept = problems[:early] + [
-        p for p in problems[early:] if (p.line, p.path.split(" (alert ")[0]) not in first
+        p
+        for p in problems[early:]
+        if (p.line, p.path.split(" (alert ")[0]) not in first
+        and not any(f"${{{name}" in p.message for name in unset)
     ]
     out: list[Problem] = []
     for p in sorted(kept, key=lambda p: (p.line or 0, p.path)):

@@ -226,6 +226,8 @@ class _AlertSettings(_Model):
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float | None) -> float | None:
+        if v is not None and v > 86400:
+            raise ValueError("must be at most 24h: a check that runs longer is not a check")
         return _timeout_ok(v)
 
     @field_validator("schedule")

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlsentinel.config.spec import DatabaseSpec
@@ -92,6 +93,7 @@ class _Worker:
 
     def _run(self) -> QueryResult:
         from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import NoSuchModuleError
         from sqlalchemy.pool import NullPool
 
         from sqlsentinel.dburl import normalise
@@ -103,7 +105,22 @@ class _Worker:
             connect_args["connect_timeout"] = max(1, math.ceil(self.timeout))
         elif backend == "sqlite":
             connect_args["timeout"] = self.timeout
-        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+            path = url.database or ""
+            in_file = path not in {"", ":memory:"} and not path.startswith("file:")
+            if in_file and not Path(path).is_file():
+                return QueryResult("connection_error", error=f"no SQLite database at {path}")
+        try:
+            engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        except ImportError as exc:
+            return QueryResult(
+                "connection_error",
+                error=f"the database driver for {url.drivername} is not installed ({exc}); "
+                "install it with pip",
+            )
+        except NoSuchModuleError:
+            return QueryResult("connection_error", error=_unknown_dialect(url.drivername))
+        except Exception as exc:  # bad URL arguments
+            return QueryResult("connection_error", error=_first_line(exc))
         try:
             try:
                 conn = engine.connect()
@@ -134,6 +151,17 @@ class _Worker:
             raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
             if self.db.read_only:
                 conn.exec_driver_sql("PRAGMA query_only = ON")
+
+
+def _unknown_dialect(drivername: str) -> str:
+    import difflib
+
+    from sqlalchemy.dialects import __all__ as known
+
+    name = drivername.split("+")[0]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else " (is its SQLAlchemy dialect installed?)"
+    return f"unknown database type {name!r} in the URL{hint}"
 
 
 def _read(columns: list[str], rows: Sequence[Any]) -> QueryResult:

@@ -102,7 +102,7 @@ def run_alert(
         summary.notifications = deliver_pending(alert, settings, db, deadline)
     log.info(
         "run finished alert=%r run_id=%s triggered_by=%s outcome=%s state=%s transition=%s "
-        "previous_state=%s notifications=%d",
+        "previous_state=%s notifications=%d%s",
         alert.name,
         run_id,
         triggered_by,
@@ -111,6 +111,7 @@ def run_alert(
         transition.reason.value,
         prev.state.value if prev else None,
         len(summary.notifications),
+        f" error={result.error!r}" if result.error else "",
     )
     return summary
 
@@ -193,56 +194,88 @@ def build_event(
 def deliver_pending(
     alert: AlertSpec, settings: Settings, db: StateDB, deadline: float
 ) -> list[dict[str, Any]]:
-    """Deliver this alert's pending notifications (oldest first) within `deadline` (monotonic)."""
-    from sqlsentinel.notify.deliver import Attempt, deliver
-    from sqlsentinel.notify.event import AlertEvent
+    """Deliver this alert's pending notifications within `deadline` (monotonic).
+
+    Targets are served in parallel, so a slow or failing one never delays the others;
+    each target gets its notifications oldest first, and one that must be retried holds
+    back the later ones for that target, so a receiver never sees them out of order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
 
     now = datetime.now(UTC)
     lease = max(1.0, deadline - time.monotonic()) + 30.0
-    results = []
-    for row in store.claim_pending(db, alert.name, now, lease):
+    groups: dict[int, list[tuple[dict[str, Any], NotifyTarget]]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    rows = store.claim_pending(db, alert.name, now, lease)
+    for row in rows:
         target = _find_target(alert, row)
         if target is None:  # the target left the config since the event was queued
             store.finish_notification(
-                db,
-                row["event_id"],
-                "abandoned",
-                row["attempts"],
-                "target no longer in the config",
-                datetime.now(UTC),
-            )
+                db, row["event_id"], "abandoned", row["attempts"],
+                "target no longer in the config", datetime.now(UTC),
+            )  # fmt: skip
             continue
-        event = AlertEvent.from_payload(json.loads(row["payload"]))
+        groups.setdefault(alert.notify.index(target), []).append((row, target))
 
-        def record(a: Attempt) -> None:
-            store.record_attempt(db, asdict(a))
+    def serve(queue: list[tuple[dict[str, Any], NotifyTarget]]) -> None:
+        held = False
+        for row, target in queue:
+            if held:  # an earlier notification to this target is still pending
+                store.finish_notification(
+                    db, row["event_id"], "pending", row["attempts"],
+                    "waiting for an earlier notification to this target", datetime.now(UTC),
+                )  # fmt: skip
+                results[row["event_id"]] = _result(row, "pending", 0, "held back")
+                continue
+            results[row["event_id"]] = _deliver_one(row, target, settings, db, deadline)
+            held = results[row["event_id"]]["outcome"] == "pending"
 
-        outcome = deliver(
-            event,
-            target,
-            smtp=settings.smtp,
-            deadline=deadline,
-            on_attempt=record,
-            first_attempt=row["attempts"] + 1,
-        )
-        status = {"delivered": "delivered", "permanent": "failed"}.get(outcome.outcome, "pending")
-        store.finish_notification(
-            db,
-            row["event_id"],
-            status,
-            row["attempts"] + outcome.attempts,
-            None if status == "delivered" else outcome.detail,
-            datetime.now(UTC),
-        )
-        results.append(
-            {
-                "event_id": row["event_id"],
-                "channel": row["channel"],
-                "target": row["target"],
-                "reason": row["reason"],
-                "outcome": status,
-                "attempts": outcome.attempts,
-                "detail": outcome.detail,
-            }
-        )
-    return results
+    if len(groups) <= 1:
+        for queue in groups.values():
+            serve(queue)
+    else:
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            list(pool.map(serve, groups.values()))
+    return [results[r["event_id"]] for r in rows if r["event_id"] in results]
+
+
+def _deliver_one(
+    row: dict[str, Any], target: NotifyTarget, settings: Settings, db: StateDB, deadline: float
+) -> dict[str, Any]:
+    """Deliver one outbox row (with retries) and record where it stands."""
+    from sqlsentinel.notify.deliver import Attempt, deliver
+    from sqlsentinel.notify.event import AlertEvent
+
+    def record(a: Attempt) -> None:
+        store.record_attempt(db, asdict(a))
+
+    outcome = deliver(
+        AlertEvent.from_payload(json.loads(row["payload"])),
+        target,
+        smtp=settings.smtp,
+        deadline=deadline,
+        on_attempt=record,
+        first_attempt=row["attempts"] + 1,
+    )
+    status = {"delivered": "delivered", "permanent": "failed"}.get(outcome.outcome, "pending")
+    store.finish_notification(
+        db,
+        row["event_id"],
+        status,
+        row["attempts"] + outcome.attempts,
+        None if status == "delivered" else outcome.detail,
+        datetime.now(UTC),
+    )
+    return _result(row, status, outcome.attempts, outcome.detail)
+
+
+def _result(row: dict[str, Any], status: str, attempts: int, detail: str) -> dict[str, Any]:
+    return {
+        "event_id": row["event_id"],
+        "channel": row["channel"],
+        "target": row["target"],
+        "reason": row["reason"],
+        "outcome": status,
+        "attempts": attempts,
+        "detail": detail,
+    }

@@ -121,7 +121,7 @@ def deliver(
             status_code=result.status_code,
             error_class=result.error_class,
             detail=detail,
-            latency_ms=(clock() - start) * 1000,
+            latency_ms=round((clock() - start) * 1000, 1),
             started_at=started_at,
         )
         on_attempt(attempt)

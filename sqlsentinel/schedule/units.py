@@ -111,6 +111,10 @@ def sqlite_dir(url: str | None) -> str | None:
 
 
 _HOME_DIRS = ("/home/", "/root/", "/run/user/")
+STATE_DB_PASSWORD = (
+    "the state database URL carries a password, and unit files are world-readable: "
+    "put SQLSENTINEL_STATE_DB=URL in the --env-file instead of passing --state-db"
+)
 
 
 def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object]:
@@ -118,10 +122,7 @@ def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object
     argv += ["--triggered-by", "CRON"]
     if options.state_db is not None:
         if url_has_password(options.state_db):
-            raise SystemdError(
-                "the state database URL carries a password, and unit files are world-readable: "
-                "put SQLSENTINEL_STATE_DB=URL in the --env-file instead of passing --state-db"
-            )
+            raise SystemdError(STATE_DB_PASSWORD)
         argv += ["--state-db", options.state_db]
     exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in argv)
     state_dir = sqlite_dir(options.state_db)

@@ -36,7 +36,6 @@ class StateDB:
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     self.sqlite_path = Path(parsed.database)
-                    self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
                 self.engine: Engine = create_engine(
                     parsed, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_S}
                 )
@@ -53,11 +52,13 @@ class StateDB:
     def write(self) -> Iterator[Connection]:
         """A transaction that holds the write lock (SQLite) until it commits."""
         try:
+            if self.sqlite_path is not None:
+                self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             with self.engine.connect() as conn:
                 conn.info["immediate"] = True
                 with conn.begin():
                     yield conn
-        except DBAPIError as exc:
+        except (DBAPIError, OSError) as exc:
             raise StateDBError(f"state database {redact(self.url)}: {_reason(exc)}") from None
 
     @contextmanager
@@ -70,7 +71,9 @@ class StateDB:
             raise StateDBError(f"state database {redact(self.url)}: {_reason(exc)}") from None
 
     def schema_version(self) -> int:
-        """The schema version found (0 for an empty database)."""
+        """The schema version found (0 for an empty or not yet created database)."""
+        if self.sqlite_path is not None and not self.sqlite_path.exists():
+            return 0  # reading never creates the file
         try:
             with self.engine.connect() as conn:
                 value = conn.execute(

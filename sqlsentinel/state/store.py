@@ -94,7 +94,7 @@ def record_run(
                 scheduled_at=rec.scheduled_at,
                 started_at=rec.started_at,
                 finished_at=now,
-                duration_ms=(now - rec.started_at).total_seconds() * 1000,
+                duration_ms=round((now - rec.started_at).total_seconds() * 1000, 1),
                 outcome=rec.outcome,
                 state=transition.state.value,
                 previous_state=prev.state.value if prev else None,

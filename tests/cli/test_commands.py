@@ -160,3 +160,85 @@ def test_healthcheck(cli: Cli, config: Path, tmp_path: Path) -> None:
 def test_init_reports_creation_then_up_to_date(cli: Cli, config: Path) -> None:
     assert cli("init", config).stdout.strip() == "created state database schema v2"
     assert cli("init", config).stdout.strip() == "state database is up to date (schema v2)"
+
+
+def test_schedule_previews_valid_alerts_of_an_invalid_config(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(CONFIG + "  - name: boot\n    query: SELECT 1\n    schedule: '@reboot'\n")
+    result = cli("schedule", path, "--json")
+    assert result.rc == 3
+    rows = {r["alert"]: r for r in json.loads(result.stdout)}
+    assert rows["orders"]["next"] and rows["orders"]["error"] is None
+    assert "@reboot" in rows["boot"]["error"] and rows["boot"]["next"] == []
+    assert "alerts[2].schedule (alert 'boot')" in result.stderr
+
+
+def test_state_commands_need_neither_valid_alerts_nor_secrets(
+    cli: Cli, config: Path, tmp_path: Path
+) -> None:
+    assert cli("run", config).rc == 0
+    mailing = tmp_path / "mailing.yaml"
+    mailing.write_text(
+        CONFIG + "    notify:\n      - channel: email\n        recipients: [ops@example.com]\n"
+    )
+    assert cli("validate", mailing).rc == 3  # no SMTP settings in this environment
+    for command in ("status", "history", "deliveries"):
+        result = cli(command, mailing, "--json")
+        assert result.rc == 0, (command, result.stderr)
+    assert 'alert="orders"' in cli("metrics", mailing).stdout
+
+
+def test_reading_state_never_creates_a_database(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "fresh.yaml"
+    path.write_text(CONFIG.replace("state.db", "sub/state.db"))
+    for command in ("status", "history", "metrics"):
+        assert cli(command, path).rc == 0
+    assert not (tmp_path / "sub").exists()
+
+
+def test_bad_arguments_are_usage_errors(cli: Cli, config: Path) -> None:
+    for args in (
+        ("healthcheck", config, "--timeout", "-1"),
+        ("silence", config, "--alert", "orders", "--duration", "0"),
+        ("silence", config, "--alert", "orders", "--duration", "9999999999d"),
+        ("history", config, "--since", "99999999999d"),
+        ("schedule", config, "--next", "0"),
+        ("history", config, "--limit", "0"),
+    ):
+        result = cli(*args)
+        assert result.rc == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_keeps_the_exit_code(cli: Cli) -> None:
+    code = (
+        "import os, sys\n"
+        "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+        "from sqlsentinel.cli.common import emit\n"
+        "emit([{'a': 'x' * 100}] * 2000, ['a'], False)\n"
+        "sys.exit(5)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli.env)
+    assert done.returncode == 5 and "Traceback" not in done.stderr
+
+
+def test_unusable_database_urls_are_named(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "urls.yaml"
+    path.write_text(
+        "database:\n  url: sqllite:///x.db\nstate_db: s.db\nalerts:\n"
+        "  - name: typo\n    query: SELECT 'OK' AS status\n    schedule: '* * * * *'\n"
+        "  - name: missing\n    query: SELECT 'OK' AS status\n    schedule: '* * * * *'\n"
+        "    database: gone\n"
+        "databases:\n  gone:\n    url: sqlite:///no-such-file.db\n"
+    )
+    result = cli("run", path, "--json")
+    assert result.rc == 1
+    rows = {r["alert"]: r for r in json.loads(result.stdout)}
+    assert rows["typo"]["outcome"] == "connection_error"
+    assert (
+        rows["typo"]["error"]
+        == "unknown database type 'sqllite' in the URL; did you mean 'sqlite'?"
+    )
+    assert rows["missing"]["error"] == f"no SQLite database at {tmp_path / 'no-such-file.db'}"
+    assert not (tmp_path / "no-such-file.db").exists()
+    assert "error=\"unknown database type 'sqllite'" in result.stderr  # the journal says why

@@ -5,6 +5,7 @@ config costs it no more than a 1-alert one (measured in bench/bench_run.py)."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 from support import Cli
@@ -31,6 +32,7 @@ def test_warm_run_imports_only_what_a_run_needs(cli: Cli, tmp_path: Path) -> Non
         f"  - name: a{i}\n    query: SELECT 'OK' AS status\n    schedule: '*/5 * * * *'\n"
         for i in range(200)
     )
+    sqlite3.connect(tmp_path / "t.db").close()
     config = tmp_path / "alerts.yaml"
     config.write_text(f"database:\n  url: sqlite:///t.db\nstate_db: s.db\nalerts:\n{alerts}")
     cli.argv = [*cli.argv[:1], "-X", "importtime", *cli.argv[1:]]

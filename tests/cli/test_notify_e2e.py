@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,24 @@ def test_dry_run_sends_and_records_nothing(tmp_path: Path, cli: Cli, hook: HookS
     assert row["transition"] == "firing"
     assert row["would_send"] and hook.requests == []
     assert json.loads(cli("history", config, "--json").stdout) == []
+
+
+def test_a_slow_target_does_not_delay_the_others(tmp_path: Path, cli: Cli) -> None:
+    slow, fast = HookServer(), HookServer()
+    try:
+        slow.default = Reply(delay=3.0)
+        config = tmp_path / "alerts.yaml"
+        config.write_text(
+            CONFIG.format(url=slow.url()) + f"      - channel: webhook\n        url: {fast.url()}\n"
+        )
+        _flag(tmp_path, "ALERT")
+        assert cli("run", config, "--alert", "orders").rc == 5  # the slow one timed out
+        rows = json.loads(cli("deliveries", config, "--json").stdout)
+        first = {r["target"].split()[-1]: r for r in rows if r["attempt"] == 1}
+        fast_start = datetime.fromisoformat(first[fast.url()]["started_at"])
+        slow_start = datetime.fromisoformat(first[slow.url()]["started_at"])
+        assert abs((fast_start - slow_start).total_seconds()) < 1.0  # served side by side
+        assert first[fast.url()]["outcome"] == "delivered" and len(fast.requests) == 1
+    finally:
+        slow.close()
+        fast.close()

@@ -133,7 +133,7 @@ def test_connection_error_postgresql_unknown_database(pg_server: str) -> None:
 def test_connection_error_sqlite_unopenable(tmp_path) -> None:
     result = q(f"sqlite:///{tmp_path}/missing/dir/alerts.db", "SELECT 'OK' AS status")
     assert result.outcome == "connection_error"
-    assert result.error and "unable to open database" in result.error
+    assert result.error == f"no SQLite database at {tmp_path}/missing/dir/alerts.db"
 
 
 def test_timeout_sqlite_recursive_cte(sqlite_url: str) -> None:

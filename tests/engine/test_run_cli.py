@@ -24,8 +24,8 @@ OK_SQL = "SELECT 'OK' AS status"
 
 
 def config(alerts: dict[str, str], extra: str = "", notify: str = "") -> str:
-    """A config on ./alerts.db (SQLite); `alerts` maps name -> SQL."""
-    lines = ["database:", "  url: sqlite:///alerts.db", extra, "alerts:"]
+    """A config on an in-memory SQLite database; `alerts` maps name -> SQL."""
+    lines = ["database:", "  url: 'sqlite://'", extra, "alerts:"]
     for name, sql in alerts.items():
         lines += [
             f"  - name: {name}",

@@ -1,0 +1,71 @@
+"""Read the little a state command needs from a config, without validating the config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+
+from sqlsentinel.config.envsubst import substitute
+from sqlsentinel.config.yamlsource import parse_yaml
+from sqlsentinel.dburl import sqlite_relative
+from sqlsentinel.errors import ConfigError, Problem
+
+
+@dataclass(frozen=True)
+class ConfigPeek:
+    """What a config names, read without validating it (for state commands and previews)."""
+
+    source: str
+    state_db: str | None
+    alert_names: tuple[str, ...]
+    schedules: tuple[tuple[str, str, str | None], ...]  # (alert, cron, timezone), as written
+
+
+def peek_file(path: str, environ: Mapping[str, str] | None = None) -> ConfigPeek:
+    """The state database, alert names and schedules of the config at `path`.
+
+    Reading state (status, history, metrics) must not depend on notification secrets
+    or on every alert being valid; only YAML syntax and `state_db` itself must be right.
+    """
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([Problem(path, None, "", f"cannot read config file: {reason}")]) from None
+    parsed = parse_yaml(text, path)
+    if parsed.problems:
+        raise ConfigError(parsed.problems)
+    substitute(parsed, os.environ if environ is None else environ, path)
+    state_problems = [p for p in parsed.problems if p.path == "state_db"]
+    if state_problems:
+        raise ConfigError(state_problems)
+    data = parsed.data if isinstance(parsed.data, dict) else {}
+    state_db = data.get("state_db")
+    if state_db is not None and not isinstance(state_db, str):
+        line = parsed.lines.get(("state_db",))
+        raise ConfigError([Problem(path, line, "state_db", "must be a database URL or a path")])
+    defaults = data.get("defaults")
+    defaults = defaults if isinstance(defaults, dict) else {}
+    alerts = data.get("alerts")
+    alerts = alerts if isinstance(alerts, list) else []
+    entries = [
+        {**defaults, **a} for a in alerts if isinstance(a, dict) and isinstance(a.get("name"), str)
+    ]
+    schedules = tuple(
+        (
+            a["name"].strip(),
+            a["schedule"],
+            a.get("timezone") if isinstance(a.get("timezone"), str) else None,
+        )
+        for a in entries
+        if isinstance(a.get("schedule"), str)
+    )
+    base = FsPath(path).resolve().parent
+    return ConfigPeek(
+        path,
+        sqlite_relative(state_db, base) if state_db else None,
+        tuple(a["name"].strip() for a in entries),
+        schedules,
+    )
