@@ -122,7 +122,10 @@ def _message(err: Any, loc: Path, data: Any) -> str:
     if kind == "union_tag_invalid":
         return f"unknown channel {err['ctx']['tag']!r}; expected one of email, slack, webhook"
     if kind == "union_tag_not_found":
-        return "missing 'channel' (email, slack or webhook)"
+        entry = value if isinstance(value, dict) else {}
+        typo = _close_key("channel", [str(k) for k in entry])
+        hint = f"; is {typo[0]!r} a misspelling of it?" if typo else ""
+        return f"missing 'channel' (email, slack or webhook){hint}"
     if kind == "too_short" and loc == ("alerts",):
         return "needs at least one alert"
     if kind in {"too_short", "string_too_short"}:
