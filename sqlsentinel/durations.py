@@ -40,16 +40,3 @@ def _checked(seconds: float) -> timedelta:
     if seconds > MAX_SECONDS:
         raise ValueError("a duration cannot be longer than 3650d (ten years)")
     return timedelta(seconds=seconds)
-
-
-def format_duration(td: timedelta) -> str:
-    """Render a timedelta compactly: 5400s -> '1h30m'."""
-    secs = int(td.total_seconds())
-    if secs == 0:
-        return "0s"
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        n, secs = divmod(secs, size)
-        if n:
-            out.append(f"{n}{unit}")
-    return "".join(out)

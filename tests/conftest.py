@@ -29,6 +29,18 @@ def _as_pg_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", PG_USER, "--", *cmd]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the real servers it needs, so `-m 'not postgres'` selects honestly."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        params = set(map(str, callspec.params.values())) if callspec else set()
+        if "pg_server" in names or "postgresql" in params:
+            item.add_marker(pytest.mark.postgres)
+        if "user_manager" in names:
+            item.add_marker(pytest.mark.systemd)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """A throwaway PostgreSQL server; yields `postgresql+psycopg://postgres@127.0.0.1:PORT`."""

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlsentinel.core.spec import TargetSpec
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -57,3 +59,11 @@ class Cli:
             timeout=timeout,
         )
         return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def make_target(
+    channel: str, *, timeout: float | None = None, max_attempts: int = 4, **options: object
+) -> TargetSpec:
+    """A notification target as the config would compile it (lists, not tuples)."""
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+    return TargetSpec(channel, values, timeout, max_attempts)

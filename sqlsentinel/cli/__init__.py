@@ -12,54 +12,23 @@ import click
 from sqlsentinel import __version__
 from sqlsentinel.errors import ConfigError, ExitCode, SentinelError
 
-# name -> (module, attribute, one-line help). Modules load only when their command runs.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "init": ("sqlsentinel.cli.state_cmds", "init", "Create or upgrade the state database."),
-    "validate": (
-        "sqlsentinel.cli.config_cmds",
-        "validate",
-        "Check a config file and report every problem.",
-    ),
-    "run": ("sqlsentinel.cli.run_cmd", "run", "Run alerts now: query, evaluate, record, notify."),
-    "status": ("sqlsentinel.cli.state_cmds", "status", "Show each alert's state (and its timer)."),
-    "history": ("sqlsentinel.cli.state_cmds", "history", "Show past runs."),
-    "deliveries": (
-        "sqlsentinel.cli.state_cmds",
-        "deliveries",
-        "Show notification delivery attempts.",
-    ),
-    "silence": (
-        "sqlsentinel.cli.state_cmds",
-        "silence",
-        "Silence an alert's notifications for a while.",
-    ),
-    "unsilence": ("sqlsentinel.cli.state_cmds", "unsilence", "End an alert's silence now."),
-    "healthcheck": (
-        "sqlsentinel.cli.health_cmds",
-        "healthcheck",
-        "Check config, state and alert databases.",
-    ),
-    "metrics": ("sqlsentinel.cli.health_cmds", "metrics", "Print Prometheus metrics."),
-    "schedule": (
-        "sqlsentinel.cli.config_cmds",
-        "schedule",
-        "Preview each alert's systemd schedule.",
-    ),
-    "notify-test": (
-        "sqlsentinel.cli.notify_test_cmd",
-        "notify_test",
-        "Send a test message through an alert's channels.",
-    ),
-    "install-units": (
-        "sqlsentinel.cli.units_cmd",
-        "install_units",
-        "Install systemd timers for every alert.",
-    ),
-    "uninstall-units": (
-        "sqlsentinel.cli.units_cmd",
-        "uninstall_units",
-        "Remove the systemd units sqlsentinel installed.",
-    ),
+# name -> "module:attribute". Modules load only when their command runs; each command's
+# help is its docstring (the first line is the one-line help `sqlsentinel --help` lists).
+COMMANDS: dict[str, str] = {
+    "init": "sqlsentinel.cli.state_cmds:init",
+    "validate": "sqlsentinel.cli.config_cmds:validate",
+    "run": "sqlsentinel.cli.run_cmd:run",
+    "status": "sqlsentinel.cli.state_cmds:status",
+    "history": "sqlsentinel.cli.state_cmds:history",
+    "deliveries": "sqlsentinel.cli.state_cmds:deliveries",
+    "silence": "sqlsentinel.cli.state_cmds:silence",
+    "unsilence": "sqlsentinel.cli.state_cmds:unsilence",
+    "healthcheck": "sqlsentinel.cli.health_cmds:healthcheck",
+    "metrics": "sqlsentinel.cli.health_cmds:metrics",
+    "schedule": "sqlsentinel.cli.config_cmds:schedule",
+    "notify-test": "sqlsentinel.cli.notify_test_cmd:notify_test",
+    "install-units": "sqlsentinel.cli.units_cmd:install_units",
+    "uninstall-units": "sqlsentinel.cli.units_cmd:uninstall_units",
 }
 
 
@@ -73,14 +42,10 @@ class LazyGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
-        command = getattr(importlib.import_module(spec[0]), spec[1])
+        module, _, attribute = spec.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command)
         return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, help_) for name, (_, _, help_) in sorted(COMMANDS.items())]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -20,7 +20,8 @@ def validate(config: str, strict: bool) -> None:
     Also confirms with systemd-analyze (where installed) that systemd parses
     every generated OnCalendar= line. Exits 0 when valid, 3 when not.
     """
-    from sqlsentinel.schedule.translate import translate, verify_with_systemd
+    from sqlsentinel.systemd.analyze import verify_with_systemd
+    from sqlsentinel.systemd.unit_names import check_unit_names
 
     try:
         loaded = load_config(config)
@@ -30,8 +31,11 @@ def validate(config: str, strict: bool) -> None:
         raise SystemExit(ExitCode.CONFIG) from None
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)
-    translations = [translate(a.schedule, a.timezone) for a in loaded.alerts]
-    systemd_problems = verify_with_systemd(translations)
+    systemd_problems = verify_with_systemd(list(loaded.translations.values()))
+    systemd_problems += [
+        f"alert names {first!r} and {second!r} map to the same systemd unit name; rename one"
+        for first, second in check_unit_names([a.name for a in loaded.alerts])
+    ]
     for text in systemd_problems:
         click.echo(f"error: {Problem(config, None, '', text)}", err=True)
     if systemd_problems or (strict and loaded.warnings):

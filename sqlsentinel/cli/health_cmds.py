@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,6 @@ import click
 from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
 from sqlsentinel.errors import ConfigError, ExitCode, SentinelError
 from sqlsentinel.state.location import resolve_state_url
-
-STATES = ("OK", "PENDING", "ALERT", "ERROR")
 
 
 @click.command()
@@ -29,7 +26,9 @@ STATES = ("OK", "PENDING", "ALERT", "ERROR")
 @state_db_option
 @json_option
 def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool) -> None:
-    """Check that CONFIG is valid and the state database and every alert database answer.
+    """Check the config, the state database and every alert database.
+
+    CONFIG must be valid, and the state database and every alert database answer.
 
     Exits 0 when all checks pass, 6 when any fails.
     """
@@ -83,8 +82,8 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
 @state_db_option
 def metrics(config: str | None, textfile: str | None, state_db: str | None) -> None:
     """Print alert states, runs and pending notifications in Prometheus text format."""
-    from sqlsentinel.state import store
     from sqlsentinel.state.db import StateDB
+    from sqlsentinel.state.metrics import metrics_text
 
     configured = None
     if config is not None:
@@ -92,110 +91,10 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
 
         configured = peek_file(config).state_db
     db = StateDB(resolve_state_url(state_db, configured, os.environ))
-    now = datetime.now(UTC)
-    has_schema = db.schema_version() > 0
-    text = render_metrics(
-        store.states(db, now) if has_schema else [],
-        store.active_silences(db, now) if has_schema else {},
-        store.run_counts(db) if has_schema else [],
-        store.pending_count(db) if has_schema else {},
-    )
+    text = metrics_text(db, datetime.now(UTC))
     if textfile is None:
         click.echo(text, nl=False)
         return
-    target = Path(textfile)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
+    from sqlsentinel.atomic import atomic_write
 
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: Any) -> float | None:
-    import json
-
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def render_metrics(
-    states: list[dict[str, Any]],
-    silenced: dict[str, Any],
-    runs: list[dict[str, Any]],
-    pending: dict[str, int],
-) -> str:
-    """The Prometheus text exposition of the state database."""
-    out: list[str] = []
-
-    def family(
-        name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]
-    ) -> None:
-        out.append(f"# HELP {name} {help_}")
-        out.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            shown = str(int(value)) if value.is_integer() else repr(value)
-            out.append(f"{name}{{{text}}} {shown}")
-
-    family(
-        "sqlsentinel_alert_state",
-        "gauge",
-        "1 for the alert's current state, else 0.",
-        [
-            ({"alert": s["alert"], "state": st}, float(s["state"] == st))
-            for s in states
-            for st in STATES
-        ],
-    )
-    family(
-        "sqlsentinel_alert_state_since_timestamp_seconds",
-        "gauge",
-        "When the current state began.",
-        [({"alert": s["alert"]}, s["since"].timestamp()) for s in states],
-    )
-    family(
-        "sqlsentinel_alert_last_run_timestamp_seconds",
-        "gauge",
-        "When the alert last ran.",
-        [
-            ({"alert": s["alert"]}, s["last_run_at"].timestamp())
-            for s in states
-            if s.get("last_run_at")
-        ],
-    )
-    values = [(s["alert"], _number(s.get("last_value"))) for s in states]
-    family(
-        "sqlsentinel_alert_last_value",
-        "gauge",
-        "The last actual_value, when numeric.",
-        [({"alert": a}, v) for a, v in values if v is not None],
-    )
-    family(
-        "sqlsentinel_alert_silenced",
-        "gauge",
-        "1 while a silence is active.",
-        [({"alert": s["alert"]}, float(s["alert"] in silenced)) for s in states],
-    )
-    family(
-        "sqlsentinel_runs_in_history",
-        "gauge",
-        "Runs kept in history (within the retention), by outcome.",
-        [({"alert": r["alert"], "outcome": r["outcome"]}, float(r["count"])) for r in runs],
-    )
-    family(
-        "sqlsentinel_notifications_pending",
-        "gauge",
-        "Notifications not yet delivered.",
-        [({"alert": a}, float(n)) for a, n in sorted(pending.items())],
-    )
-    return "\n".join(out) + "\n"
+    atomic_write(Path(textfile), text.encode(), 0o644)

@@ -31,12 +31,12 @@ def notify_test(config: str, name: str, dry_run: bool, as_json: bool) -> None:
     Nothing is written to the state database.
     """
     logging.basicConfig(level=logging.WARNING, format="sqlsentinel: %(message)s", stream=sys.stderr)
-    from sqlsentinel.notify.test_message import send_test
+    from sqlsentinel.notify.synthetic import send_test
 
     loaded = load_config(config)
     alert = loaded.alert(name)
     if alert is None:
-        from sqlsentinel.config.runtime import unknown_alert
+        from sqlsentinel.config.run_loader import unknown_alert
 
         raise UsageError(unknown_alert(name, [a.name for a in loaded.alerts], config))
     if not alert.notify:

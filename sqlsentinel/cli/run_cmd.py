@@ -5,11 +5,23 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import click
 
 from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
 from sqlsentinel.errors import ExitCode
+
+
+def timer_instant(environ: Mapping[str, str]) -> datetime | None:
+    """When the timer that started this run was scheduled to elapse (systemd >= 251 sets
+    TRIGGER_TIMER_REALTIME_USEC for a service its timer starts), else None."""
+    value = environ.get("TRIGGER_TIMER_REALTIME_USEC", "")
+    if not value.isdigit():
+        return None
+    return datetime.fromtimestamp(int(value) / 1e6, UTC)
+
 
 COLUMNS = (
     "alert",
@@ -54,7 +66,7 @@ def run(
     failed, 5 when a notification could not be delivered (it is retried next run).
     """
     logging.basicConfig(level=logging.INFO, format="sqlsentinel: %(message)s", stream=sys.stderr)
-    from sqlsentinel.config.runtime import load_for_run
+    from sqlsentinel.config.run_loader import load_for_run
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.location import resolve_state_url
 
@@ -71,7 +83,8 @@ def run(
     db.ensure_schema()
     from sqlsentinel.engine.run import run_alert
 
-    summaries = [run_alert(a, settings, db, triggered_by.upper()) for a in specs]
+    scheduled_at = timer_instant(os.environ)
+    summaries = [run_alert(a, settings, db, triggered_by.upper(), scheduled_at) for a in specs]
     rows = [
         {
             "alert": s.alert,

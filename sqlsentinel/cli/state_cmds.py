@@ -14,9 +14,10 @@ from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_
 from sqlsentinel.config.peek import ConfigPeek, peek_file
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
-from sqlsentinel.state import store
+from sqlsentinel.state import listings
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.location import resolve_state_url
+from sqlsentinel.state.silences import active_silences, add_silence, end_silences
 
 
 def _open(config: str | None, state_db: str | None) -> tuple[StateDB, ConfigPeek | None]:
@@ -48,7 +49,7 @@ def _when(text: str | None) -> datetime | None:
 
 def _known_alert(peek: ConfigPeek | None, name: str, config: str) -> None:
     if peek is not None and name not in peek.alert_names:
-        from sqlsentinel.config.runtime import unknown_alert
+        from sqlsentinel.config.run_loader import unknown_alert
 
         raise UsageError(unknown_alert(name, peek.alert_names, config))
 
@@ -73,11 +74,14 @@ def init(config: str | None, state_db: str | None) -> None:
 @state_db_option
 @json_option
 def status(config: str | None, state_db: str | None, as_json: bool) -> None:
-    """Each alert's state, since when and why, its silence, and its timer's next/last run."""
+    """Each alert's state, since when and why, its silence and its timer.
+
+    The timer's next and last run come from systemd where install-units installed it.
+    """
     db, loaded = _open(config, state_db)
     now = datetime.now(UTC)
     has_schema = db.schema_version() > 0
-    rows = store.states(db, now) if has_schema else []
+    rows = listings.states(db) if has_schema else []
     if loaded is not None:
         known = {r["alert"] for r in rows}
         rows += [
@@ -88,8 +92,8 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         configured = set(loaded.alert_names)
         rows = [r for r in rows if r["alert"] in configured]
         _add_timers(rows, loaded)
-    pending = store.pending_count(db) if has_schema else {}
-    silenced = store.active_silences(db, now) if has_schema else {}
+    pending = listings.pending_count(db) if has_schema else {}
+    silenced = active_silences(db, now) if has_schema else {}
     for r in rows:
         s = silenced.get(r["alert"])
         r["silenced_until"] = s["ends_at"] if s else None
@@ -125,7 +129,7 @@ def _decode_json(value: Any) -> Any:
 def _add_timers(rows: list[dict[str, Any]], loaded: ConfigPeek) -> None:
     """Add systemd's next/last trigger times where units are installed (best effort)."""
     try:
-        from sqlsentinel.schedule.systemctl import installed_timer_info
+        from sqlsentinel.systemd.timers import installed_timer_info
     except ImportError:
         return
     info = installed_timer_info([r["alert"] for r in rows], loaded.source)
@@ -137,7 +141,7 @@ def _add_timers(rows: list[dict[str, Any]], loaded: ConfigPeek) -> None:
 
 HISTORY_COLUMNS = (
     "finished_at", "alert", "triggered_by", "outcome", "state", "transition", "actual_value",
-    "duration_ms", "error",
+    "duration_ms", "lateness_ms", "error",
 )  # fmt: skip
 DELIVERY_COLUMNS = (
     "started_at", "alert", "channel", "target", "attempt", "outcome", "status_code",
@@ -193,14 +197,14 @@ def _listing(
     return build
 
 
-@_listing("runs", store.history_rows, HISTORY_COLUMNS)
+@_listing("runs", listings.history_rows, HISTORY_COLUMNS)
 def history() -> None:
     """Past runs, newest first."""
 
 
-@_listing("attempts", store.delivery_rows, DELIVERY_COLUMNS)
+@_listing("attempts", listings.delivery_rows, DELIVERY_COLUMNS)
 def deliveries() -> None:
-    """Every notification delivery attempt, newest first (targets shown with secrets redacted)."""
+    """Notification delivery attempts, newest first (secrets redacted)."""
 
 
 def _duration(text: str) -> timedelta:
@@ -242,7 +246,7 @@ def silence(
     now = datetime.now(UTC)
     end = now + _duration(duration)
     who = by or _user()
-    store.add_silence(db, alert, now, end, reason, who)
+    add_silence(db, alert, now, end, reason, who)
     click.echo(f"silenced {alert!r} until {end.isoformat(timespec='seconds')} by {who}")
 
 
@@ -255,7 +259,7 @@ def unsilence(config: str, alert: str, state_db: str | None) -> None:
     db, loaded = _open(config, state_db)
     _known_alert(loaded, alert, config)
     db.ensure_schema()
-    n = store.end_silences(db, alert, datetime.now(UTC))
+    n = end_silences(db, alert, datetime.now(UTC))
     click.echo(f"ended {n} silence(s) of {alert!r}" if n else f"{alert!r} was not silenced")
 
 

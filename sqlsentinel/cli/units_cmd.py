@@ -15,8 +15,8 @@ from sqlsentinel.cli.common import config_argument, emit, json_option, load_conf
 from sqlsentinel.errors import UsageError
 
 if TYPE_CHECKING:
-    from sqlsentinel.schedule.install import Plan
-    from sqlsentinel.schedule.systemctl import Systemctl
+    from sqlsentinel.systemd.install import Plan
+    from sqlsentinel.systemd.systemctl import Systemctl
 
 F = TypeVar("F", bound=Callable[..., Any])
 COLUMNS = ("unit", "alert", "action")
@@ -48,13 +48,13 @@ def _mode_options(f: F) -> F:
 
 
 def _unit_dir(system: bool, unit_dir: str | None) -> Path:
-    from sqlsentinel.schedule.install import default_unit_dir
+    from sqlsentinel.systemd.install import default_unit_dir
 
     return Path(unit_dir).absolute() if unit_dir else default_unit_dir(system)
 
 
 def _systemctl(system: bool, no_reload: bool) -> Systemctl | None:
-    from sqlsentinel.schedule.systemctl import Systemctl
+    from sqlsentinel.systemd.systemctl import Systemctl
 
     return None if no_reload else Systemctl(user=not system)
 
@@ -149,9 +149,8 @@ def install_units(
     were disabled, runs daemon-reload once when something changed, then starts new
     and changed timers. See docs/systemd.md.
     """
-    from sqlsentinel.schedule.install import apply, plan_install
-    from sqlsentinel.schedule.translate import translate
-    from sqlsentinel.schedule.units import (
+    from sqlsentinel.systemd.install import apply, plan_install
+    from sqlsentinel.systemd.units import (
         STATE_DB_PASSWORD,
         UnitOptions,
         render_alert,
@@ -174,7 +173,7 @@ def install_units(
         env_file=_check_env_file(env_file) if env_file else None,
     )
     rendered = [
-        render_alert(a, translate(a.schedule, a.timezone).on_calendar, options)
+        render_alert(a, loaded.translations[a.name].on_calendar, options)
         for a in loaded.alerts
         if a.enabled
     ]
@@ -196,7 +195,7 @@ def uninstall_units(
     as_json: bool,
 ) -> None:
     """Stop and remove the units install-units wrote (only CONFIG's, when given)."""
-    from sqlsentinel.schedule.install import apply, plan_uninstall
+    from sqlsentinel.systemd.install import apply, plan_uninstall
 
     system = os.geteuid() == 0 if system is None else system
     key = os.path.abspath(config) if config else None

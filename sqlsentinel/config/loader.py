@@ -10,21 +10,19 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import ValidationError
 
 from sqlsentinel.config import models as m
-from sqlsentinel.config.compile import Validated, compile_config
 from sqlsentinel.config.envsubst import substitute
 from sqlsentinel.config.messages import report
-from sqlsentinel.config.spec import (
-    AlertSpec,
-    Settings,
-)
+from sqlsentinel.config.read import decode_config, read_config
+from sqlsentinel.config.to_specs import Validated, compile_config
 from sqlsentinel.config.yamlsource import Parsed, parse_yaml
+from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.errors import ConfigError, Problem
+from sqlsentinel.schedule.translate import Translation
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,8 @@ class LoadedConfig:
     alerts: tuple[AlertSpec, ...]
     warnings: tuple[Problem, ...] = ()
     env_used: frozenset[str] = field(default_factory=frozenset)
+    translations: Mapping[str, Translation] = field(default_factory=dict)
+    """Each alert's schedule as OnCalendar= lines, by alert name."""
 
     def alert(self, name: str) -> AlertSpec | None:
         """The alert called `name`, if any."""
@@ -43,13 +43,7 @@ class LoadedConfig:
 
 def load_file(path: str, environ: Mapping[str, str] | None = None) -> LoadedConfig:
     """Read and validate the config file at `path`."""
-    try:
-        text = FsPath(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(path, None, "", "config file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError([Problem(path, None, "", f"cannot read config file: {reason}")]) from None
+    text = decode_config(read_config(path), path)
     return load_text(text, path, os.environ if environ is None else environ)
 
 
@@ -68,10 +62,16 @@ def load_text(text: str, source: str, environ: Mapping[str, str]) -> LoadedConfi
     early = len(parsed.problems)
     validated = _validate(parsed, source)
     warnings: list[Problem] = []
-    settings, alerts = compile_config(validated, parsed, source, environ, env_used, warnings)
+    compiled = compile_config(validated, parsed, source, environ, env_used, warnings)
     if parsed.problems:
         raise ConfigError(_tidy(parsed.problems, early))
-    return LoadedConfig(settings, tuple(alerts), tuple(warnings), frozenset(env_used))
+    return LoadedConfig(
+        compiled.settings,
+        tuple(compiled.alerts),
+        tuple(warnings),
+        frozenset(env_used),
+        compiled.translations,
+    )
 
 
 _KINDS = {

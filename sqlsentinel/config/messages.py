@@ -10,8 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlsentinel.config import models as m
 from sqlsentinel.config.yamlsource import Parsed, Path, format_path
 from sqlsentinel.errors import Problem
-
-_CHANNEL_TAGS = ("email", "slack", "webhook")
+from sqlsentinel.notify.channels import CHANNELS, config_models
 
 
 def report(exc: ValidationError, prefix: Path, parsed: Parsed, source: str) -> None:
@@ -50,7 +49,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part not in node and part in _CHANNEL_TAGS:
+        if isinstance(node, dict) and part not in node and part in CHANNELS:
             continue
         if isinstance(part, str) and part.startswith(("function-", "list[", "dict[")):
             continue
@@ -86,12 +85,8 @@ def _known_keys(loc: Path, data: Any) -> list[str]:
         for p in parent:
             node = node[p]
         tag = node.get("channel") if isinstance(node, dict) else None
-        by_tag: dict[Any, type[BaseModel]] = {
-            "email": m.EmailModel,
-            "slack": m.SlackModel,
-            "webhook": m.WebhookModel,
-        }
-        return _keys_of(by_tag.get(tag, m.WebhookModel))
+        models = dict(zip(CHANNELS, config_models(), strict=True))
+        return _keys_of(models.get(str(tag), models[CHANNELS[-1]]))
     table: dict[tuple[Any, ...], type[BaseModel]] = {
         (): m.ConfigModel,
         ("alerts", "#"): m.AlertModel,
@@ -120,12 +115,12 @@ def _message(err: Any, loc: Path, data: Any) -> str:
     if kind == "missing":
         return f"missing required key {str(loc[-1])!r}"
     if kind == "union_tag_invalid":
-        return f"unknown channel {err['ctx']['tag']!r}; expected one of email, slack, webhook"
+        return f"unknown channel {err['ctx']['tag']!r}; expected one of {', '.join(CHANNELS)}"
     if kind == "union_tag_not_found":
         entry = value if isinstance(value, dict) else {}
         typo = _close_key("channel", [str(k) for k in entry])
         hint = f"; is {typo[0]!r} a misspelling of it?" if typo else ""
-        return f"missing 'channel' (email, slack or webhook){hint}"
+        return f"missing 'channel' ({', '.join(CHANNELS[:-1])} or {CHANNELS[-1]}){hint}"
     if kind == "too_short" and loc == ("alerts",):
         return "needs at least one alert"
     if kind in {"too_short", "string_too_short"}:
@@ -159,6 +154,3 @@ def _shown(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "nothing" if value is None else repr(value)
-
-
-# ---------------------------------------------------------------- compile

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 from sqlsentinel.config.envsubst import substitute
+from sqlsentinel.config.read import decode_config, read_config
 from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.dburl import sqlite_relative
 from sqlsentinel.errors import ConfigError, Problem
@@ -29,12 +30,7 @@ def peek_file(path: str, environ: Mapping[str, str] | None = None) -> ConfigPeek
     Reading state (status, history, metrics) must not depend on notification secrets
     or on every alert being valid; only YAML syntax and `state_db` itself must be right.
     """
-    try:
-        text = FsPath(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError([Problem(path, None, "", f"cannot read config file: {reason}")]) from None
-    parsed = parse_yaml(text, path)
+    parsed = parse_yaml(decode_config(read_config(path), path), path)
     if parsed.problems:
         raise ConfigError(parsed.problems)
     substitute(parsed, os.environ if environ is None else environ, path)

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 
 from sqlsentinel.errors import Problem
+from sqlsentinel.notify.channels import CHANNELS
 
 Path = tuple[str | int, ...]
-CHANNEL_TYPES = frozenset({"email", "slack", "webhook"})
 
 try:  # the C loader is several times faster; fall back to pure Python where absent
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -130,9 +130,9 @@ def _duplicate_key(
     in_notify = len(path) >= 2 and isinstance(path[-1], int) and path[-2] == "notify"
     if key == "channel" and in_notify and isinstance(value_node, yaml.ScalarNode):
         first, second = out.get("channel"), value_node.value
-        if first == "slack" and second not in CHANNEL_TYPES:
+        if first == "slack" and second not in CHANNELS:
             return "slack_channel"
-        if second == "slack" and first not in CHANNEL_TYPES:
+        if second == "slack" and first not in CHANNELS:
             out["slack_channel"] = out.pop("channel")
             parsed.lines[(*path, "slack_channel")] = first_line
             return "channel"

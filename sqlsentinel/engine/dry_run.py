@@ -2,42 +2,30 @@
 
 from __future__ import annotations
 
-import uuid
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlsentinel.config.spec import AlertSpec, Settings
-from sqlsentinel.engine.evaluate import condition_for
-from sqlsentinel.engine.query import run_query
-from sqlsentinel.engine.run import build_event, rule_of
-from sqlsentinel.state import store
+from sqlsentinel.core.budget import RunBudget
+from sqlsentinel.core.decide import decide, rule_of
+from sqlsentinel.core.spec import AlertSpec, Settings
+from sqlsentinel.engine.run import observe
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.transitions import decide
+from sqlsentinel.state.listings import peek
 
 
 def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
     """One alert's would-be run, as a row for the CLI."""
-    started = datetime.now(UTC)
-    result = run_query(alert.database, alert.query, alert.timeout)
+    record, result = observe(alert, "MANUAL", None, RunBudget(alert.timeout, time.monotonic()))
     now = datetime.now(UTC)
-    prev, silenced = store.peek(db, alert.name, now)
-    condition = condition_for(result.outcome, alert)
-    t = decide(prev, condition, rule_of(alert), silenced, now)
+    prev, silenced = peek(db, alert.name, now)
+    t = decide(prev, record.condition, rule_of(alert), silenced, now)
     would_send: list[dict[str, Any]] = []
     if t.notify is not None:
+        from sqlsentinel.core.event import build_event
         from sqlsentinel.notify.deliver import preview
 
-        record = store.RunRecord(
-            run_id=uuid.uuid4().hex,
-            alert=alert.name,
-            triggered_by="MANUAL",
-            scheduled_at=None,
-            started_at=started,
-            finished_at=now,
-            outcome=result.outcome,
-            condition=condition,
-        )
-        event = build_event(alert, record, result, prev, t)
+        event = build_event(alert, record, prev, t)
         would_send = [preview(event, target, smtp=settings.smtp) for target in alert.notify]
     return {
         "alert": alert.name,

@@ -21,26 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlsentinel.config.spec import DatabaseSpec
-
-ERROR_OUTCOMES = frozenset(
-    {
-        "multiple_rows",
-        "missing_status",
-        "invalid_status",
-        "timeout",
-        "query_error",
-        "connection_error",
-    }
-)
-GRACE_S = 2.0  # how long a cancelled statement may take to give up before it is abandoned
+from sqlsentinel.core.budget import QUERY_GRACE_S
+from sqlsentinel.core.spec import DatabaseSpec
 
 
 @dataclass(frozen=True)
 class QueryResult:
     """What the query said, as one named outcome."""
 
-    outcome: str  # ok | alert | no_data | one of ERROR_OUTCOMES
+    outcome: str  # one of core.outcomes.ALL_OUTCOMES
     actual_value: Any = None
     threshold: Any = None
     context: dict[str, Any] = field(default_factory=dict)
@@ -56,7 +45,7 @@ def run_query(db: DatabaseSpec, sql: str, timeout: float) -> QueryResult:
     thread.join(timeout)
     if thread.is_alive():
         worker.cancel()
-        thread.join(GRACE_S)
+        thread.join(QUERY_GRACE_S)
         if thread.is_alive():
             return QueryResult("timeout", error=_timeout_text(timeout), hung=True)
         return QueryResult("timeout", error=_timeout_text(timeout))

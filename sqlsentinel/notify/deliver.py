@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlsentinel.config.spec import EmailTarget, NotifyTarget, SlackTarget, SmtpSpec
+from sqlsentinel.core.event import AlertEvent
+from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.notify.channels import Outcome, SendResult, get_channel
-from sqlsentinel.notify.event import AlertEvent
-from sqlsentinel.notify.redact import redact_url, scrub, secrets_of
+from sqlsentinel.notify.redact import scrub, usable_secrets
 
-DEFAULT_TIMEOUT = 10.0  # seconds per attempt (email: the smtp block's timeout)
-DEFAULT_MAX_ATTEMPTS = 4  # attempts per target per run
 BACKOFF_BASE = 1.0  # seconds; the n-th retry waits uniform(0, min(cap, base * 2**(n-1)))
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 120.0  # a longer Retry-After ends this run's attempts; the next run retries
@@ -58,14 +56,14 @@ class DeliveryResult:
     detail: str
 
 
-def describe_target(target: NotifyTarget) -> str:
+def describe_target(target: TargetSpec) -> str:
     """A stable, human-readable, secret-free description, e.g. `webhook POST https://…/hook`."""
-    if isinstance(target, EmailTarget):
-        return "email " + ", ".join(target.recipients)
-    if isinstance(target, SlackTarget):
-        channel = f" {target.channel}" if target.channel else ""
-        return f"slack {redact_url(target.webhook_url, slack=True)}{channel}"
-    return f"webhook {target.method} {redact_url(target.url)}"
+    return get_channel(target.channel).describe(target)
+
+
+def secrets_of(target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
+    """Every secret string a target (and the SMTP settings) could leak, for `scrub`."""
+    return usable_secrets(get_channel(target.channel).secrets(target, smtp))
 
 
 def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
@@ -73,17 +71,49 @@ def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
     return rng() * min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (retry - 1))
 
 
-def _attempt_timeout(target: NotifyTarget, smtp: SmtpSpec | None) -> float:
-    if target.timeout:
-        return target.timeout
-    if isinstance(target, EmailTarget) and smtp is not None:
-        return smtp.timeout
-    return DEFAULT_TIMEOUT
+@dataclass(frozen=True)
+class _Sender:
+    """One target's attempts: send once, scrub, record and log."""
+
+    event: AlertEvent
+    target: TargetSpec
+    smtp: SmtpSpec | None
+    on_attempt: Callable[[Attempt], None]
+    clock: Callable[[], float]
+
+    def attempt(self, number: int, timeout: float) -> tuple[SendResult, str]:
+        """Make attempt `number`; returns the result and its secret-free detail."""
+        channel = get_channel(self.target.channel)
+        started_at, start = datetime.now(UTC), self.clock()
+        try:
+            result = channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout)
+        except Exception as exc:  # a channel bug must not lose the message
+            result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
+        detail = scrub(result.detail, usable_secrets(channel.secrets(self.target, self.smtp)))
+        record = Attempt(
+            event_id=self.event.event_id,
+            alert=self.event.alert,
+            channel=self.target.channel,
+            target=channel.describe(self.target),
+            attempt=number,
+            outcome=result.outcome,
+            status_code=result.status_code,
+            error_class=result.error_class,
+            detail=detail,
+            latency_ms=round((self.clock() - start) * 1000, 1),
+            started_at=started_at,
+        )
+        self.on_attempt(record)
+        log.info(
+            "notification attempt %s %s #%d: %s (%s)",
+            record.alert, record.target, number, record.outcome, detail,
+        )  # fmt: skip
+        return result, detail
 
 
 def deliver(
     event: AlertEvent,
-    target: NotifyTarget,
+    target: TargetSpec,
     *,
     smtp: SmtpSpec | None,
     deadline: float,
@@ -94,49 +124,18 @@ def deliver(
     rng: Callable[[], float] = random.random,
 ) -> DeliveryResult:
     """Deliver `event` to `target`, retrying transient failures until `deadline` (monotonic)."""
-    channel = get_channel(target)
-    described = describe_target(target)
-    secrets = secrets_of(target, smtp)
-    per_attempt = _attempt_timeout(target, smtp)
-    max_attempts = target.max_attempts or DEFAULT_MAX_ATTEMPTS
+    sender = _Sender(event, target, smtp, on_attempt, clock)
+    per_attempt = target.timeout or get_channel(target.channel).default_timeout(smtp)
     detail, made = "", 0
-    while made < max_attempts:
+    while made < target.max_attempts:
         remaining = deadline - clock()
         if remaining < MIN_ATTEMPT_TIME:
             break
-        started_at, start = datetime.now(UTC), clock()
-        try:
-            result = channel.send(event, target, smtp=smtp, timeout=min(per_attempt, remaining))
-        except Exception as exc:  # a channel bug must not lose the message
-            result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
+        result, detail = sender.attempt(first_attempt + made, min(per_attempt, remaining))
         made += 1
-        detail = scrub(result.detail, secrets)
-        attempt = Attempt(
-            event_id=event.event_id,
-            alert=event.alert,
-            channel=target.kind,
-            target=described,
-            attempt=first_attempt + made - 1,
-            outcome=result.outcome,
-            status_code=result.status_code,
-            error_class=result.error_class,
-            detail=detail,
-            latency_ms=round((clock() - start) * 1000, 1),
-            started_at=started_at,
-        )
-        on_attempt(attempt)
-        log.info(
-            "notification attempt %s %s #%d: %s (%s)",
-            attempt.alert,
-            attempt.target,
-            attempt.attempt,
-            attempt.outcome,
-            detail,
-            extra={"alert": event.alert, "channel": target.kind, "event_id": event.event_id},
-        )
         if result.outcome != "retryable":
             return DeliveryResult(result.outcome, made, detail)
-        if made == max_attempts:
+        if made == target.max_attempts:
             return DeliveryResult("retryable", made, f"{detail} (gave up after {made} attempts)")
         wait = result.retry_after if result.retry_after is not None else backoff(made, rng)
         if wait > RETRY_AFTER_CAP or clock() + wait + MIN_ATTEMPT_TIME > deadline:
@@ -148,10 +147,11 @@ def deliver(
     return DeliveryResult("retryable", made, f"{detail} ({left})" if made else left)
 
 
-def preview(event: AlertEvent, target: NotifyTarget, *, smtp: SmtpSpec | None) -> dict[str, Any]:
+def preview(event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None) -> dict[str, Any]:
     """What would be sent to `target`, secrets redacted (for `--dry-run`)."""
-    head = {"channel": target.kind, "target": describe_target(target)}
+    channel = get_channel(target.channel)
+    head = {"channel": target.channel, "target": channel.describe(target)}
     try:
-        return {**head, **get_channel(target).preview(event, target, smtp=smtp)}
+        return {**head, **channel.preview(event, target, smtp=smtp)}
     except SentinelError as exc:
         return {**head, "error": scrub(str(exc), secrets_of(target, smtp))}

@@ -12,8 +12,6 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
 
-from sqlsentinel.config.spec import NotifyTarget, SlackTarget, SmtpSpec, WebhookTarget
-
 REDACTED = "…redacted"
 SAFE_HEADERS = frozenset({"accept", "content-type", "user-agent"})
 _TOKEN_SEGMENT = re.compile(r"(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_\-]{16,}")
@@ -77,18 +75,9 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {k: v if k.lower() in SAFE_HEADERS else REDACTED for k, v in headers}
 
 
-def secrets_of(target: NotifyTarget, smtp: SmtpSpec | None) -> list[str]:
-    """Every secret string a target (and the SMTP settings) could leak."""
-    found: list[str] = []
-    if isinstance(target, WebhookTarget):
-        found += url_secrets(target.url)
-        found += [v for k, v in target.headers if k.lower() not in SAFE_HEADERS]
-        found.append(target.secret or "")
-    elif isinstance(target, SlackTarget):
-        found += url_secrets(target.webhook_url, slack=True)
-    elif smtp is not None:
-        found.append(smtp.password or "")
-    # Very short strings would blank out ordinary words; they are not credentials anyway.
+def usable_secrets(found: Iterable[str]) -> list[str]:
+    """Secrets worth scrubbing, longest first (very short strings would blank out ordinary
+    words; they are not credentials anyway)."""
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import jinja2
 
+from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.jsonsafe import dumps, to_jsonable
-from sqlsentinel.notify.event import AlertEvent, NotifyReason
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 STATE_COLORS = {"ALERT": "#d0312d", "ERROR": "#e07b00", "PENDING": "#d4a017", "OK": "#2e9d5b"}

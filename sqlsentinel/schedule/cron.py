@@ -248,17 +248,7 @@ def _parse_field(text: str, field: Field, warnings: list[str], whole: str = "") 
     """Expand one field (a comma list of `*`, `v`, `v-w`, with optional `/step`) to a set."""
     whole = whole or text
     if text == "?":
-        if field not in (DOM, DOW):
-            raise ScheduleError(
-                f"`?` is only allowed as the whole day-of-month or day-of-week field, "
-                f"not in the {field.name} field",
-                "write `*`",
-            )
-        if whole != "?":
-            raise ScheduleError(
-                f"`?` must be the whole {field.name} field, not part of `{whole}`", "write `*`"
-            )
-        return frozenset(range(field.low, field.high + 1))
+        return _question(field, whole)
     values: set[int] = set()
     for item in text.split(","):
         if not item:
@@ -270,46 +260,69 @@ def _parse_field(text: str, field: Field, warnings: list[str], whole: str = "") 
         if not match:
             raise _bad_value(item, field)
         start, stop, step_text = match.group("start", "stop", "step")
-        if start == "*":
-            if stop is not None:
-                raise _bad_value(item, field)
-            low, high = field.low, field.high
-        else:
-            low = _value(start, field, item)
-            high = low if stop is None else _value(stop, field, item)
-            if field is DOW and high == 0 and stop is not None and low > 0:
-                high = 7  # cronie: `x-0` means `x-7`
-            if high < low:
-                raise ScheduleError(
-                    f"range `{item}` in the {field.name} field runs backwards: cronie matches "
-                    "nothing with it and other dialects wrap around",
-                    f"split it into two ranges, e.g. `{_wrap_hint(low, high, field)}`",
-                )
-        step = 1
-        if step_text is not None:
-            if start != "*" and stop is None:
-                raise ScheduleError(
-                    f"`{item}` in the {field.name} field has a step but no range, "
-                    "which cron (cronie) rejects",
-                    f"write `{start}-{field.high}/{step_text}`"
-                    if low < field.high
-                    else f"write `{start}`",
-                )
-            if not step_text.isdigit():
-                raise _bad_value(item, field)
-            step = int(step_text)
-            if step == 0:
-                raise ScheduleError(
-                    f"step 0 in the {field.name} field `{item}`",
-                    "use a step of at least 1, e.g. `*/5`",
-                )
-            if step > high - low and high > low:
-                warnings.append(
-                    f"step {step} in `{item}` is larger than the {field.name} range, "
-                    f"so only {low} is selected"
-                )
+        low, high = _item_range(item, start, stop, field)
+        step = 1 if step_text is None else _step(item, start, stop, step_text, low, high, field)
+        if step > high - low and high > low:
+            warnings.append(
+                f"step {step} in `{item}` is larger than the {field.name} range, "
+                f"so only {low} is selected"
+            )
         values.update(range(low, high + 1, step))
     return frozenset(values)
+
+
+def _question(field: Field, whole: str) -> frozenset[int]:
+    """`?`: the whole day-of-month or day-of-week field, meaning `*`."""
+    if field not in (DOM, DOW):
+        raise ScheduleError(
+            f"`?` is only allowed as the whole day-of-month or day-of-week field, "
+            f"not in the {field.name} field",
+            "write `*`",
+        )
+    if whole != "?":
+        raise ScheduleError(
+            f"`?` must be the whole {field.name} field, not part of `{whole}`", "write `*`"
+        )
+    return frozenset(range(field.low, field.high + 1))
+
+
+def _item_range(item: str, start: str, stop: str | None, field: Field) -> tuple[int, int]:
+    """The first and last value of `*`, `v` or `v-w`."""
+    if start == "*":
+        if stop is not None:
+            raise _bad_value(item, field)
+        return field.low, field.high
+    low = _value(start, field, item)
+    high = low if stop is None else _value(stop, field, item)
+    if field is DOW and high == 0 and stop is not None and low > 0:
+        high = 7  # cronie: `x-0` means `x-7`
+    if high < low:
+        raise ScheduleError(
+            f"range `{item}` in the {field.name} field runs backwards: cronie matches "
+            "nothing with it and other dialects wrap around",
+            f"split it into two ranges, e.g. `{_wrap_hint(low, high, field)}`",
+        )
+    return low, high
+
+
+def _step(
+    item: str, start: str, stop: str | None, step_text: str, low: int, high: int, field: Field
+) -> int:
+    """The `/step` of an item (only after `*` or a range, at least 1)."""
+    if start != "*" and stop is None:
+        raise ScheduleError(
+            f"`{item}` in the {field.name} field has a step but no range, "
+            "which cron (cronie) rejects",
+            f"write `{start}-{field.high}/{step_text}`" if low < field.high else f"write `{start}`",
+        )
+    if not (step_text.isascii() and step_text.isdigit()):
+        raise _bad_value(item, field)
+    step = int(step_text)
+    if step == 0:
+        raise ScheduleError(
+            f"step 0 in the {field.name} field `{item}`", "use a step of at least 1, e.g. `*/5`"
+        )
+    return step
 
 
 def _reject_dialect_item(item: str, field: Field) -> None:

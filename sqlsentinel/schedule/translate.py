@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlsentinel.schedule import systemd_calendar
 from sqlsentinel.schedule.cron import CronSpec, ScheduleError, parse
 from sqlsentinel.schedule.dst import plan
 from sqlsentinel.schedule.oncalendar import calendar_lines
 from sqlsentinel.schedule.reference import CronSchedule
 
-__all__ = ["ScheduleError", "Translation", "translate", "verify_with_systemd"]
+__all__ = ["ScheduleError", "Translation", "translate"]
 
 
 @dataclass(frozen=True)
@@ -63,18 +61,6 @@ def check_zone(zone: str) -> None:
         raise ScheduleError(
             f"unknown time zone `{zone}`", "use an IANA name such as `Europe/London`, or `UTC`"
         ) from None
-
-
-def verify_with_systemd(translations: Sequence[Translation]) -> list[str]:
-    """Problems systemd-analyze reports for emitted lines ([] if all parse or it is absent)."""
-    if not systemd_calendar.available():
-        return []
-    owner = {line: t.cron for t in translations for line in t.on_calendar}
-    return [
-        f"systemd-analyze cannot parse `OnCalendar={line}` (from `{owner.get(line, line)}`): "
-        f"{error}"
-        for line, error in systemd_calendar.check_lines(list(owner))
-    ]
 
 
 def _day_field_warnings(spec: CronSpec) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -110,10 +110,6 @@ class StateDB:
                 _set_version(conn, SCHEMA_VERSION)
         return before, SCHEMA_VERSION
 
-    def dispose(self) -> None:
-        """Close pooled connections."""
-        self.engine.dispose()
-
 
 def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -130,6 +126,21 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def upsert(
+    conn: Connection, table: Table, values: dict[str, Any], update: dict[str, Any] | None
+) -> Any:
+    """INSERT … ON CONFLICT (primary key) DO UPDATE `update` (DO NOTHING when None)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    keys = [c.name for c in table.primary_key.columns]
+    statement = insert(table).values(**values)
+    if update is None:
+        return statement.on_conflict_do_nothing(index_elements=keys)
+    return statement.on_conflict_do_update(index_elements=keys, set_=update)
 
 
 def _version_in(conn: Connection) -> int:

@@ -27,14 +27,28 @@ def _imported(stderr: str) -> set[str]:
     return {m.group(1) for m in re.finditer(r"^import time:.*\|\s*([\w.]+)$", stderr, re.M)}
 
 
+NOTIFY = """\
+    notify:
+      - channel: slack
+        channel: "#ops"
+        webhook_url: http://127.0.0.1:9/services/T/B/x
+      - channel: webhook
+        url: http://127.0.0.1:9/hook
+      - channel: email
+        recipients: [ops@example.com]
+"""
+
+
 def test_warm_run_imports_only_what_a_run_needs(cli: Cli, tmp_path: Path) -> None:
+    """Every channel kind in the file, none due: the warm run takes its alert from the cache."""
     alerts = "".join(
-        f"  - name: a{i}\n    query: SELECT 'OK' AS status\n    schedule: '*/5 * * * *'\n"
+        f"  - name: a{i}\n    query: SELECT 'OK' AS status\n    schedule: '*/5 * * * *'\n{NOTIFY}"
         for i in range(200)
     )
     sqlite3.connect(tmp_path / "t.db").close()
     config = tmp_path / "alerts.yaml"
-    config.write_text(f"database:\n  url: sqlite:///t.db\nstate_db: s.db\nalerts:\n{alerts}")
+    smtp = "smtp:\n  host: 127.0.0.1\n"
+    config.write_text(f"database:\n  url: sqlite:///t.db\nstate_db: s.db\n{smtp}alerts:\n{alerts}")
     cli.argv = [*cli.argv[:1], "-X", "importtime", *cli.argv[1:]]
     cold = cli("run", config, "--alert", "a7", "--triggered-by", "CRON")
     assert cold.rc == 0, cold.stderr

@@ -103,7 +103,7 @@ def test_not_utf8(tmp_path: Path) -> None:
     result = sentinel("validate", str(bad), home=tmp_path)
     assert result.returncode == 3
     assert "Traceback" not in result.stdout + result.stderr
-    assert result.stderr.startswith(f"error: {bad}: cannot read config file")
+    assert result.stderr.startswith(f"error: {bad}: config file is not UTF-8")
 
 
 def test_traceback_free_under_debug_off() -> None:

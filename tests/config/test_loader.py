@@ -8,11 +8,12 @@ from textwrap import dedent, indent
 from typing import Any
 
 import pytest
+from support import make_target
 
 from sqlsentinel.config import loader
 from sqlsentinel.config.loader import LoadedConfig, load_file, load_text
-from sqlsentinel.config.runtime import load_for_run
-from sqlsentinel.config.spec import AlertSpec, EmailTarget, SlackTarget, WebhookTarget
+from sqlsentinel.config.run_loader import load_for_run
+from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import ConfigError, UsageError
 
 SMTP = {"SMTP_HOST": "mail.example.com"}
@@ -56,7 +57,7 @@ def test_built_in_defaults() -> None:
     assert a.name == "a"
     assert a.enabled is True
     assert a.description is None
-    assert a.timezone is None
+    assert a.timezone == "UTC"
     assert a.timeout == 30.0
     assert a.for_ == 0.0
     assert a.repeat_interval is None
@@ -238,7 +239,7 @@ def test_inherited_notify_points_at_defaults_line() -> None:
         "add an smtp: block (with host:) or set SMTP_HOST"
     )
     a = one(text, SMTP)
-    assert a.notify == (EmailTarget(("ops@example.com",)),)
+    assert a.notify == (make_target("email", recipients=["ops@example.com"]),)
 
 
 # ------------------------------------------------------------------ original SQL Sentinel forms
@@ -277,16 +278,22 @@ def test_original_sql_sentinel_config() -> None:
     assert a.enabled is False
     assert a.description == "written for the original SQL Sentinel"
     email, slack, webhook = a.notify
-    assert email == EmailTarget(
-        ("ops@example.com", "Dba Team <dba@example.com>"), subject="[{{ state }}] {{ alert }}"
+    assert email == make_target(
+        "email",
+        recipients=["ops@example.com", "Dba Team <dba@example.com>"],
+        subject="[{{ state }}] {{ alert }}",
     )
-    assert slack == SlackTarget(
-        "https://hooks.slack.com/services/T/B/X", channel="#alerts", username="sentinel"
+    assert slack == make_target(
+        "slack",
+        webhook_url="https://hooks.slack.com/services/T/B/X",
+        slack_channel="#alerts",
+        username="sentinel",
     )
-    assert webhook == WebhookTarget(
-        "https://example.com/hook",
+    assert webhook == make_target(
+        "webhook",
+        url="https://example.com/hook",
         method="PUT",
-        headers=(("Authorization", "Bearer abc"), ("X-Env", "prod")),
+        headers={"Authorization": "Bearer abc", "X-Env": "prod"},
     )
 
 
@@ -300,9 +307,9 @@ def test_slack_channel_given_first() -> None:
         """
     )
     (slack,) = one(text).notify
-    assert isinstance(slack, SlackTarget)
-    assert slack.channel == "#ops"
-    assert slack.webhook_url == "https://hooks.slack.com/services/T/B/X"
+    assert slack == make_target(
+        "slack", webhook_url="https://hooks.slack.com/services/T/B/X", slack_channel="#ops"
+    )
 
 
 def test_email_recipients_may_be_one_string_and_smtp_block() -> None:
@@ -319,7 +326,7 @@ def test_email_recipients_may_be_one_string_and_smtp_block() -> None:
         )
     )
     (email,) = cfg.alerts[0].notify
-    assert email == EmailTarget(("ops@example.com",))
+    assert email == make_target("email", recipients=["ops@example.com"])
     assert cfg.settings.smtp is not None
     assert (cfg.settings.smtp.host, cfg.settings.smtp.port, cfg.settings.smtp.ssl) == (
         "mail.example.com",
@@ -340,8 +347,8 @@ def test_webhook_secret_timeout_attempts() -> None:
         """
     )
     (hook,) = one(text).notify
-    assert hook == WebhookTarget(
-        "http://localhost:9000/hook", secret="s3cret", timeout=3.0, max_attempts=2
+    assert hook == make_target(
+        "webhook", url="http://localhost:9000/hook", secret="s3cret", timeout=3.0, max_attempts=2
     )
 
 

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, text
 
-from sqlsentinel.config.spec import DatabaseSpec
-from sqlsentinel.engine.query import ERROR_OUTCOMES, run_query
+from sqlsentinel.core.outcomes import ERROR_OUTCOMES
+from sqlsentinel.core.spec import DatabaseSpec
+from sqlsentinel.engine.query import run_query
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

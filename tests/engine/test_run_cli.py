@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from sqlsentinel.state import store
+from sqlsentinel.state import listings
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.schema import alert_state, history, notifications
 
@@ -38,7 +38,7 @@ def config(alerts: dict[str, str], extra: str = "", notify: str = "") -> str:
 
 
 def rows(url: str, alert: str | None = None) -> list[dict[str, Any]]:
-    return store.history_rows(StateDB(url), [alert] if alert else [], limit=1000)
+    return listings.history_rows(StateDB(url), [alert] if alert else [], limit=1000)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sqlsentinel.notify.event import AlertEvent, NotifyReason, make_dedup_key, new_event_id
+from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.event import AlertEvent, make_dedup_key, new_event_id
 
 T0 = datetime(2026, 3, 1, 12, 30, 0, tzinfo=UTC)
 

@@ -15,9 +15,9 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from support import free_port
+from support import free_port, make_target
 
-from sqlsentinel.config.spec import EmailTarget, SmtpSpec
+from sqlsentinel.core.spec import SmtpSpec
 from sqlsentinel.notify.deliver import Attempt, DeliveryResult, deliver
 
 from .servers import make_event
@@ -112,7 +112,7 @@ def send(
 ) -> DeliveryResult:
     return deliver(
         make_event(),
-        EmailTarget(recipients=recipients, **target),
+        make_target("email", recipients=recipients, **target),
         smtp=smtp,
         deadline=time.monotonic() + 10,
         on_attempt=attempts.append,

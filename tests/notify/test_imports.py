@@ -8,12 +8,13 @@ from pathlib import Path
 
 CODE = """
 import sys, time
-from sqlsentinel.config.spec import WebhookTarget
+from sqlsentinel.core.spec import TargetSpec
 from sqlsentinel.notify.deliver import deliver
-from sqlsentinel.notify.event import AlertEvent
+from sqlsentinel.core.event import AlertEvent
 assert "sqlsentinel.notify.channels.webhook" not in sys.modules
-deliver(AlertEvent.from_payload(PAYLOAD), WebhookTarget(url="http://127.0.0.1:9/x", max_attempts=1),
-        smtp=None, deadline=time.monotonic() + 2, on_attempt=lambda a: None)
+target = TargetSpec("webhook", {"url": "http://127.0.0.1:9/x"}, max_attempts=1)
+deliver(AlertEvent.from_payload(PAYLOAD), target, smtp=None, deadline=time.monotonic() + 2,
+        on_attempt=lambda a: None)
 print(sorted(m for m in ("jinja2", "smtplib", "sqlsentinel.notify.templates") if m in sys.modules))
 """
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from support import make_target
 
-from sqlsentinel.config.spec import EmailTarget, SlackTarget, SmtpSpec, WebhookTarget
-from sqlsentinel.notify.deliver import describe_target
-from sqlsentinel.notify.redact import redact_headers, redact_url, scrub, secrets_of
+from sqlsentinel.core.spec import SmtpSpec
+from sqlsentinel.notify.deliver import describe_target, secrets_of
+from sqlsentinel.notify.redact import redact_headers, redact_url, scrub
 
 
 @pytest.mark.parametrize(
@@ -40,23 +41,26 @@ def test_headers() -> None:
 
 
 def test_describe_target() -> None:
-    assert describe_target(WebhookTarget(url="https://a.test/h?k=v", method="PUT")) == (
+    assert describe_target(make_target("webhook", url="https://a.test/h?k=v", method="PUT")) == (
         "webhook PUT https://a.test/h?k=…redacted"
     )
-    assert describe_target(EmailTarget(recipients=("a@x", "b@x"))) == "email a@x, b@x"
-    slack = SlackTarget(webhook_url="https://hooks.slack.com/services/T/B/tok", channel="#c")
+    assert describe_target(make_target("email", recipients=("a@x", "b@x"))) == "email a@x, b@x"
+    slack = make_target(
+        "slack", webhook_url="https://hooks.slack.com/services/T/B/tok", slack_channel="#c"
+    )
     assert describe_target(slack) == "slack https://hooks.slack.com/services/T/B/…redacted #c"
 
 
 def test_scrub_every_known_secret() -> None:
-    target = WebhookTarget(
+    target = make_target(
+        "webhook",
         url="https://me:passw0rd@a.test/h/abcdef1234567890xyz?api_key=k3y-value",
-        headers=(("X-Api-Key", "header-secret"), ("Accept", "json")),
+        headers={"X-Api-Key": "header-secret", "Accept": "json"},
         secret="hmac-secret",
     )
     text = "passw0rd abcdef1234567890xyz k3y-value header-secret hmac-secret json"
     assert scrub(text, secrets_of(target, None)) == " ".join(["…redacted"] * 5 + ["json"])
     smtp = SmtpSpec(host="h", password="smtp-pass")
-    assert scrub("535 smtp-pass", secrets_of(EmailTarget(recipients=("a@x",)), smtp)) == (
+    assert scrub("535 smtp-pass", secrets_of(make_target("email", recipients=("a@x",)), smtp)) == (
         "535 …redacted"
     )

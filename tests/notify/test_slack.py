@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import time
 
-from sqlsentinel.config.spec import SlackTarget
+from support import make_target
+
+from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.event import AlertEvent
+from sqlsentinel.core.spec import TargetSpec
 from sqlsentinel.notify.deliver import Attempt, deliver
-from sqlsentinel.notify.event import AlertEvent, NotifyReason
 
 from .servers import HookServer, Reply, make_event
 
 HOOK_PATH = "/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
 
 
-def send(event: AlertEvent, target: SlackTarget, attempts: list[Attempt]) -> str:
+def send(event: AlertEvent, target: TargetSpec, attempts: list[Attempt]) -> str:
     result = deliver(
         event, target, smtp=None, deadline=time.monotonic() + 5, on_attempt=attempts.append
     )
@@ -23,7 +26,9 @@ def send(event: AlertEvent, target: SlackTarget, attempts: list[Attempt]) -> str
 def test_uses_the_targets_own_webhook_url(hook: HookServer, attempts: list[Attempt]) -> None:
     other = HookServer()
     try:
-        target = SlackTarget(webhook_url=hook.url(HOOK_PATH), channel="#ops", username="sentinel")
+        target = make_target(
+            "slack", webhook_url=hook.url(HOOK_PATH), slack_channel="#ops", username="sentinel"
+        )
         assert send(make_event(), target, attempts) == "delivered"
         assert other.requests == []
         [req] = hook.requests
@@ -40,7 +45,7 @@ def test_message_is_readable_coloured_and_escaped(
     hook: HookServer, attempts: list[Attempt]
 ) -> None:
     event = make_event(context={"who": "<!channel> & <@U123>"})
-    send(event, SlackTarget(webhook_url=hook.url(HOOK_PATH)), attempts)
+    send(event, make_target("slack", webhook_url=hook.url(HOOK_PATH)), attempts)
     body = hook.requests[0].json()
     assert "channel" not in body and "username" not in body
     assert body["text"] == "[ALERT] orders_late"
@@ -57,7 +62,7 @@ def test_message_is_readable_coloured_and_escaped(
 
 
 def test_colour_follows_the_state(hook: HookServer, attempts: list[Attempt]) -> None:
-    target = SlackTarget(webhook_url=hook.url(HOOK_PATH))
+    target = make_target("slack", webhook_url=hook.url(HOOK_PATH))
     for state, reason in [("OK", NotifyReason.RESOLVED), ("ERROR", NotifyReason.ERROR)]:
         send(make_event(state=state, reason=reason, error="boom"), target, attempts)
     colours = [r.json()["attachments"][0]["color"] for r in hook.requests]
@@ -66,8 +71,10 @@ def test_colour_follows_the_state(hook: HookServer, attempts: list[Attempt]) -> 
 
 
 def test_body_override(hook: HookServer, attempts: list[Attempt]) -> None:
-    target = SlackTarget(
-        webhook_url=hook.url(HOOK_PATH), body="*{{ alert }}* is {{ state }}: {{ context.who }}"
+    target = make_target(
+        "slack",
+        webhook_url=hook.url(HOOK_PATH),
+        body="*{{ alert }}* is {{ state }}: {{ context.who }}",
     )
     send(make_event(context={"who": "a<b"}), target, attempts)
     text = hook.requests[0].json()["attachments"][0]["text"]
@@ -76,5 +83,8 @@ def test_body_override(hook: HookServer, attempts: list[Attempt]) -> None:
 
 def test_slack_errors_are_reported(hook: HookServer, attempts: list[Attempt]) -> None:
     hook.default = Reply(404, b"channel_not_found")
-    assert send(make_event(), SlackTarget(webhook_url=hook.url(HOOK_PATH)), attempts) == "permanent"
+    assert (
+        send(make_event(), make_target("slack", webhook_url=hook.url(HOOK_PATH)), attempts)
+        == "permanent"
+    )
     assert attempts[0].detail == "HTTP 404 Not Found: channel_not_found"

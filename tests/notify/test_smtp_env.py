@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sqlsentinel.config.spec import SmtpSpec
-from sqlsentinel.notify.smtp_env import SmtpEnvError, smtp_from_env
+from sqlsentinel.config.smtp_env import SmtpEnvError, smtp_from_env
+from sqlsentinel.core.spec import SmtpSpec
 
 
 def test_unset_host_means_no_smtp() -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from sqlsentinel.notify.event import NotifyReason
+from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.notify.templates import (
     TemplateError,
     check_template,

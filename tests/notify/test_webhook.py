@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import make_target
 
-from sqlsentinel.config.spec import WebhookTarget
-from sqlsentinel.notify.channels.webhook import parse_retry_after
+from sqlsentinel.core.event import PAYLOAD_SCHEMA_VERSION
+from sqlsentinel.core.spec import TargetSpec
 from sqlsentinel.notify.deliver import Attempt, deliver, preview
-from sqlsentinel.notify.event import PAYLOAD_SCHEMA_VERSION
+from sqlsentinel.notify.http import parse_retry_after
 
 from .servers import HookServer, Reply, make_event
 
@@ -34,7 +35,7 @@ def verifier() -> Any:
     return namespace["verify_signature"]
 
 
-def run(target: WebhookTarget, attempts: list[Attempt], budget: float = 10.0, **kw: Any) -> Any:
+def run(target: TargetSpec, attempts: list[Attempt], budget: float = 10.0, **kw: Any) -> Any:
     event = kw.pop("event", None) or make_event()
     result = deliver(
         event,
@@ -52,7 +53,7 @@ def no_sleep(_seconds: float) -> None:
 
 
 def test_delivers_the_documented_payload(hook: HookServer, attempts: list[Attempt]) -> None:
-    target = WebhookTarget(url=hook.url(), headers=(("X-Team", "shop"),))
+    target = make_target("webhook", url=hook.url(), headers={"X-Team": "shop"})
     event, result = run(target, attempts)
     assert (result.outcome, result.attempts) == ("delivered", 1)
     [req] = hook.requests
@@ -79,7 +80,7 @@ def test_delivers_the_documented_payload(hook: HookServer, attempts: list[Attemp
 
 def test_precise_decimals_and_naive_datetimes(hook: HookServer, attempts: list[Attempt]) -> None:
     context = {"big": Decimal("12345678901234567890.123456789"), "naive": datetime(2026, 1, 2)}
-    run(WebhookTarget(url=hook.url()), attempts, event=make_event(context=context))
+    run(make_target("webhook", url=hook.url()), attempts, event=make_event(context=context))
     body = hook.requests[0].json()
     assert body["context"] == {
         "big": "12345678901234567890.123456789",
@@ -90,7 +91,7 @@ def test_precise_decimals_and_naive_datetimes(hook: HookServer, attempts: list[A
 def test_signature_verifies_with_the_documented_snippet(
     hook: HookServer, attempts: list[Attempt]
 ) -> None:
-    target = WebhookTarget(url=hook.url(), secret="s3cr3t-signing-key")
+    target = make_target("webhook", url=hook.url(), secret="s3cr3t-signing-key")
     run(target, attempts)
     [req] = hook.requests
     assert abs(int(req.headers["X-SQLSentinel-Timestamp"]) - time.time()) < 5
@@ -102,14 +103,16 @@ def test_signature_verifies_with_the_documented_snippet(
 
 
 def test_method_is_configurable(hook: HookServer, attempts: list[Attempt]) -> None:
-    run(WebhookTarget(url=hook.url(), method="PUT"), attempts)
+    run(make_target("webhook", url=hook.url(), method="PUT"), attempts)
     assert [r.method for r in hook.requests] == ["PUT"]
 
 
 def test_500_is_retried_with_the_same_event_id(hook: HookServer, attempts: list[Attempt]) -> None:
     hook.replies = [Reply(500, b"database down"), Reply(503), Reply(200)]
     waits: list[float] = []
-    event, result = run(WebhookTarget(url=hook.url()), attempts, sleep=waits.append, rng=lambda: 1)
+    event, result = run(
+        make_target("webhook", url=hook.url()), attempts, sleep=waits.append, rng=lambda: 1
+    )
     assert (result.outcome, result.attempts) == ("delivered", 3)
     assert len(hook.requests) == 3
     assert {r.json()["event_id"] for r in hook.requests} == {event.event_id}
@@ -126,7 +129,7 @@ def test_gives_up_after_max_attempts_and_numbering_continues(
     hook: HookServer, attempts: list[Attempt]
 ) -> None:
     hook.default = Reply(502)
-    target = WebhookTarget(url=hook.url(), max_attempts=3)
+    target = make_target("webhook", url=hook.url(), max_attempts=3)
     _, result = run(target, attempts, sleep=no_sleep, first_attempt=5)
     assert (result.outcome, result.attempts) == ("retryable", 3)
     assert "gave up after 3 attempts" in result.detail
@@ -137,7 +140,7 @@ def test_gives_up_after_max_attempts_and_numbering_continues(
 def test_429_retry_after_is_honoured(hook: HookServer, attempts: list[Attempt]) -> None:
     hook.replies = [Reply(429, headers={"Retry-After": "1"})]
     start = time.monotonic()
-    _, result = run(WebhookTarget(url=hook.url()), attempts, rng=lambda: 0)
+    _, result = run(make_target("webhook", url=hook.url()), attempts, rng=lambda: 0)
     elapsed = time.monotonic() - start
     assert (result.outcome, result.attempts) == ("delivered", 2)
     assert 1.0 <= elapsed < 3.0
@@ -152,7 +155,7 @@ def test_retry_after_past_the_deadline_stops_this_run(
 ) -> None:
     hook.default = Reply(503, headers={"Retry-After": "600"})
     start = time.monotonic()
-    _, result = run(WebhookTarget(url=hook.url()), attempts, budget=5)
+    _, result = run(make_target("webhook", url=hook.url()), attempts, budget=5)
     assert time.monotonic() - start < 1
     assert (result.outcome, result.attempts) == ("retryable", 1)
     assert "next try in 600.0 s" in result.detail
@@ -160,7 +163,7 @@ def test_retry_after_past_the_deadline_stops_this_run(
 
 def test_4xx_is_permanent(hook: HookServer, attempts: list[Attempt]) -> None:
     hook.default = Reply(404, b"no such hook")
-    _, result = run(WebhookTarget(url=hook.url()), attempts)
+    _, result = run(make_target("webhook", url=hook.url()), attempts)
     assert (result.outcome, result.attempts) == ("permanent", 1)
     assert len(hook.requests) == 1
     assert attempts[0].status_code == 404 and "no such hook" in attempts[0].detail
@@ -171,7 +174,7 @@ def test_redirect_is_not_followed(hook: HookServer, attempts: list[Attempt]) -> 
     try:
         location = other.url("/moved?token=leaky")
         hook.default = Reply(302, headers={"Location": location})
-        _, result = run(WebhookTarget(url=hook.url()), attempts)
+        _, result = run(make_target("webhook", url=hook.url()), attempts)
         assert (result.outcome, result.attempts) == ("permanent", 1)
         assert other.requests == []
         assert attempts[0].error_class == "redirect"
@@ -182,7 +185,7 @@ def test_redirect_is_not_followed(hook: HookServer, attempts: list[Attempt]) -> 
 
 def test_slow_server_times_out(hook: HookServer, attempts: list[Attempt]) -> None:
     hook.default = Reply(200, delay=2.0)
-    target = WebhookTarget(url=hook.url(), timeout=0.3, max_attempts=2)
+    target = make_target("webhook", url=hook.url(), timeout=0.3, max_attempts=2)
     start = time.monotonic()
     _, result = run(target, attempts, sleep=no_sleep)
     assert time.monotonic() - start < 1.5
@@ -192,12 +195,14 @@ def test_slow_server_times_out(hook: HookServer, attempts: list[Attempt]) -> Non
 
 
 def test_silent_server_times_out(silent_url: str, attempts: list[Attempt]) -> None:
-    _, result = run(WebhookTarget(url=silent_url, timeout=0.3, max_attempts=1), attempts)
+    _, result = run(make_target("webhook", url=silent_url, timeout=0.3, max_attempts=1), attempts)
     assert result.outcome == "retryable" and attempts[0].error_class == "timeout"
 
 
 def test_refused_connection_is_retryable(closed_url: str, attempts: list[Attempt]) -> None:
-    _, result = run(WebhookTarget(url=closed_url, max_attempts=2), attempts, sleep=no_sleep)
+    _, result = run(
+        make_target("webhook", url=closed_url, max_attempts=2), attempts, sleep=no_sleep
+    )
     assert (result.outcome, result.attempts) == ("retryable", 2)
     assert [a.error_class for a in attempts] == ["connection_refused"] * 2
 
@@ -207,7 +212,7 @@ def test_deadline_caps_each_attempt_and_the_whole_delivery(
 ) -> None:
     hook.default = Reply(200, delay=3.0)
     start = time.monotonic()
-    _, result = run(WebhookTarget(url=hook.url(), max_attempts=10), attempts, budget=0.8)
+    _, result = run(make_target("webhook", url=hook.url(), max_attempts=10), attempts, budget=0.8)
     elapsed = time.monotonic() - start
     assert elapsed < 1.2
     assert result.outcome == "retryable"
@@ -217,20 +222,20 @@ def test_deadline_caps_each_attempt_and_the_whole_delivery(
 def test_backoff_never_sleeps_past_the_deadline(hook: HookServer, attempts: list[Attempt]) -> None:
     hook.default = Reply(500)
     start = time.monotonic()
-    _, result = run(WebhookTarget(url=hook.url(), max_attempts=20), attempts, budget=1.5)
+    _, result = run(make_target("webhook", url=hook.url(), max_attempts=20), attempts, budget=1.5)
     elapsed = time.monotonic() - start
     assert elapsed <= 1.5
     assert result.outcome == "retryable" and len(hook.requests) == len(attempts) >= 1
 
 
 def test_no_attempt_once_the_deadline_has_passed(hook: HookServer, attempts: list[Attempt]) -> None:
-    _, result = run(WebhookTarget(url=hook.url()), attempts, budget=0)
+    _, result = run(make_target("webhook", url=hook.url()), attempts, budget=0)
     assert (result.outcome, result.attempts) == ("retryable", 0)
     assert hook.requests == [] and attempts == []
 
 
 def test_invalid_url_is_permanent(attempts: list[Attempt]) -> None:
-    _, result = run(WebhookTarget(url="ftp://example.com/hook"), attempts)
+    _, result = run(make_target("webhook", url="ftp://example.com/hook"), attempts)
     assert (result.outcome, attempts[0].error_class) == ("permanent", "invalid_target")
 
 
@@ -241,9 +246,10 @@ def test_secrets_never_reach_attempts_logs_or_previews(
     url = hook.url("/hook?token=tok-9f8e7d6c5b4a").replace("//", "//alice:hunter2-password@")
     # The receiver echoes the token and the Authorization header in its error body.
     hook.default = Reply(500, b"bad token tok-9f8e7d6c5b4a for Bearer abcdef123456")
-    target = WebhookTarget(
+    target = make_target(
+        "webhook",
         url=url,
-        headers=(("Authorization", "Bearer abcdef123456"),),
+        headers={"Authorization": "Bearer abcdef123456"},
         secret="sign-me-please",
         max_attempts=2,
     )

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from sqlsentinel.schedule import systemd_calendar
 from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
 from sqlsentinel.schedule.translate import ScheduleError, translate
+from sqlsentinel.systemd import analyze as systemd_calendar
 
 ITERATIONS = 500
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

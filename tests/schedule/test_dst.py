@@ -8,10 +8,10 @@ from itertools import islice
 import pytest
 from cron_oracle import NOW
 
-from sqlsentinel.schedule import systemd_calendar
 from sqlsentinel.schedule.dst import transitions
 from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
 from sqlsentinel.schedule.translate import translate
+from sqlsentinel.systemd import analyze as systemd_calendar
 
 
 @pytest.mark.parametrize(

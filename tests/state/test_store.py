@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select
 
+from sqlsentinel.core.decide import Reason, Rule, State, Transition, decide
+from sqlsentinel.core.run import RunRecord
 from sqlsentinel.errors import StateDBError
-from sqlsentinel.state import store
+from sqlsentinel.state import listings, outbox
+from sqlsentinel.state import silences as sil
 from sqlsentinel.state.db import StateDB, _set_version
+from sqlsentinel.state.record import OutboxEntry, open_run
 from sqlsentinel.state.schema import MIGRATIONS, SCHEMA_VERSION, history, silences
-from sqlsentinel.state.transitions import Reason, Rule, State
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ALL_TABLES = {
@@ -40,8 +43,8 @@ def db(url: str) -> StateDB:
     return state
 
 
-def rec(alert: str, condition: str, at: datetime, outcome: str | None = None) -> store.RunRecord:
-    return store.RunRecord(
+def rec(alert: str, condition: str, at: datetime, outcome: str | None = None) -> RunRecord:
+    return RunRecord(
         run_id=uuid.uuid4().hex,
         alert=alert,
         triggered_by="CRON",
@@ -55,11 +58,22 @@ def rec(alert: str, condition: str, at: datetime, outcome: str | None = None) ->
     )
 
 
-def one_event(prev: Any, t: Any) -> list[store.OutboxEntry]:
-    return [store.OutboxEntry(uuid.uuid4().hex, "webhook", "http://hook", 0, t.notify.value, {})]
+def record_run(
+    db: StateDB, rec: RunRecord, rule: Rule, make_events: Any, retention: float | None
+) -> tuple[Any, Transition, list[OutboxEntry]]:
+    """What the engine does around the store: lock, decide, write."""
+    with open_run(db, rec.alert, rec.finished_at) as tx:
+        t = decide(tx.previous, rec.condition, rule, tx.silenced, rec.finished_at)
+        entries = make_events(tx.previous, t) if t.notify else []
+        tx.write(rec, t, entries, retention)
+    return tx.previous, t, entries
 
 
-def no_events(prev: Any, t: Any) -> list[store.OutboxEntry]:
+def one_event(prev: Any, t: Any) -> list[OutboxEntry]:
+    return [OutboxEntry(uuid.uuid4().hex, "webhook", "http://hook", 0, t.notify.value, {})]
+
+
+def no_events(prev: Any, t: Any) -> list[OutboxEntry]:
     return []
 
 
@@ -107,17 +121,17 @@ def test_upgrade_from_v1_keeps_rows(url: str) -> None:
         _set_version(conn, 1)
     assert state.schema_version() == 1
     assert "notifications" not in inspect(state.engine).get_table_names()
-    store.record_run(state, rec("a", "alert", T0), Rule(), no_events, None)
-    store.add_silence(state, "a", T0, T0 + timedelta(hours=1), "maint", "ops")
+    record_run(state, rec("a", "alert", T0), Rule(), no_events, None)
+    sil.add_silence(state, "a", T0, T0 + timedelta(hours=1), "maint", "ops")
 
     assert state.ensure_schema() == (1, 2)
     assert state.schema_version() == 2
     assert set(inspect(state.engine).get_table_names()) >= ALL_TABLES
-    [row] = store.history_rows(state, ["a"])
+    [row] = listings.history_rows(state, ["a"])
     assert (row["outcome"], row["state"], row["context"]) == ("alert", "ALERT", {"region": "eu"})
-    assert store.active_silences(state, T0)["a"]["reason"] == "maint"
+    assert sil.active_silences(state, T0)["a"]["reason"] == "maint"
     # the new tables work
-    store.record_run(state, rec("a", "ok", T0 + timedelta(hours=2)), Rule(), no_events, None)
+    record_run(state, rec("a", "ok", T0 + timedelta(hours=2)), Rule(), no_events, None)
 
 
 def test_newer_schema_is_refused_clearly(db: StateDB, url: str) -> None:
@@ -128,14 +142,14 @@ def test_newer_schema_is_refused_clearly(db: StateDB, url: str) -> None:
 
 
 def test_record_run_writes_state_and_history(db: StateDB) -> None:
-    prev, t, entries = store.record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
+    prev, t, entries = record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
     assert prev is None and t.state is State.ALERT and len(entries) == 1
-    prev, t, entries = store.record_run(
+    prev, t, entries = record_run(
         db, rec("a", "alert", T0 + timedelta(minutes=1)), Rule(), one_event, None
     )
     assert prev is not None and prev.last_notified_state is State.ALERT
     assert (t.reason, entries) == (Reason.STILL_FIRING, [])
-    rows = store.history_rows(db, ["a"])
+    rows = listings.history_rows(db, ["a"])
     assert [r["transition"] for r in rows] == ["still_firing", "firing"]
     assert rows[1]["notified"][0]["outcome"] == "pending"
     assert rows[0]["previous_state"] == "ALERT"
@@ -144,53 +158,53 @@ def test_record_run_writes_state_and_history(db: StateDB) -> None:
 
 def test_history_is_pruned_by_retention(db: StateDB) -> None:
     old = T0 - timedelta(days=10)
-    store.record_run(db, rec("a", "ok", old), Rule(), no_events, None)
-    store.record_run(db, rec("b", "ok", old), Rule(), no_events, None)
-    store.record_run(db, rec("a", "ok", T0 - timedelta(days=2)), Rule(), no_events, None)
-    store.record_run(db, rec("a", "ok", T0), Rule(), no_events, retention=5 * 86400)
-    a_times = [r["finished_at"] for r in store.history_rows(db, ["a"])]
+    record_run(db, rec("a", "ok", old), Rule(), no_events, None)
+    record_run(db, rec("b", "ok", old), Rule(), no_events, None)
+    record_run(db, rec("a", "ok", T0 - timedelta(days=2)), Rule(), no_events, None)
+    record_run(db, rec("a", "ok", T0), Rule(), no_events, retention=5 * 86400)
+    a_times = [r["finished_at"] for r in listings.history_rows(db, ["a"])]
     assert a_times == [T0, T0 - timedelta(days=2)]
-    assert len(store.history_rows(db, ["b"])) == 1  # pruning is per alert, on its own run
+    assert len(listings.history_rows(db, ["b"])) == 1  # pruning is per alert, on its own run
 
 
 def test_silence_suppresses_then_silence_ended_notifies(db: StateDB) -> None:
-    sid = store.add_silence(db, "a", T0, T0 + timedelta(hours=1), "deploy", "alice")
+    sid = sil.add_silence(db, "a", T0, T0 + timedelta(hours=1), "deploy", "alice")
     assert sid > 0
-    _, t, entries = store.record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
+    _, t, entries = record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
     assert (t.state, t.notify, t.suppressed, entries) == (State.ALERT, None, True, [])
-    [row] = store.states(db, T0 + timedelta(minutes=1))
+    [row] = listings.states(db)
     assert row["suppressed"] is True
-    assert store.active_silences(db, T0 + timedelta(minutes=1))["a"]["created_by"] == "alice"
+    assert sil.active_silences(db, T0 + timedelta(minutes=1))["a"]["created_by"] == "alice"
 
-    assert store.end_silences(db, "a", T0 + timedelta(minutes=5)) == 1
-    assert store.end_silences(db, "a", T0 + timedelta(minutes=6)) == 0
+    assert sil.end_silences(db, "a", T0 + timedelta(minutes=5)) == 1
+    assert sil.end_silences(db, "a", T0 + timedelta(minutes=6)) == 0
     with db.read() as conn:
         assert conn.execute(select(silences.c.ended_at)).scalar() == T0 + timedelta(minutes=5)
-    assert store.active_silences(db, T0 + timedelta(minutes=6)) == {}
-    _, t, entries = store.record_run(
+    assert sil.active_silences(db, T0 + timedelta(minutes=6)) == {}
+    _, t, entries = record_run(
         db, rec("a", "alert", T0 + timedelta(minutes=7)), Rule(), one_event, None
     )
     assert (t.reason, len(entries)) == (Reason.SILENCE_ENDED, 1)
 
 
 def test_silence_outside_its_window_does_not_apply(db: StateDB) -> None:
-    store.add_silence(db, "a", T0 + timedelta(hours=1), T0 + timedelta(hours=2), "later", "bob")
-    _, t, entries = store.record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
+    sil.add_silence(db, "a", T0 + timedelta(hours=1), T0 + timedelta(hours=2), "later", "bob")
+    _, t, entries = record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
     assert (t.suppressed, len(entries)) == (False, 1)
 
 
 def test_outbox_claim_is_exclusive_while_leased(db: StateDB, url: str) -> None:
-    _, _, [entry] = store.record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
+    _, _, [entry] = record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
     other = StateDB(url)  # another process's view
-    first = store.claim_pending(db, "a", T0, lease=60)
+    first = outbox.claim_pending(db, "a", T0, lease=60)
     assert [r["event_id"] for r in first] == [entry.event_id]
-    assert store.claim_pending(other, "a", T0 + timedelta(seconds=30), lease=60) == []
-    assert store.claim_pending(other, "b", T0, lease=60) == []
+    assert outbox.claim_pending(other, "a", T0 + timedelta(seconds=30), lease=60) == []
+    assert outbox.claim_pending(other, "b", T0, lease=60) == []
     # the lease runs out: the next run may retry it
-    again = store.claim_pending(other, "a", T0 + timedelta(seconds=61), lease=60)
+    again = outbox.claim_pending(other, "a", T0 + timedelta(seconds=61), lease=60)
     assert [r["event_id"] for r in again] == [entry.event_id]
 
-    store.record_attempt(
+    outbox.record_attempt(
         db,
         {
             "event_id": entry.event_id, "alert": "a", "channel": "webhook",
@@ -198,22 +212,22 @@ def test_outbox_claim_is_exclusive_while_leased(db: StateDB, url: str) -> None:
             "error_class": None, "detail": None, "latency_ms": 3.5, "started_at": T0,
         },
     )  # fmt: skip
-    store.finish_notification(db, entry.event_id, "delivered", 1, None, T0)
-    assert store.claim_pending(db, "a", T0 + timedelta(hours=1), lease=60) == []
-    assert store.pending_count(db) == {}
-    assert store.history_rows(db, ["a"])[0]["notified"][0]["outcome"] == "delivered"
-    assert [d["status_code"] for d in store.delivery_rows(db, ["a"])] == [200]
+    outbox.finish_notification(db, entry.event_id, "delivered", 1, None, T0)
+    assert outbox.claim_pending(db, "a", T0 + timedelta(hours=1), lease=60) == []
+    assert listings.pending_count(db) == {}
+    assert listings.history_rows(db, ["a"])[0]["notified"][0]["outcome"] == "delivered"
+    assert [d["status_code"] for d in listings.delivery_rows(db, ["a"])] == [200]
 
 
 def test_concurrent_claims_get_each_event_once(db: StateDB, url: str) -> None:
     for i in range(5):
-        store.record_run(db, rec("a", "alert" if i % 2 == 0 else "ok", T0 + timedelta(minutes=i)),
+        record_run(db, rec("a", "alert" if i % 2 == 0 else "ok", T0 + timedelta(minutes=i)),
                          Rule(), one_event, None)  # fmt: skip
-    assert store.pending_count(db) == {"a": 5}
+    assert listings.pending_count(db) == {"a": 5}
     got: list[list[dict[str, Any]]] = []
 
     def claim() -> None:
-        got.append(store.claim_pending(StateDB(url), "a", T0 + timedelta(hours=1), lease=60))
+        got.append(outbox.claim_pending(StateDB(url), "a", T0 + timedelta(hours=1), lease=60))
 
     threads = [threading.Thread(target=claim) for _ in range(4)]
     for t in threads:
@@ -226,10 +240,10 @@ def test_concurrent_claims_get_each_event_once(db: StateDB, url: str) -> None:
 
 def test_history_row_counts_match_runs(db: StateDB) -> None:
     for i in range(3):
-        store.record_run(db, rec(f"x{i}", "ok", T0), Rule(), no_events, None)
+        record_run(db, rec(f"x{i}", "ok", T0), Rule(), no_events, None)
     with db.read() as conn:
         assert len(conn.execute(select(history.c.id)).all()) == 3
-    assert {r["alert"] for r in store.run_counts(db)} == {"x0", "x1", "x2"}
+    assert {r["alert"] for r in listings.run_counts(db)} == {"x0", "x1", "x2"}
 
 
 def test_unreachable_postgresql_is_a_clear_state_db_error(unreachable_pg: str) -> None:

@@ -10,17 +10,11 @@ from pathlib import Path
 import pytest
 from systemd_harness import write_config
 
-from sqlsentinel.config.spec import AlertSpec, DatabaseSpec
+from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.schedule import unit_names
-from sqlsentinel.schedule.units import (
-    UnitOptions,
-    check_unit_names,
-    one_line_text,
-    quote_arg,
-    render_alert,
-    unit_base,
-)
+from sqlsentinel.systemd import unit_names
+from sqlsentinel.systemd.unit_names import check_unit_names, unit_base
+from sqlsentinel.systemd.units import UnitOptions, one_line_text, quote_arg, render_alert
 
 NASTY = "x\" ; $HOME ${PATH} %h %n \\ 'q' ; ExecStartPre=/bin/false ☃ 漢字"
 OPTIONS = UnitOptions(True, ("/usr/bin/python3", "-m", "sqlsentinel"), "/etc/sqlsentinel/a.yaml")

@@ -6,15 +6,15 @@ import json
 import shutil
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from systemd_harness import UserManager, write_config
 
 from sqlsentinel.schedule.preview import preview
-from sqlsentinel.schedule.systemctl import timer_info
-from sqlsentinel.schedule.units import unit_base
+from sqlsentinel.systemd.timers import timer_info
+from sqlsentinel.systemd.unit_names import unit_base
 
 pytestmark = pytest.mark.systemd
 
@@ -140,6 +140,16 @@ def test_every_minute_alert_fires_by_itself(units: UserManager, workdir: Path) -
     assert _history(workdir) == [("every minute", "CRON")]
     last = timer_info([timer], user=True)[timer]["last"]
     assert last is not None and last.second <= 2  # AccuracySec=1s: fired at hh:mm:00(+1)
+    # the run records when its timer elapsed (TRIGGER_TIMER_REALTIME_USEC), so lateness shows
+    (row,) = json.loads(units.sqlsentinel("history", str(config), "--json").stdout)
+    scheduled = datetime.fromisoformat(row["scheduled_at"])
+    assert scheduled.second <= 2 and abs(scheduled - last) < timedelta(seconds=1)
+    assert 0 <= row["lateness_ms"] < 30_000
+    assert row["lateness_ms"] == pytest.approx(
+        (datetime.fromisoformat(row["started_at"]) - scheduled).total_seconds() * 1000, abs=1
+    )
+    metrics = units.sqlsentinel("metrics", str(config)).stdout
+    assert 'sqlsentinel_alert_last_run_lateness_seconds{alert="every minute"}' in metrics
 
 
 def test_removed_or_disabled_alert_loses_its_timer_and_files(

@@ -1,9 +1,13 @@
-"""Channel registry: `channel:` name → class. A new channel is one module and one line here.
+"""The channel registry: every channel SQL Sentinel knows, by the name `channel:` gives.
 
-A channel makes exactly one attempt per `send` call and never sleeps or loops;
-`sqlsentinel.notify.deliver` wraps every channel in the one retry loop.
-Modules are imported only when their channel is used, so the webhook path never
-loads jinja2 or smtplib.
+Each channel is one module, `sqlsentinel.notify.channels.<name>`, and the single home
+of its facts: its options (`<Name>Options`, defaults included), its config model
+(`config_model()`, built on demand so sending never imports pydantic), the secrets
+its settings carry, how it describes a target, and how it sends. A channel makes
+exactly one attempt per `send` call and never sleeps or loops; `notify.deliver`
+wraps every channel in the one retry loop. Modules load only when used, so the
+webhook path never loads jinja2 or smtplib. A new channel is one module and one
+name in CHANNELS.
 """
 
 from __future__ import annotations
@@ -13,16 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from sqlsentinel.config.spec import NotifyTarget, SmtpSpec
-    from sqlsentinel.notify.event import AlertEvent
+    from pydantic import BaseModel
+
+    from sqlsentinel.core.event import AlertEvent
+    from sqlsentinel.core.spec import SmtpSpec, TargetSpec
+
+CHANNELS = ("email", "slack", "webhook")
 
 Outcome = Literal["delivered", "retryable", "permanent"]
-
-_REGISTRY: dict[str, str] = {
-    "email": "sqlsentinel.notify.channels.email:EmailChannel",
-    "slack": "sqlsentinel.notify.channels.slack:SlackChannel",
-    "webhook": "sqlsentinel.notify.channels.webhook:WebhookChannel",
-}
 
 
 @dataclass(frozen=True)
@@ -37,26 +39,45 @@ class SendResult:
 
 
 class Channel(Protocol):
-    """What every channel implements."""
+    """What every channel module's `CHANNEL` implements."""
 
     def send(
-        self, event: AlertEvent, target: Any, *, smtp: SmtpSpec | None, timeout: float
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
         """Make one delivery attempt."""
         ...
 
-    def preview(self, event: AlertEvent, target: Any, *, smtp: SmtpSpec | None) -> dict[str, Any]:
+    def preview(
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
+    ) -> dict[str, Any]:
         """What `send` would send, with secrets redacted."""
         ...
 
+    def describe(self, target: TargetSpec) -> str:
+        """A stable, human-readable, secret-free description of the target."""
+        ...
 
-def channel_names() -> tuple[str, ...]:
-    """Every registered channel name."""
-    return tuple(_REGISTRY)
+    def secrets(self, target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
+        """Every secret string the target's settings (and SMTP's) carry."""
+        ...
+
+    def default_timeout(self, smtp: SmtpSpec | None) -> float:
+        """Seconds per attempt when the target sets no `timeout`."""
+        ...
 
 
-def get_channel(target: NotifyTarget) -> Channel:
-    """The channel that sends to `target`."""
-    module, _, name = _REGISTRY[target.kind].partition(":")
-    cls: type[Channel] = getattr(importlib.import_module(module), name)
-    return cls()
+def _module(name: str) -> Any:
+    if name not in CHANNELS:
+        raise KeyError(f"unknown channel {name!r}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def get_channel(name: str) -> Channel:
+    """The channel called `name`."""
+    channel: Channel = _module(name).CHANNEL
+    return channel
+
+
+def config_models() -> list[type[BaseModel]]:
+    """Every channel's config model (imports pydantic: for validation only)."""
+    return [_module(name).config_model() for name in CHANNELS]

@@ -9,25 +9,81 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlsentinel.config.spec import EmailTarget, SmtpSpec
+from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.notify.channels import Outcome, SendResult
-from sqlsentinel.notify.channels.webhook import EVENT_ID_HEADER, USER_AGENT, network_failure
-from sqlsentinel.notify.event import AlertEvent
+from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, network_failure
 from sqlsentinel.notify.templates import TemplateError, render_email
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-def build_message(event: AlertEvent, target: EmailTarget, smtp: SmtpSpec) -> EmailMessage:
+    from sqlsentinel.core.event import AlertEvent
+
+NAME = "email"
+
+
+@dataclass(frozen=True)
+class EmailOptions:
+    """The options of an email target."""
+
+    recipients: tuple[str, ...]
+    subject: str | None = None  # jinja2 template override
+    body: str | None = None  # jinja2 template override (plain-text part; HTML part derived)
+
+
+def options(target: TargetSpec) -> EmailOptions:
+    """The typed options of an email target."""
+    data = dict(target.options)
+    return EmailOptions(**{**data, "recipients": tuple(data["recipients"])})
+
+
+def config_model() -> type[BaseModel]:
+    """The pydantic model of a `channel: email` entry."""
+    from typing import Annotated, Literal
+
+    from pydantic import BeforeValidator, Field, field_validator
+
+    from sqlsentinel.model_fields import listify
+    from sqlsentinel.notify.channels.config_base import TargetModel, check_template
+
+    class EmailModel(TargetModel):
+        """`channel: email`."""
+
+        channel: Literal["email"]
+        recipients: Annotated[list[str], BeforeValidator(listify)] = Field(min_length=1)
+        subject: str | None = None
+        body: str | None = None
+
+        _templates = field_validator("subject", "body")(check_template)
+
+        @field_validator("recipients")
+        @classmethod
+        def _addresses(cls, v: list[str]) -> list[str]:
+            from email.utils import parseaddr
+
+            for addr in v:
+                _, parsed = parseaddr(addr)
+                if "@" not in parsed or parsed.startswith("@") or parsed.endswith("@"):
+                    raise ValueError(f"{addr!r} is not an email address")
+            return v
+
+    return EmailModel
+
+
+def build_message(event: AlertEvent, target: TargetSpec, smtp: SmtpSpec) -> EmailMessage:
     """The complete message: multipart/alternative, text first, HTML second."""
-    subject, text, html = render_email(event, target.subject, target.body)
+    o = options(target)
+    subject, text, html = render_email(event, o.subject, o.body)
     domain = smtp.from_address.rpartition("@")[2] or "localhost"
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = smtp.from_address
-    msg["To"] = ", ".join(target.recipients)
+    msg["To"] = ", ".join(o.recipients)
     msg["Date"] = format_datetime(event.occurred_at)
     msg["Message-ID"] = f"<{event.event_id}@{domain}>"
     msg[EVENT_ID_HEADER] = event.event_id
@@ -74,7 +130,7 @@ def _smtp_failure(exc: OSError, timeout: float) -> SendResult:
     return network_failure(exc, timeout)
 
 
-def _transmit(msg: EmailMessage, target: EmailTarget, smtp: SmtpSpec, timeout: float) -> str:
+def _transmit(msg: EmailMessage, recipients: list[str], smtp: SmtpSpec, timeout: float) -> str:
     """One SMTP session; returns the refused recipients (if only some were refused)."""
     context = ssl.create_default_context()
     client = (
@@ -87,7 +143,7 @@ def _transmit(msg: EmailMessage, target: EmailTarget, smtp: SmtpSpec, timeout: f
             client.starttls(context=context)
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
-        refused = client.send_message(msg, smtp.from_address, list(target.recipients))
+        refused = client.send_message(msg, smtp.from_address, recipients)
     finally:
         try:
             client.quit()
@@ -100,7 +156,7 @@ class EmailChannel:
     """Sends one message to all of the target's recipients."""
 
     def send(
-        self, event: AlertEvent, target: EmailTarget, *, smtp: SmtpSpec | None, timeout: float
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
         """One SMTP session."""
         if smtp is None:
@@ -113,7 +169,7 @@ class EmailChannel:
         except ValueError as exc:
             return SendResult("permanent", None, "invalid_message", str(exc))
         try:
-            refused = _transmit(msg, target, smtp, timeout)
+            refused = _transmit(msg, list(options(target).recipients), smtp, timeout)
         except (smtplib.SMTPException, OSError) as exc:
             return _smtp_failure(exc, timeout)
         detail = f"accepted by {smtp.host}:{smtp.port}"
@@ -122,15 +178,31 @@ class EmailChannel:
         return SendResult("delivered", 250, None, detail)
 
     def preview(
-        self, event: AlertEvent, target: EmailTarget, *, smtp: SmtpSpec | None
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
     ) -> dict[str, Any]:
         """Server, sender, recipients, subject and both parts."""
-        subject, text, html = render_email(event, target.subject, target.body)
+        o = options(target)
+        subject, text, html = render_email(event, o.subject, o.body)
         return {
             "smtp": describe_smtp(smtp) if smtp else None,
             "from": smtp.from_address if smtp else None,
-            "to": list(target.recipients),
+            "to": list(o.recipients),
             "subject": subject,
             "text": text,
             "html": html,
         }
+
+    def describe(self, target: TargetSpec) -> str:
+        """`email a@example.com, b@example.com`."""
+        return "email " + ", ".join(options(target).recipients)
+
+    def secrets(self, target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
+        """The SMTP password."""
+        return [smtp.password or ""] if smtp is not None else []
+
+    def default_timeout(self, smtp: SmtpSpec | None) -> float:
+        """The SMTP settings' timeout."""
+        return smtp.timeout if smtp is not None else DEFAULT_ATTEMPT_TIMEOUT
+
+
+CHANNEL = EmailChannel()

@@ -2,36 +2,103 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlsentinel.config.spec import SlackTarget, SmtpSpec
+from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
-from sqlsentinel.notify.channels.webhook import EVENT_ID_HEADER, USER_AGENT, http_send
-from sqlsentinel.notify.event import AlertEvent, NotifyReason
-from sqlsentinel.notify.redact import redact_url
-from sqlsentinel.notify.templates import STATE_COLORS, TemplateError, mrkdwn_escape, render_slack
+from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, http_send
+from sqlsentinel.notify.redact import redact_url, url_secrets
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from sqlsentinel.core.event import AlertEvent
+
+NAME = "slack"
 
 
-def slack_message(event: AlertEvent, target: SlackTarget) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SlackOptions:
+    """The options of a Slack target."""
+
+    webhook_url: str
+    slack_channel: str | None = None  # Slack channel override, e.g. "#alerts"
+    username: str | None = None
+    body: str | None = None  # jinja2 template override of the message text (mrkdwn)
+
+
+def options(target: TargetSpec) -> SlackOptions:
+    """The typed options of a Slack target."""
+    return SlackOptions(**target.options)
+
+
+def config_model() -> type[BaseModel]:
+    """The pydantic model of a `channel: slack` entry (`webhook` is the original's name)."""
+    from typing import Literal
+
+    from pydantic import field_validator, model_validator
+
+    from sqlsentinel.notify.channels.config_base import (
+        TargetModel,
+        check_http_url,
+        check_template,
+    )
+
+    class SlackModel(TargetModel):
+        """`channel: slack`."""
+
+        channel: Literal["slack"]
+        webhook_url: str | None = None
+        webhook: str | None = None
+        slack_channel: str | None = None
+        username: str | None = None
+        body: str | None = None
+
+        _body = field_validator("body")(check_template)
+
+        @model_validator(mode="after")
+        def _one_url(self) -> SlackModel:
+            if self.webhook_url and self.webhook:
+                raise ValueError("give either webhook_url or webhook, not both")
+            url = self.webhook_url or self.webhook
+            if not url:
+                raise ValueError(
+                    "a Slack notification needs webhook_url (the incoming-webhook URL)"
+                )
+            try:
+                check_http_url(url)
+            except ValueError:
+                raise ValueError(f"webhook_url must be an http(s) URL, not {url!r}") from None
+            return self.model_copy(update={"webhook_url": url, "webhook": None})
+
+    return SlackModel
+
+
+def slack_message(event: AlertEvent, target: TargetSpec) -> dict[str, Any]:
     """The Slack JSON: fallback text plus one attachment coloured by state."""
+    from sqlsentinel.notify.templates import STATE_COLORS, mrkdwn_escape, render_slack
+
+    o = options(target)
     test = " (test)" if event.reason is NotifyReason.TEST else ""
     message: dict[str, Any] = {
         "text": mrkdwn_escape(f"[{event.state}] {event.alert}{test}"),
         "attachments": [
             {
                 "color": STATE_COLORS.get(event.state, "#808080"),
-                "text": render_slack(event, target.body),
+                "text": render_slack(event, o.body),
                 "mrkdwn_in": ["text"],
                 "footer": f"SQL Sentinel · event {event.event_id}",
                 "ts": int(event.occurred_at.timestamp()),
             }
         ],
     }
-    if target.channel:
-        message["channel"] = target.channel
-    if target.username:
-        message["username"] = target.username
+    if o.slack_channel:
+        message["channel"] = o.slack_channel
+    if o.username:
+        message["username"] = o.username
     return message
 
 
@@ -39,9 +106,11 @@ class SlackChannel:
     """Posts to the per-alert `webhook_url`."""
 
     def send(
-        self, event: AlertEvent, target: SlackTarget, *, smtp: SmtpSpec | None, timeout: float
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
         """POST the message once."""
+        from sqlsentinel.notify.templates import TemplateError
+
         try:
             body = dumps(slack_message(event, target)).encode()
         except TemplateError as exc:
@@ -51,13 +120,30 @@ class SlackChannel:
             "User-Agent": USER_AGENT,
             EVENT_ID_HEADER: event.event_id,
         }
-        return http_send("POST", target.webhook_url, body, headers, timeout)
+        return http_send("POST", options(target).webhook_url, body, headers, timeout)
 
     def preview(
-        self, event: AlertEvent, target: SlackTarget, *, smtp: SmtpSpec | None
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
     ) -> dict[str, Any]:
         """Redacted URL and the message."""
         return {
-            "url": redact_url(target.webhook_url, slack=True),
+            "url": redact_url(options(target).webhook_url, slack=True),
             "body": slack_message(event, target),
         }
+
+    def describe(self, target: TargetSpec) -> str:
+        """`slack https://hooks.slack.com/services/T…/B…/…redacted #channel`."""
+        o = options(target)
+        channel = f" {o.slack_channel}" if o.slack_channel else ""
+        return f"slack {redact_url(o.webhook_url, slack=True)}{channel}"
+
+    def secrets(self, target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
+        """The secret parts of the webhook URL."""
+        return url_secrets(options(target).webhook_url, slack=True)
+
+    def default_timeout(self, smtp: SmtpSpec | None) -> float:
+        """The default per-attempt timeout."""
+        return DEFAULT_ATTEMPT_TIMEOUT
+
+
+CHANNEL = SlackChannel()

@@ -1,164 +1,85 @@
-"""`channel: webhook`: the versioned JSON payload, optionally HMAC-signed (docs/webhook.md).
-
-Also home of `http_send`, the one HTTP attempt Slack shares (http.client, so header
-names go out exactly as written; `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` are
-honoured; userinfo in the URL becomes basic authentication). Redirects are not
-followed: a 3xx answer to a POST is a permanent failure that names the new
-location (redacted), because re-sending a body to a moved URL silently is how
-alerts end up somewhere nobody reads.
-"""
+"""`channel: webhook`: the versioned JSON payload, optionally HMAC-signed (docs/webhook.md)."""
 
 from __future__ import annotations
 
-import base64
-import errno
 import hashlib
 import hmac
-import http.client
-import socket
-import ssl
 import time
-import urllib.request
-from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sqlsentinel import __version__
-from sqlsentinel.config.spec import SmtpSpec, WebhookTarget
+from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
-from sqlsentinel.notify.event import AlertEvent
-from sqlsentinel.notify.redact import REDACTED, redact_headers, redact_url
+from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, http_send
+from sqlsentinel.notify.redact import (
+    REDACTED,
+    SAFE_HEADERS,
+    redact_headers,
+    redact_url,
+    url_secrets,
+)
 
-USER_AGENT = f"sqlsentinel/{__version__}"
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from sqlsentinel.core.event import AlertEvent
+
+NAME = "webhook"
+METHODS = ("POST", "PUT", "PATCH", "GET")
 TIMESTAMP_HEADER = "X-SQLSentinel-Timestamp"
 SIGNATURE_HEADER = "X-SQLSentinel-Signature"
-EVENT_ID_HEADER = "X-SQLSentinel-Event-Id"
-_SNIPPET = 200  # characters of an error response body kept in the detail
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    """The options of a webhook target (JSON built from data, never from a text template)."""
+
+    url: str
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secret: str | None = None  # HMAC-SHA256 signing key
+
+
+def options(target: TargetSpec) -> WebhookOptions:
+    """The typed options of a webhook target."""
+    return WebhookOptions(**target.options)
+
+
+def config_model() -> type[BaseModel]:
+    """The pydantic model of a `channel: webhook` entry."""
+    from typing import Literal
+
+    from pydantic import Field, field_validator
+
+    from sqlsentinel.notify.channels.config_base import TargetModel, check_http_url
+
+    class WebhookModel(TargetModel):
+        """`channel: webhook`."""
+
+        channel: Literal["webhook"]
+        url: str
+        method: str | None = None
+        headers: dict[str, str] | None = None
+        secret: str | None = Field(default=None, min_length=1)
+
+        _url = field_validator("url")(check_http_url)
+
+        @field_validator("method")
+        @classmethod
+        def _method(cls, v: str | None) -> str | None:
+            if v is not None and v.upper() not in METHODS:
+                raise ValueError(f"{v!r} is not one of {', '.join(METHODS)}")
+            return v.upper() if v else v
+
+    return WebhookModel
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The signature header value: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
-
-
-def _snippet(raw: bytes) -> str:
-    text = " ".join(raw[: _SNIPPET * 4].decode("utf-8", "replace").split())
-    return text[:_SNIPPET]
-
-
-def network_failure(exc: OSError | http.client.HTTPException, timeout: float) -> SendResult:
-    """Classify an exception raised before an HTTP status arrived."""
-    if isinstance(exc, TimeoutError):
-        return SendResult("retryable", None, "timeout", f"no answer within {timeout:g} s")
-    if isinstance(exc, ConnectionRefusedError):
-        return SendResult("retryable", None, "connection_refused", "connection refused")
-    if isinstance(exc, socket.gaierror):
-        transient = exc.errno == socket.EAI_AGAIN
-        return SendResult(
-            "retryable" if transient else "permanent", None, "dns", f"name lookup failed: {exc}"
-        )
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        detail = f"TLS certificate not trusted: {exc.verify_message}"
-        return SendResult("permanent", None, "tls_verify", detail)
-    if isinstance(exc, ssl.SSLError):
-        return SendResult("retryable", None, "tls", f"TLS error: {exc.reason}")
-    if isinstance(exc, http.client.HTTPException | ConnectionError):
-        return SendResult("retryable", None, "connection_error", f"{type(exc).__name__}: {exc}")
-    name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-    return SendResult("retryable", None, "network_error", f"{name}: {exc.strerror or exc}")
-
-
-def _status_result(code: int, reason: str, headers: Any, body: bytes) -> SendResult:
-    """Classify an HTTP answer."""
-    if 200 <= code < 300:
-        return SendResult("delivered", code, None, f"HTTP {code}")
-    text = f"HTTP {code} {reason}".rstrip()
-    if 300 <= code < 400:
-        where = headers.get("Location")
-        to = f" to {redact_url(where)}" if where else ""
-        detail = f"{text}: redirect{to} not followed; point the target at the final URL"
-        return SendResult("permanent", code, "redirect", detail)
-    snippet = _snippet(body)
-    detail = f"{text}: {snippet}" if snippet else text
-    if code in (408, 429) or code >= 500:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        return SendResult("retryable", code, "http_status", detail, retry_after)
-    return SendResult("permanent", code, "http_status", detail)
-
-
-def _basic(user: str | None, password: str | None) -> str:
-    pair = f"{unquote(user or '')}:{unquote(password or '')}".encode()
-    return "Basic " + base64.b64encode(pair).decode("ascii")
-
-
-def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
-    """Connection (direct or through the environment's proxy), request target, extra headers."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("the URL must start with http:// or https:// and name a host")
-    https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
-    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    extra = {"Authorization": _basic(parts.username, parts.password)} if parts.username else {}
-    context = ssl.create_default_context() if https else None
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname):
-        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        auth = {"Proxy-Authorization": _basic(p.username, p.password)} if p.username else {}
-        if https:
-            conn = http.client.HTTPSConnection(
-                p.hostname or "", p.port or 80, timeout=timeout, context=context
-            )
-            conn.set_tunnel(parts.hostname, port, headers=auth)
-            return conn, target, extra
-        plain = http.client.HTTPConnection(p.hostname or "", p.port or 80, timeout=timeout)
-        return plain, urlunsplit(parts._replace(fragment="")), {**extra, **auth}
-    if https:
-        secure = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=context)
-        return secure, target, extra
-    return http.client.HTTPConnection(parts.hostname, port, timeout=timeout), target, extra
-
-
-def http_send(
-    method: str, url: str, body: bytes, headers: dict[str, str], timeout: float
-) -> SendResult:
-    """One HTTP request with headers exactly as given; never raises, never follows a redirect."""
-    try:
-        conn, target, extra = _connect(url, timeout)
-    except ValueError as exc:
-        return SendResult("permanent", None, "invalid_target", str(exc))
-    try:
-        conn.request(method, target, body=body, headers={**extra, **headers})
-        response = conn.getresponse()
-    except (OSError, http.client.HTTPException) as exc:
-        conn.close()
-        return network_failure(exc, timeout)
-    except ValueError as exc:  # e.g. a header value http.client refuses to send
-        conn.close()
-        return SendResult("permanent", None, "invalid_request", str(exc))
-    try:  # the status decides; a body that does not arrive only loses the detail
-        raw = b"" if 200 <= response.status < 300 else response.read(_SNIPPET * 4)
-    except (OSError, http.client.HTTPException):
-        raw = b""
-    finally:
-        conn.close()
-    return _status_result(response.status, response.reason, response.headers, raw)
 
 
 def _base_headers(event: AlertEvent) -> dict[str, str]:
@@ -170,31 +91,52 @@ def _base_headers(event: AlertEvent) -> dict[str, str]:
 
 
 class WebhookChannel:
-    """JSON built from data, never from a text template."""
+    """POSTs (or the configured method) the payload."""
 
     def send(
-        self, event: AlertEvent, target: WebhookTarget, *, smtp: SmtpSpec | None, timeout: float
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
-        """POST (or the configured method) the payload once."""
+        """Send the payload once."""
+        o = options(target)
         body = dumps(event.to_payload()).encode()
-        headers = {**_base_headers(event), **dict(target.headers)}
-        if target.secret:
+        headers = {**_base_headers(event), **dict(o.headers)}
+        if o.secret:
             timestamp = str(int(time.time()))
             headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = sign(target.secret, timestamp, body)
-        return http_send(target.method, target.url, body, headers, timeout)
+            headers[SIGNATURE_HEADER] = sign(o.secret, timestamp, body)
+        return http_send(o.method, o.url, body, headers, timeout)
 
     def preview(
-        self, event: AlertEvent, target: WebhookTarget, *, smtp: SmtpSpec | None
+        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
     ) -> dict[str, Any]:
         """Method, redacted URL and headers, and the payload."""
-        headers = {**_base_headers(event), **redact_headers(target.headers)}
-        if target.secret:
+        o = options(target)
+        headers = {**_base_headers(event), **redact_headers(o.headers.items())}
+        if o.secret:
             headers[TIMESTAMP_HEADER] = "<unix seconds at send time>"
             headers[SIGNATURE_HEADER] = f"sha256={REDACTED}"
         return {
-            "method": target.method,
-            "url": redact_url(target.url),
+            "method": o.method,
+            "url": redact_url(o.url),
             "headers": headers,
             "body": event.to_payload(),
         }
+
+    def describe(self, target: TargetSpec) -> str:
+        """`webhook POST https://…/hook`."""
+        o = options(target)
+        return f"webhook {o.method} {redact_url(o.url)}"
+
+    def secrets(self, target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
+        """URL secrets, non-trivial header values and the signing secret."""
+        o = options(target)
+        found = url_secrets(o.url)
+        found += [v for k, v in o.headers.items() if k.lower() not in SAFE_HEADERS]
+        return [*found, o.secret or ""]
+
+    def default_timeout(self, smtp: SmtpSpec | None) -> float:
+        """The default per-attempt timeout."""
+        return DEFAULT_ATTEMPT_TIMEOUT
+
+
+CHANNEL = WebhookChannel()

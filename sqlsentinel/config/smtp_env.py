@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlsentinel.config.spec import SmtpSpec
+from sqlsentinel.core.spec import SmtpSpec, given
+
+SMTP_ENV_NAMES = (
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USERNAME",
+    "SMTP_USER",
+    "SMTP_PASSWORD",
+    "SMTP_FROM_ADDRESS",
+    "SMTP_FROM",
+    "SMTP_USE_TLS",
+    "SMTP_USE_SSL",
+    "SMTP_TIMEOUT",
+)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -57,20 +70,20 @@ def smtp_from_env(environ: Mapping[str, str]) -> SmtpSpec | None:
     host = _get(environ, "SMTP_HOST")
     if host is None:
         return None
-    port = int(_number(environ, "SMTP_PORT", int) or 587)
-    if port > 65535:
-        raise SmtpEnvError(f"SMTP_PORT={port}: expected a port number (1-65535)")
+    port = _number(environ, "SMTP_PORT", int)
+    if port is not None and port > 65535:
+        raise SmtpEnvError(f"SMTP_PORT={int(port)}: expected a port number (1-65535)")
     use_ssl = _bool(environ, "SMTP_USE_SSL")
     implicit = port == 465 if use_ssl is None else use_ssl
     starttls = _bool(environ, "SMTP_USE_TLS")
-    defaults = SmtpSpec(host=host)
-    return SmtpSpec(
-        host=host,
-        port=port,
-        username=_get(environ, "SMTP_USERNAME", "SMTP_USER"),
-        password=environ.get("SMTP_PASSWORD") or None,
-        from_address=_get(environ, "SMTP_FROM_ADDRESS", "SMTP_FROM") or defaults.from_address,
-        starttls=False if implicit else (starttls is not False),
-        ssl=implicit,
-        timeout=_number(environ, "SMTP_TIMEOUT", float) or defaults.timeout,
-    )
+    values = {
+        "host": host,
+        "port": None if port is None else int(port),
+        "username": _get(environ, "SMTP_USERNAME", "SMTP_USER"),
+        "password": environ.get("SMTP_PASSWORD") or None,
+        "from_address": _get(environ, "SMTP_FROM_ADDRESS", "SMTP_FROM"),
+        "starttls": False if implicit else (starttls is not False),
+        "ssl": implicit,
+        "timeout": _number(environ, "SMTP_TIMEOUT", float),
+    }
+    return SmtpSpec(**given(values))

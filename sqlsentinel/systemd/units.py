@@ -9,7 +9,6 @@ directive, expand a `%` specifier or an environment variable.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -19,14 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 
-from sqlsentinel.config.spec import AlertSpec
+from sqlsentinel.core.budget import unit_timeout
+from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.schedule.unit_names import PREFIX, check_unit_names, unit_base
-
-__all__ = ["PREFIX", "check_unit_names", "unit_base"]
+from sqlsentinel.systemd.unit_names import unit_base
 
 MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
-TIMEOUT_MARGIN = 90  # seconds on top of the query timeout: start-up and notification delivery
 DESCRIPTION_MAX = 200
 _CALENDAR_OK = re.compile(r"[A-Za-z0-9 *:,./~_+-]+")
 _PATH_BAD = re.compile(r"[\s\"'\\]")
@@ -130,7 +127,7 @@ def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object
     return {
         "description": one_line_text(f'SQL Sentinel alert "{alert.name}"'),
         "exec_start": exec_start,
-        "timeout": math.ceil(alert.timeout) + TIMEOUT_MARGIN,
+        "timeout": unit_timeout(alert.timeout),
         "env_file": plain_path(options.env_file, "env file") if options.env_file else None,
         "system": options.system,
         "protect_home": "read-only" if any(p.startswith(_HOME_DIRS) for p in read_paths) else "yes",
@@ -166,7 +163,7 @@ def render_alert(alert: AlertSpec, on_calendar: Sequence[str], options: UnitOpti
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("sqlsentinel.schedule", "templates"),
+        loader=jinja2.PackageLoader("sqlsentinel.systemd", "templates"),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from sqlsentinel.notify.event import AlertEvent, NotifyReason, make_dedup_key, new_event_id
+from notify.servers import T0, make_event
 
-from .servers import T0, make_event
+from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.event import AlertEvent, make_dedup_key, new_event_id
 
 
 def test_payload_fields_are_documented_and_json_safe() -> None:

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 
-from sqlsentinel.config.spec import (
-    AlertSpec,
-    DatabaseSpec,
-    EmailTarget,
-    NotifyTarget,
-    SlackTarget,
-    WebhookTarget,
-)
+from support import make_target
+
+from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, TargetSpec
 from sqlsentinel.notify.deliver import Attempt
-from sqlsentinel.notify.test_message import build_test_event, send_test
+from sqlsentinel.notify.synthetic import build_test_event, send_test
 
 from .servers import HookServer, Reply
 
 
-def alert(*targets: NotifyTarget) -> AlertSpec:
+def alert(*targets: TargetSpec) -> AlertSpec:
     return AlertSpec(
         name="orders_late",
         query="select 'OK' as status",
@@ -37,9 +32,9 @@ def test_test_event() -> None:
 def test_sends_through_every_target_and_reports_each(hook: HookServer) -> None:
     hook.replies = [Reply(200), Reply(403, b"invalid_token")]
     targets = (
-        WebhookTarget(url=hook.url("/a")),
-        SlackTarget(webhook_url=hook.url("/services/T/B/secret-token")),
-        EmailTarget(recipients=("ops@x.org",)),
+        make_target("webhook", url=hook.url("/a")),
+        make_target("slack", webhook_url=hook.url("/services/T/B/secret-token")),
+        make_target("email", recipients=("ops@x.org",)),
     )
     seen: list[Attempt] = []
     reports = send_test(alert(*targets), None, on_attempt=seen.append)
@@ -56,8 +51,8 @@ def test_sends_through_every_target_and_reports_each(hook: HookServer) -> None:
 
 def test_dry_run_sends_nothing_and_hides_secrets(hook: HookServer) -> None:
     targets = (
-        WebhookTarget(url=hook.url("/a?token=t0ps3cret"), secret="sig-secret"),
-        SlackTarget(webhook_url=hook.url("/services/T/B/secret-token"), body="{{ oops"),
+        make_target("webhook", url=hook.url("/a?token=t0ps3cret"), secret="sig-secret"),
+        make_target("slack", webhook_url=hook.url("/services/T/B/secret-token"), body="{{ oops"),
     )
     reports = send_test(alert(*targets), None, dry_run=True)
     assert hook.requests == []

@@ -5,23 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
+from sqlsentinel.core.decide import NotifyReason, Previous, Transition
+from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.jsonsafe import to_jsonable
 
 PAYLOAD_SCHEMA_VERSION = 1
-
-
-class NotifyReason(StrEnum):
-    """Why a notification was sent."""
-
-    FIRING = "firing"
-    RESOLVED = "resolved"
-    ERROR = "error"
-    REPEAT = "repeat"
-    SILENCE_ENDED = "silence_ended"
-    TEST = "test"
 
 
 def new_event_id() -> str:
@@ -105,3 +96,29 @@ class AlertEvent:
             triggered_by=d["triggered_by"],
             run_id=d["run_id"],
         )
+
+
+def build_event(
+    alert: AlertSpec, record: RunRecord, prev: Previous | None, t: Transition
+) -> AlertEvent:
+    """The notification event for transition `t` of this run (a fresh event id)."""
+    assert t.notify is not None
+    return AlertEvent(
+        event_id=new_event_id(),
+        dedup_key=make_dedup_key(alert.name, t.state.value, t.since),
+        alert=alert.name,
+        description=alert.description,
+        state=t.state.value,
+        previous_state=prev.state.value if prev else None,
+        reason=t.notify,
+        actual_value=record.actual_value,
+        threshold=record.threshold,
+        context=record.context or {},
+        error=record.error,
+        outcome=record.outcome,
+        occurred_at=record.finished_at,
+        state_since=t.since,
+        tags=alert.tags,
+        triggered_by=record.triggered_by,
+        run_id=record.run_id,
+    )

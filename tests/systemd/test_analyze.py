@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlsentinel.schedule import systemd_calendar
-from sqlsentinel.schedule.translate import Translation, translate, verify_with_systemd
+from sqlsentinel.schedule.translate import Translation, translate
+from sqlsentinel.systemd import analyze as systemd_calendar
+from sqlsentinel.systemd.analyze import verify_with_systemd
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 

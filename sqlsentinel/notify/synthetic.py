@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlsentinel.config.spec import AlertSpec, SmtpSpec
+from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.event import AlertEvent, make_dedup_key, new_event_id
+from sqlsentinel.core.spec import AlertSpec, SmtpSpec
 from sqlsentinel.notify.deliver import Attempt, deliver, describe_target, preview
-from sqlsentinel.notify.event import AlertEvent, NotifyReason, make_dedup_key, new_event_id
 
 TEST_BUDGET = 20.0  # seconds per target
 
@@ -71,7 +72,7 @@ def send_test(
             shown = preview(event, target, smtp=smtp)
             outcome = "permanent" if "error" in shown else "dry_run"
             detail = str(shown.get("error", "not sent (dry run)"))
-            reports.append(TargetReport(target.kind, described, outcome, 0, detail, shown))
+            reports.append(TargetReport(target.channel, described, outcome, 0, detail, shown))
             continue
         result = deliver(
             event,
@@ -82,6 +83,6 @@ def send_test(
             sleep=sleep,
         )
         reports.append(
-            TargetReport(target.kind, described, result.outcome, result.attempts, result.detail)
+            TargetReport(target.channel, described, result.outcome, result.attempts, result.detail)
         )
     return reports

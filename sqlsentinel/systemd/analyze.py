@@ -14,6 +14,8 @@ import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlsentinel.schedule.translate import Translation
+
 _PROGRAM = "systemd-analyze"
 _FAILED = re.compile(r"^Failed to parse calendar specification '(.*)': (.*)$")
 _ELAPSE = re.compile(r"^\s*(?:Next elapse|Iter\. #\d+|\(in UTC\)):\s*(.*)$")
@@ -83,3 +85,15 @@ def _parse_utc(text: str) -> datetime:
     """`Fri 2026-01-02 00:00:00 UTC` -> aware UTC; a local time is a placeholder (`(in UTC)`)."""
     _weekday, day, clock, *_zone = text.split()
     return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=UTC)
+
+
+def verify_with_systemd(translations: Sequence[Translation]) -> list[str]:
+    """Problems systemd-analyze reports for emitted lines ([] if all parse or it is absent)."""
+    if not available():
+        return []
+    owner = {line: t.cron for t in translations for line in t.on_calendar}
+    return [
+        f"systemd-analyze cannot parse `OnCalendar={line}` (from `{owner.get(line, line)}`): "
+        f"{error}"
+        for line, error in check_lines(list(owner))
+    ]

@@ -1,14 +1,14 @@
-"""Load just what a run needs: through the compiled cache when it can answer."""
+"""Load just what a run needs: through the spec cache when it can answer."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-from sqlsentinel.config.compiled import CompiledCache
-from sqlsentinel.config.spec import AlertSpec, Settings
-from sqlsentinel.errors import ConfigError, Problem, UsageError
+from sqlsentinel.config.read import read_config
+from sqlsentinel.config.spec_cache import SpecCache
+from sqlsentinel.core.spec import AlertSpec, Settings
+from sqlsentinel.errors import UsageError
 
 
 def load_for_run(
@@ -16,26 +16,16 @@ def load_for_run(
 ) -> tuple[Settings, list[AlertSpec]]:
     """Settings and the named alerts (every enabled alert when `names` is empty)."""
     env = os.environ if environ is None else environ
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError([Problem(path, None, "", "config file not found")]) from None
-    except OSError as exc:
-        raise ConfigError(
-            [Problem(path, None, "", f"cannot read config file: {exc.strerror}")]
-        ) from None
-    cache = CompiledCache(path, data, env)
+    data = read_config(path)
+    cache = SpecCache(path, data, env)
     if names:
         hit = cache.read(names)
         if hit is not None:
             return hit
     from sqlsentinel.config.loader import load_text
+    from sqlsentinel.config.read import decode_config
 
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(path, None, "", f"config file is not UTF-8: {exc}")]) from None
-    loaded = load_text(text, path, env)
+    loaded = load_text(decode_config(data, path), path, env)
     cache.write(loaded.settings, loaded.alerts, set(loaded.env_used))
     if not names:
         return loaded.settings, [a for a in loaded.alerts if a.enabled]

@@ -1,4 +1,4 @@
-"""The compiled per-alert cache that keeps `sqlsentinel run` cheap.
+"""The per-alert spec cache (the "compiled cache") that keeps `sqlsentinel run` cheap.
 
 A full load validates the whole file; it then writes one small JSON file per
 alert, keyed by the config file's bytes, the package version and the values of
@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sqlsentinel import __version__
-from sqlsentinel.config.spec import (
+from sqlsentinel.atomic import atomic_write
+from sqlsentinel.core.spec import (
     AlertSpec,
     Settings,
     alert_from_json,
@@ -46,7 +47,7 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()
 
 
-class CompiledCache:
+class SpecCache:
     """Read and write compiled alerts for one config file."""
 
     def __init__(self, config_path: str, data: bytes, environ: Mapping[str, str]) -> None:
@@ -97,8 +98,8 @@ class CompiledCache:
         os.chmod(self.root, 0o700)
         key_file = self.root / "key"
         if not key_file.exists():
-            _atomic_write(key_file, secrets.token_bytes(32))
-        _atomic_write(self.group / f"{self.key}.vars", json.dumps(sorted(env_used)).encode())
+            atomic_write(key_file, secrets.token_bytes(32))
+        atomic_write(self.group / f"{self.key}.vars", json.dumps(sorted(env_used)).encode())
         entry = self._entry()
         if entry is None or entry.exists():
             return
@@ -124,12 +125,3 @@ def _private_write(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)

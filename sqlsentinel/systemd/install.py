@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlsentinel.atomic import atomic_write_many
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.schedule.systemctl import Systemctl
-from sqlsentinel.schedule.units import MARKER, AlertUnits
+from sqlsentinel.systemd.systemctl import Systemctl
+from sqlsentinel.systemd.units import MARKER, AlertUnits
 
 MANIFEST = ".sqlsentinel-manifest.json"
 WANTS = "timers.target.wants"
@@ -147,18 +148,11 @@ def plan_uninstall(unit_dir: Path, config: str | None) -> Plan:
 
 
 def _write_all(unit_dir: Path, files: dict[str, str]) -> None:
-    """Write every file to a temp name, flush them all with one sync, then rename each."""
-    temps = {name: unit_dir / f".{name}.{os.getpid()}.tmp" for name in files}
+    """Write every file atomically and durably (world-readable, as unit files are)."""
     try:
-        for name, content in files.items():
-            temps[name].write_text(content, encoding="utf-8")
-            os.chmod(temps[name], 0o644)
-        os.sync()  # one flush for all files instead of one fsync each (1,000 alerts: seconds)
-        for name, tmp in temps.items():
-            os.replace(tmp, unit_dir / name)
+        encoded = {name: content.encode("utf-8") for name, content in files.items()}
+        atomic_write_many(unit_dir, encoded, 0o644, sync=True)
     except OSError as exc:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
         raise SystemdError(f"cannot write in {unit_dir}: {exc.strerror or exc}") from None
 
 

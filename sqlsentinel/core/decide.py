@@ -1,4 +1,4 @@
-"""The state machine of one alert: a pure function (previous, outcome, rule, now) -> transition.
+"""The state machine of one alert: a pure function (previous, condition, rule, now) -> transition.
 
 States: OK, PENDING (condition true, not yet for `for`), ALERT, ERROR (the check failed).
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from sqlsentinel.core.spec import AlertSpec
 
 
 class State(StrEnum):
@@ -36,14 +38,15 @@ class Reason(StrEnum):
     KEPT = "kept"  # on_error/on_no_data: keep
 
 
-class Notify(StrEnum):
-    """Why a notification goes out (same values as notify.event.NotifyReason)."""
+class NotifyReason(StrEnum):
+    """Why a notification goes out."""
 
     FIRING = "firing"
     RESOLVED = "resolved"
     ERROR = "error"
     REPEAT = "repeat"
     SILENCE_ENDED = "silence_ended"
+    TEST = "test"  # `sqlsentinel notify-test`; never decided by a run
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,16 @@ class Transition:
     since: datetime
     condition_since: datetime | None
     reason: Reason
-    notify: Notify | None
+    notify: NotifyReason | None
     suppressed: bool  # true when a due notification was withheld by a silence
 
 
-Condition = str  # "ok" | "alert" | "error" | "keep"
+def rule_of(alert: AlertSpec) -> Rule:
+    """The transition settings of `alert`."""
+    return Rule(alert.for_, alert.repeat_interval, alert.notify_on_resolve, alert.notify_on_error)
+
+
+Condition = str  # "ok" | "alert" | "error" | "keep" (see core.outcomes.condition_for)
 
 
 def decide(
@@ -99,7 +107,12 @@ def decide(
         if prev is not None and prev.state is State.ERROR:
             if prev.suppressed and not silenced:
                 return Transition(
-                    State.ERROR, prev.since, None, Reason.SILENCE_ENDED, Notify.SILENCE_ENDED, False
+                    State.ERROR,
+                    prev.since,
+                    None,
+                    Reason.SILENCE_ENDED,
+                    NotifyReason.SILENCE_ENDED,
+                    False,
                 )
             return Transition(
                 State.ERROR, prev.since, None, Reason.STILL_ERROR, None, prev.suppressed
@@ -109,7 +122,7 @@ def decide(
             now,
             None,
             Reason.ERROR,
-            Notify.ERROR if rule.notify_on_error else None,
+            NotifyReason.ERROR if rule.notify_on_error else None,
             silenced,
         )
     # condition == "ok"
@@ -121,7 +134,7 @@ def decide(
         State.ALERT,
         State.ERROR,
     )
-    notify = Notify.RESOLVED if told and rule.notify_on_resolve else None
+    notify = NotifyReason.RESOLVED if told and rule.notify_on_resolve else None
     return Transition(State.OK, now, None, Reason.RESOLVED, None if silenced else notify, False)
 
 
@@ -134,11 +147,18 @@ def _alerting(prev: Previous | None, rule: Rule, silenced: bool, now: datetime) 
             )
         if prev.suppressed:
             return Transition(
-                State.ALERT, since, cond_since, Reason.SILENCE_ENDED, Notify.SILENCE_ENDED, False
+                State.ALERT,
+                since,
+                cond_since,
+                Reason.SILENCE_ENDED,
+                NotifyReason.SILENCE_ENDED,
+                False,
             )
         last = prev.last_notified_at
         if rule.repeat_interval and last and now - last >= timedelta(seconds=rule.repeat_interval):
-            return Transition(State.ALERT, since, cond_since, Reason.REPEAT, Notify.REPEAT, False)
+            return Transition(
+                State.ALERT, since, cond_since, Reason.REPEAT, NotifyReason.REPEAT, False
+            )
         return Transition(State.ALERT, since, cond_since, Reason.STILL_FIRING, None, False)
     pending = prev is not None and prev.state is State.PENDING
     cond_since = (prev.condition_since or prev.since) if pending and prev else now
@@ -148,7 +168,7 @@ def _alerting(prev: Previous | None, rule: Rule, silenced: bool, now: datetime) 
                 State.PENDING, prev.since, cond_since, Reason.STILL_PENDING, None, False
             )
         return Transition(State.PENDING, now, cond_since, Reason.PENDING, None, False)
-    return _gate(State.ALERT, now, cond_since, Reason.FIRING, Notify.FIRING, silenced)
+    return _gate(State.ALERT, now, cond_since, Reason.FIRING, NotifyReason.FIRING, silenced)
 
 
 def _gate(
@@ -156,7 +176,7 @@ def _gate(
     now: datetime,
     cond_since: datetime | None,
     reason: Reason,
-    notify: Notify | None,
+    notify: NotifyReason | None,
     silenced: bool,
 ) -> Transition:
     """Withhold `notify` while silenced, remembering that it was withheld."""

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sqlsentinel.state.transitions import Notify, Previous, Reason, Rule, State, decide
+from sqlsentinel.core.decide import NotifyReason, Previous, Reason, Rule, State, decide
+
+N = NotifyReason
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)
@@ -30,13 +32,13 @@ SILENT_FIRING = prev(State.ALERT, cond=T0, suppressed=True)
 CASES = {
     "first run ok": (None, "ok", Rule(), False, State.OK, Reason.FIRST_RUN_OK, None, False, NOW),
     "first run alert fires": (
-        None, "alert", Rule(), False, State.ALERT, Reason.FIRING, Notify.FIRING, False, NOW
+        None, "alert", Rule(), False, State.ALERT, Reason.FIRING, N.FIRING, False, NOW
     ),
     "still ok keeps since": (
         prev(State.OK), "ok", Rule(), False, State.OK, Reason.STILL_OK, None, False, T0
     ),
     "ok -> alert fires": (
-        prev(State.OK), "alert", Rule(), False, State.ALERT, Reason.FIRING, Notify.FIRING, False,
+        prev(State.OK), "alert", Rule(), False, State.ALERT, Reason.FIRING, N.FIRING, False,
         NOW,
     ),
     "for: first alert is pending": (
@@ -48,14 +50,14 @@ CASES = {
     ),
     "for: fires once the duration has passed": (
         prev(State.PENDING, cond=T0), "alert", Rule(for_=600), False, State.ALERT, Reason.FIRING,
-        Notify.FIRING, False, NOW,
+        N.FIRING, False, NOW,
     ),
     "pending -> ok resolves silently": (
         prev(State.PENDING, cond=T0), "ok", Rule(for_=600), False, State.OK, Reason.RESOLVED,
         None, False, NOW,
     ),
     "alert -> ok resolved and notified": (
-        FIRING, "ok", Rule(), False, State.OK, Reason.RESOLVED, Notify.RESOLVED, False, NOW
+        FIRING, "ok", Rule(), False, State.OK, Reason.RESOLVED, N.RESOLVED, False, NOW
     ),
     "alert -> ok not notified when the firing was not": (
         prev(State.ALERT, cond=T0), "ok", Rule(), False, State.OK, Reason.RESOLVED, None, False,
@@ -70,10 +72,10 @@ CASES = {
     ),
     "error -> ok resolved when the error was notified": (
         prev(State.ERROR, notified_at=T0, notified=State.ERROR), "ok", Rule(), False, State.OK,
-        Reason.RESOLVED, Notify.RESOLVED, False, NOW,
+        Reason.RESOLVED, N.RESOLVED, False, NOW,
     ),
     "error notifies": (
-        prev(State.OK), "error", Rule(), False, State.ERROR, Reason.ERROR, Notify.ERROR, False,
+        prev(State.OK), "error", Rule(), False, State.ERROR, Reason.ERROR, N.ERROR, False,
         NOW,
     ),
     "error with notify_on_error off": (
@@ -93,7 +95,7 @@ CASES = {
     ),
     "repeat_interval elapsed repeats": (
         FIRING, "alert", Rule(repeat_interval=600), False, State.ALERT, Reason.REPEAT,
-        Notify.REPEAT, False, T0,
+        N.REPEAT, False, T0,
     ),
     "silenced firing is suppressed": (
         prev(State.OK), "alert", Rule(), True, State.ALERT, Reason.FIRING, None, True, NOW
@@ -103,14 +105,14 @@ CASES = {
     ),
     "silence ended while firing": (
         SILENT_FIRING, "alert", Rule(), False, State.ALERT, Reason.SILENCE_ENDED,
-        Notify.SILENCE_ENDED, False, T0,
+        N.SILENCE_ENDED, False, T0,
     ),
     "silenced error is suppressed": (
         prev(State.OK), "error", Rule(), True, State.ERROR, Reason.ERROR, None, True, NOW
     ),
     "silence ended while in error": (
         prev(State.ERROR, suppressed=True), "error", Rule(), False, State.ERROR,
-        Reason.SILENCE_ENDED, Notify.SILENCE_ENDED, False, T0,
+        Reason.SILENCE_ENDED, N.SILENCE_ENDED, False, T0,
     ),
     "keep leaves an alert as it is": (
         FIRING, "keep", Rule(repeat_interval=1), False, State.ALERT, Reason.KEPT, None, False, T0
@@ -147,7 +149,7 @@ def test_pending_keeps_the_condition_start_until_firing() -> None:
     t2 = decide(p, "alert", rule, False, T0 + timedelta(seconds=299))
     assert (t2.state, t2.condition_since) == (State.PENDING, T0)
     t3 = decide(p, "alert", rule, False, T0 + timedelta(seconds=300))
-    assert (t3.state, t3.notify, t3.condition_since) == (State.ALERT, Notify.FIRING, T0)
+    assert (t3.state, t3.notify, t3.condition_since) == (State.ALERT, N.FIRING, T0)
     assert t3.since == T0 + timedelta(seconds=300)
     t4 = decide(prev(State.ALERT, since=t3.since, cond=T0), "ok", rule, False, NOW)
     assert t4.condition_since is None

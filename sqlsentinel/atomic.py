@@ -1,0 +1,39 @@
+"""Atomic file writes: a reader sees the old content or the new one, never half of it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    atomic_write_many(path.parent, {path.name: data}, mode)
+
+
+def atomic_write_many(
+    folder: Path, files: Mapping[str, bytes], mode: int = 0o600, *, sync: bool = False
+) -> None:
+    """Write several files of `folder` atomically: all temps, (one sync,) then the renames.
+
+    With `sync`, one `sync()` for all files makes them durable before any rename; that
+    costs far less than an fsync each (1,000 unit files: seconds). On failure the
+    temporary files are removed and the OSError propagates.
+    """
+    temps: dict[str, str] = {}
+    try:
+        for name, data in files.items():
+            fd, temps[name] = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(temps[name], mode)
+        if sync:
+            os.sync()
+        for name, tmp in temps.items():
+            os.replace(tmp, folder / name)
+    except OSError:
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise

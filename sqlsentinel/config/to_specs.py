@@ -1,0 +1,213 @@
+"""Turn validated models into core specs, with the checks that span alerts.
+
+A model field the file does not set is None; `given()` drops it, so the spec
+dataclass's own default applies (core.spec is the one home of every default).
+Each schedule is translated once here; the translation is kept for `validate`,
+`install-units` and the daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel
+
+from sqlsentinel.config import models as m
+from sqlsentinel.config.messages import alert_label
+from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
+from sqlsentinel.config.yamlsource import Parsed, Path, format_path
+from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
+from sqlsentinel.dburl import sqlite_relative
+from sqlsentinel.errors import Problem
+from sqlsentinel.schedule.translate import ScheduleError, Translation, translate
+
+_COMMON_TARGET_KEYS = frozenset({"channel", "timeout", "max_attempts"})
+
+
+@dataclass
+class Validated:
+    """The valid part of a config: alerts keep their index in the file."""
+
+    model: m.ConfigModel
+    index: list[int]
+    bad_keys: set[str]
+    loose: list[tuple[int, str, str | None]] = field(default_factory=list)
+    """(index, schedule, timezone) of invalid alerts whose schedule can still be checked."""
+
+
+@dataclass
+class Compiled:
+    """What a valid config compiles to."""
+
+    settings: Settings
+    alerts: list[AlertSpec]
+    translations: dict[str, Translation]
+
+
+@dataclass
+class _Context:
+    """Where problems and warnings go while compiling one file."""
+
+    parsed: Parsed
+    source: str
+    warnings: list[Problem]
+
+    def problem(self, path: Path, message: str) -> None:
+        self.parsed.problems.append(self._at(path, message))
+
+    def warn(self, path: Path, message: str) -> None:
+        self.warnings.append(self._at(path, message))
+
+    def _at(self, path: Path, message: str) -> Problem:
+        label = format_path(path) + alert_label(path, self.parsed.data)
+        return Problem(self.source, self.parsed.line_of(path), label, message)
+
+
+def compile_config(
+    validated: Validated | None,
+    parsed: Parsed,
+    source: str,
+    environ: Mapping[str, str],
+    env_used: set[str],
+    warnings: list[Problem],
+) -> Compiled:
+    """Specs for every valid alert; problems go to `parsed.problems`."""
+    if validated is None:
+        return Compiled(Settings(source=source), [], {})
+    ctx = _Context(parsed, source, warnings)
+    model, bad_keys = validated.model, validated.bad_keys
+    base = FsPath(source).resolve().parent
+    databases = {name: _database_spec(d, base, name) for name, d in model.databases.items()}
+    default_db = _database_spec(model.database, base, None) if model.database else None
+    wants_email = any(
+        getattr(t, "channel", None) == "email" for a in model.alerts for t in a.notify or ()
+    )
+    smtp = _smtp(model.smtp, environ, env_used, ctx) if wants_email or model.smtp else None
+    _duplicate_names(parsed.data.get("alerts"), ctx)
+    for i, schedule, zone in validated.loose:
+        _translate(schedule, zone, ("alerts", i), ctx)
+    compiled = Compiled(Settings(source=source), [], {})
+    for i, a in zip(validated.index, model.alerts, strict=True):
+        path: Path = ("alerts", i)
+        db = _database(a, path, databases, default_db, bad_keys, ctx)
+        translation = _translate(a.schedule, a.timezone, path, ctx, warn=True)
+        targets = tuple(_target(t) for t in a.notify or ())
+        email = [j for j, t in enumerate(targets) if t.channel == "email"]
+        if smtp is None and email and "smtp" not in bad_keys:
+            ctx.problem(
+                (*path, "notify", email[0]),
+                "email needs SMTP settings: add an smtp: block (with host:) or set SMTP_HOST",
+            )
+        if db is None:
+            continue
+        compiled.alerts.append(_alert(a, db, targets, parsed.lines.get(path)))
+        if translation is not None:
+            compiled.translations[a.name] = translation
+    compiled.settings = Settings(
+        **given(
+            {
+                "source": source,
+                "state_db": sqlite_relative(model.state_db, base) if model.state_db else None,
+                "history_retention": model.history_retention,
+                "smtp": smtp,
+                "alert_names": tuple(a.name for a in compiled.alerts),
+            }
+        )
+    )
+    return compiled
+
+
+def _database_spec(d: m.DatabaseModel, base: FsPath, name: str | None) -> DatabaseSpec:
+    url = sqlite_relative(d.url, base)
+    return DatabaseSpec(**given({"url": url, "read_only": d.read_only, "name": name}))
+
+
+def _alert(
+    a: m.AlertModel, db: DatabaseSpec, targets: tuple[TargetSpec, ...], line: int | None
+) -> AlertSpec:
+    values = a.model_dump(exclude={"database", "notify", "tags"})
+    return AlertSpec(
+        **given(values),
+        database=db,
+        notify=targets,
+        tags=tuple(a.tags or ()),
+        line=line,
+    )
+
+
+def _database(
+    a: m.AlertModel,
+    path: Path,
+    databases: dict[str, DatabaseSpec],
+    default_db: DatabaseSpec | None,
+    bad_keys: set[str],
+    ctx: _Context,
+) -> DatabaseSpec | None:
+    """The alert's database, or None after reporting why there is none."""
+    if a.database is not None:
+        db = databases.get(a.database)
+        if db is None and "databases" not in bad_keys:
+            known = ", ".join(sorted(databases)) or "none defined under databases:"
+            ctx.problem((*path, "database"), f"unknown database {a.database!r} (known: {known})")
+        return db
+    if default_db is None and not bad_keys & {"database", "databases"}:
+        ctx.problem(path, "no database: set database.url at the top, or database: NAME here")
+    return default_db
+
+
+def _duplicate_names(alerts: Any, ctx: _Context) -> None:
+    """Report every alert whose name an earlier alert already uses."""
+    seen: dict[str, int] = {}
+    for i, a in enumerate(alerts if isinstance(alerts, list) else []):
+        name = a.get("name") if isinstance(a, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            continue
+        key = name.strip()
+        if key in seen:
+            first = seen[key]
+            line = ctx.parsed.lines.get(("alerts", first, "name"))
+            where = f"alerts[{first}]" + (f" on line {line}" if line else "")
+            ctx.problem(
+                ("alerts", i, "name"), f"duplicate alert name {key!r} (first used by {where})"
+            )
+        seen.setdefault(key, i)
+
+
+def _translate(
+    schedule: str, timezone: str | None, path: Path, ctx: _Context, *, warn: bool = False
+) -> Translation | None:
+    """The schedule's OnCalendar= translation, or None after reporting why it has none."""
+    where = (*path, "schedule")
+    try:
+        translation = translate(schedule, timezone)
+    except ScheduleError as exc:
+        ctx.problem(where, str(exc))
+        return None
+    if warn:
+        for w in translation.warnings:
+            ctx.warn(where, w)
+    return translation
+
+
+def _target(t: BaseModel) -> TargetSpec:
+    values = t.model_dump()
+    options = {k: v for k, v in given(values).items() if k not in _COMMON_TARGET_KEYS}
+    common = given({"timeout": values["timeout"], "max_attempts": values["max_attempts"]})
+    return TargetSpec(channel=values["channel"], options=options, **common)
+
+
+def _smtp(
+    block: m.SmtpModel | None, environ: Mapping[str, str], env_used: set[str], ctx: _Context
+) -> SmtpSpec | None:
+    if block is not None:
+        values = block.model_dump(exclude={"use_tls"})
+        return SmtpSpec(**given({**values, "starttls": False if block.ssl else block.use_tls}))
+    env_used.update(SMTP_ENV_NAMES)
+    try:
+        return smtp_from_env(environ)
+    except SmtpEnvError as exc:
+        ctx.problem((), f"SMTP settings from the environment: {exc}")
+        return None

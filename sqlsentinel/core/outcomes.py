@@ -1,0 +1,42 @@
+"""The named outcomes of a run's query, and what each means for the alert.
+
+The query contract (docs/configuration.md): one row with a `status` of ALERT or OK.
+Every way a check can end is one of these names, never an exception.
+"""
+
+from __future__ import annotations
+
+from sqlsentinel.core.spec import AlertSpec
+
+OK = "ok"
+ALERT = "alert"
+NO_DATA = "no_data"
+ERROR_OUTCOMES = frozenset(
+    {
+        "multiple_rows",
+        "missing_status",
+        "invalid_status",
+        "timeout",
+        "query_error",
+        "connection_error",
+    }
+)
+ALL_OUTCOMES = frozenset({OK, ALERT, NO_DATA}) | ERROR_OUTCOMES
+
+
+def condition_for(outcome: str, alert: AlertSpec) -> str:
+    """Map an outcome through the alert's `on_no_data` / `on_error` choices.
+
+    The result is `ok`, `alert`, `error` or `keep` (the state stays as it is).
+    """
+    if outcome in {OK, ALERT}:
+        return outcome
+    if outcome == NO_DATA:
+        return alert.on_no_data
+    assert outcome in ERROR_OUTCOMES, outcome
+    return alert.on_error
+
+
+def check_failed(outcome: str, alert: AlertSpec) -> bool:
+    """True when the check itself did not work (the run then exits non-zero)."""
+    return outcome in ERROR_OUTCOMES or (outcome == NO_DATA and alert.on_no_data == "error")

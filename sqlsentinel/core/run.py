@@ -1,0 +1,25 @@
+"""What one run of one alert found: the record the engine hands to the state database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's facts. `condition` is the outcome after `on_error` / `on_no_data`."""
+
+    run_id: str
+    alert: str
+    triggered_by: str  # MANUAL | CRON
+    scheduled_at: datetime | None  # the timer's scheduled instant, when a timer started it
+    started_at: datetime
+    finished_at: datetime
+    outcome: str  # one of core.outcomes.ALL_OUTCOMES
+    condition: str  # ok | alert | error | keep
+    actual_value: Any = None
+    threshold: Any = None
+    context: dict[str, Any] | None = None
+    error: str | None = None

@@ -1,0 +1,131 @@
+"""The state database as Prometheus text exposition (`sqlsentinel metrics`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlsentinel.core.decide import State
+from sqlsentinel.state import listings
+from sqlsentinel.state.db import StateDB
+from sqlsentinel.state.silences import active_silences
+
+STATES = tuple(s.value for s in State)
+
+
+def metrics_text(db: StateDB, now: datetime) -> str:
+    """The metrics of everything `db` holds (empty families before the schema exists)."""
+    if db.schema_version() == 0:
+        return render_metrics([], {}, [], {}, {})
+    return render_metrics(
+        listings.states(db),
+        active_silences(db, now),
+        listings.run_counts(db),
+        listings.pending_count(db),
+        listings.last_lateness(db),
+    )
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+Samples = list[tuple[dict[str, str], float]]
+
+
+class Exposition:
+    """Metric families in the Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def gauge(self, name: str, help_: str, samples: Samples) -> None:
+        """Add one gauge family."""
+        self.lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
+        for labels, value in samples:
+            text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+            shown = str(int(value)) if value.is_integer() else repr(value)
+            self.lines.append(f"{name}{{{text}}} {shown}")
+
+    def text(self) -> str:
+        """The whole exposition."""
+        return "\n".join(self.lines) + "\n"
+
+
+def render_metrics(
+    states: list[dict[str, Any]],
+    silenced: dict[str, Any],
+    runs: list[dict[str, Any]],
+    pending: dict[str, int],
+    lateness: dict[str, float],
+) -> str:
+    """The Prometheus text exposition of the state database."""
+    out = Exposition()
+    _state_families(out, states, silenced)
+    out.gauge(
+        "sqlsentinel_alert_last_run_lateness_seconds",
+        "How long after its timer elapsed the alert's last timer-started run began.",
+        [({"alert": a}, v) for a, v in sorted(lateness.items())],
+    )
+    out.gauge(
+        "sqlsentinel_runs_in_history",
+        "Runs kept in history (within the retention), by outcome.",
+        [({"alert": r["alert"], "outcome": r["outcome"]}, float(r["count"])) for r in runs],
+    )
+    out.gauge(
+        "sqlsentinel_notifications_pending",
+        "Notifications not yet delivered.",
+        [({"alert": a}, float(n)) for a, n in sorted(pending.items())],
+    )
+    return out.text()
+
+
+def _state_families(
+    out: Exposition, states: list[dict[str, Any]], silenced: dict[str, Any]
+) -> None:
+    out.gauge(
+        "sqlsentinel_alert_state",
+        "1 for the alert's current state, else 0.",
+        [
+            ({"alert": s["alert"], "state": st}, float(s["state"] == st))
+            for s in states
+            for st in STATES
+        ],
+    )
+    out.gauge(
+        "sqlsentinel_alert_state_since_timestamp_seconds",
+        "When the current state began.",
+        [({"alert": s["alert"]}, s["since"].timestamp()) for s in states],
+    )
+    out.gauge(
+        "sqlsentinel_alert_last_run_timestamp_seconds",
+        "When the alert last ran.",
+        [
+            ({"alert": s["alert"]}, s["last_run_at"].timestamp())
+            for s in states
+            if s.get("last_run_at")
+        ],
+    )
+    values = [(s["alert"], _number(s.get("last_value"))) for s in states]
+    out.gauge(
+        "sqlsentinel_alert_last_value",
+        "The last actual_value, when numeric.",
+        [({"alert": a}, v) for a, v in values if v is not None],
+    )
+    out.gauge(
+        "sqlsentinel_alert_silenced",
+        "1 while a silence is active.",
+        [({"alert": s["alert"]}, float(s["alert"] in silenced)) for s in states],
+    )
