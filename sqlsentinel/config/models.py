@@ -81,6 +81,7 @@ class _AlertSettings(StrictModel):
     tags: Annotated[list[str], BeforeValidator(listify)] | None = None
     database: str | None = None
     persistent: bool | None = None
+    jitter: OptionalDuration = None
 
     @field_validator("timezone")
     @classmethod

@@ -80,6 +80,7 @@ class AlertSpec:
     notify: tuple[TargetSpec, ...] = ()
     tags: tuple[str, ...] = ()
     persistent: bool = True  # systemd timer Persistent=: catch up a run missed while down
+    jitter: float = 0.0  # seconds: each tick starts a fixed, per-alert offset in [0, jitter) late
     line: int | None = None  # line of the alert in the config file (for messages)
 
 
