@@ -1,16 +1,108 @@
-"""Small helpers for database URLs shared by the state and the alert databases."""
+"""Database URLs in SQLAlchemy's grammar, parsed without importing SQLAlchemy.
+
+SQLite and PostgreSQL are reached directly through their DB-API drivers (the stdlib
+`sqlite3`, psycopg 3), so a timer tick never pays for SQLAlchemy; every other URL
+goes to SQLAlchemy. The grammar is `sqlalchemy.engine.url`'s: `name[+driver]://
+[user[:password]@][host][:port][/database][?key=value&...]`.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote
 
-from sqlalchemy.engine import URL, make_url
+_URL = re.compile(
+    r"""
+    (?P<name>[\w+]+)://
+    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+    (?:(?:\[(?P<ipv6host>[^/?]+)\]|(?P<ipv4host>[^/:?]+))?(?::(?P<port>[^/?]*))?)?
+    (?:/(?P<database>[^?]*))?
+    (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+# Drivers reached natively: SQLite through the stdlib, PostgreSQL through psycopg 3.
+_NATIVE = {(SQLITE, None), (SQLITE, "pysqlite"), (POSTGRESQL, None), (POSTGRESQL, "psycopg")}
 
 
-def normalise(url: str) -> URL:
-    """Parse `url`; plain `postgresql://` uses psycopg 3 when psycopg2 is not installed."""
-    parsed = make_url(url)
+@dataclass(frozen=True)
+class DbUrl:
+    """The parts of a database URL."""
+
+    backend: str  # `postgresql`, `sqlite`, `mysql`, ... (`postgres` is read as postgresql)
+    driver: str | None
+    username: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def native(self) -> bool:
+        """Reached through its DB-API driver directly (no SQLAlchemy)."""
+        return (self.backend, self.driver) in _NATIVE
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite URL (None for `:memory:`, URIs and other backends)."""
+        if self.backend != SQLITE or not self.database or self.database == ":memory:":
+            return None
+        return None if self.database.startswith("file:") else Path(self.database)
+
+    def psycopg_args(self) -> dict[str, Any]:
+        """Keyword arguments for `psycopg.connect`, as SQLAlchemy's psycopg dialect builds them."""
+        args: dict[str, Any] = {
+            "user": self.username,
+            "password": self.password,
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.database,
+        }
+        return {k: v for k, v in args.items() if v is not None} | self.query
+
+
+class UrlError(ValueError):
+    """Not a database URL in SQLAlchemy's grammar."""
+
+
+def parse_url(text: str) -> DbUrl:
+    """Parse `text`; raises UrlError for what SQLAlchemy would refuse too."""
+    match = _URL.match(text)
+    if match is None:
+        raise UrlError(
+            "not a valid SQLAlchemy database URL; write it like "
+            "postgresql://user:password@host/dbname or sqlite:///path/to/file.db"
+        )
+    name, _, driver = match["name"].partition("+")
+    port = match["port"]
+    if port and not (port.isascii() and port.isdigit()):
+        raise UrlError(f"the port in the database URL must be a number, not {port!r}")
+    username, password = match["username"], match["password"]
+    return DbUrl(
+        backend=POSTGRESQL if name == "postgres" else name,
+        driver=driver or None,
+        username=unquote(username) if username is not None else None,
+        password=unquote(password) if password is not None else None,
+        host=match["ipv6host"] or match["ipv4host"] or None,
+        port=int(port) if port else None,
+        database=match["database"] or None,
+        query=dict(parse_qsl(match["query"] or "", keep_blank_values=True)),
+    )
+
+
+def sqlalchemy_url(text: str) -> Any:
+    """The SQLAlchemy URL object; plain `postgresql://` uses psycopg 3 when psycopg2 is absent."""
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(text)
     if (
         parsed.drivername in {"postgresql", "postgres"}
         and importlib.util.find_spec("psycopg2") is None
@@ -19,12 +111,15 @@ def normalise(url: str) -> URL:
     return parsed
 
 
-def redact(url: str | URL) -> str:
+def redact(url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
-    try:
-        return (url if isinstance(url, URL) else make_url(url)).render_as_string(hide_password=True)
-    except Exception:
+    match = _URL.match(url)
+    if match is None:
         return "<unparseable URL>"
+    if match["password"] is None:
+        return url
+    start, end = match.span("password")
+    return url[:start] + "***" + url[end:]
 
 
 def sqlite_relative(url: str, base: Path) -> str:

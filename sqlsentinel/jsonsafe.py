@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import json
 import math
-import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -25,7 +24,7 @@ def to_jsonable(value: Any) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
-            return str(value)
+            return str(value)  # UUIDs, IP addresses, ...: their canonical text
         if value == value.to_integral_value():
             return int(value)
         as_float = float(value)
@@ -36,13 +35,11 @@ def to_jsonable(value: Any) -> Any:
         return value.total_seconds()
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
-    return str(value)
+    return str(value)  # UUIDs, IP addresses, ...: their canonical text
 
 
 def dumps(value: Any) -> str:

@@ -7,11 +7,17 @@ import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
 from sqlsentinel.errors import ExitCode
+
+if TYPE_CHECKING:
+    from sqlsentinel.core.spec import AlertSpec, Settings
+    from sqlsentinel.engine.run import RunSummary
+    from sqlsentinel.state.db import StateDB
 
 
 def timer_instant(environ: Mapping[str, str]) -> datetime | None:
@@ -63,7 +69,9 @@ def run(
     """Run alerts now: query, evaluate, record the run, and notify.
 
     Exits 0 when every check ran (whether it found OK or ALERT), 1 when a check
-    failed, 5 when a notification could not be delivered (it is retried next run).
+    failed, 4 when the result could not be recorded (it is kept and recorded by the
+    next run), 5 when a notification could not be delivered (it is retried next run).
+    --dry-run exits as the run would (1 when a check fails) and changes nothing.
     """
     logging.basicConfig(level=logging.INFO, format="sqlsentinel: %(message)s", stream=sys.stderr)
     from sqlsentinel.config.run_loader import load_for_run
@@ -73,18 +81,24 @@ def run(
     settings, specs = load_for_run(config, alerts)
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:
-        from sqlsentinel.engine.dry_run import dry_run_alert
-
-        rows = [dry_run_alert(a, settings, db) for a in specs]
-        for r in rows:
-            r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
-        emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
+        _dry_run(specs, settings, db, as_json)
         return
-    db.ensure_schema()
-    from sqlsentinel.engine.run import run_alert
+    from sqlsentinel.engine.run import Trigger, run_alert
+    from sqlsentinel.procinfo import launched_at
+    from sqlsentinel.state.location import spool_dir
 
-    scheduled_at = timer_instant(os.environ)
-    summaries = [run_alert(a, settings, db, triggered_by.upper(), scheduled_at) for a in specs]
+    db.ensure_schema()
+    scheduled, launched = timer_instant(os.environ), launched_at()
+    if scheduled is not None:  # the launch is known to a clock tick (10 ms): never before it
+        launched = max(launched, scheduled)
+    trigger = Trigger(triggered_by.upper(), scheduled, launched)
+    spool = spool_dir(os.environ)
+    summaries = [run_alert(a, settings, db, trigger, spool) for a in specs]
+    _report(summaries, as_json)
+
+
+def _report(summaries: list[RunSummary], as_json: bool) -> None:
+    """Print what each run did and exit with the code that tells systemd the truth."""
     rows = [
         {
             "alert": s.alert,
@@ -112,3 +126,15 @@ def run(
         sys.stderr.flush()
         os._exit(int(code))
     sys.exit(int(code))
+
+
+def _dry_run(specs: list[AlertSpec], settings: Settings, db: StateDB, as_json: bool) -> None:
+    """Show what a run would find and send; exit as that run would (1 when a check fails)."""
+    from sqlsentinel.engine.dry_run import dry_run_alert
+
+    rows = [dry_run_alert(a, settings, db) for a in specs]
+    for r in rows:
+        r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
+    emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
+    if any(r["check_failed"] for r in rows):
+        sys.exit(int(ExitCode.CHECK_FAILED))

@@ -11,8 +11,6 @@ a 0700 folder): they hold values resolved from the environment.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -28,6 +26,7 @@ from sqlsentinel.core.spec import (
     settings_from_json,
     settings_to_json,
 )
+from sqlsentinel.digest import digest, mac
 
 
 def cache_root(environ: Mapping[str, str]) -> Path:
@@ -40,13 +39,6 @@ def cache_root(environ: Mapping[str, str]) -> Path:
     return Path(xdg) / "sqlsentinel"
 
 
-def _digest(*parts: bytes) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(len(p).to_bytes(8, "big") + p)
-    return h.hexdigest()
-
-
 class SpecCache:
     """Read and write compiled alerts for one config file."""
 
@@ -54,8 +46,8 @@ class SpecCache:
         self.environ = environ
         self.root = cache_root(environ)
         real = os.path.realpath(config_path).encode()
-        self.group = self.root / _digest(real)[:20]
-        self.key = _digest(__version__.encode(), real, data)[:40]
+        self.group = self.root / digest(real)[:20]
+        self.key = digest(__version__.encode(), real, data)[:40]
 
     def _entry(self) -> Path | None:
         try:
@@ -64,7 +56,7 @@ class SpecCache:
         except (OSError, ValueError):
             return None
         values = json.dumps({n: self.environ.get(n) for n in sorted(names)}).encode()
-        fingerprint = hmac.new(key, values, hashlib.sha256).hexdigest()[:32]
+        fingerprint = mac(key, values, size=16)
         return self.group / f"{self.key}-{fingerprint}"
 
     def read(self, names: Sequence[str]) -> tuple[Settings, list[AlertSpec]] | None:
@@ -78,7 +70,7 @@ class SpecCache:
             for name in names:
                 if name not in settings.alert_names:
                     return None
-                path = entry / "alerts" / f"{_digest(name.encode())[:32]}.json"
+                path = entry / "alerts" / f"{digest(name.encode())[:32]}.json"
                 alerts.append(alert_from_json(json.loads(path.read_text())))
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -106,7 +98,7 @@ class SpecCache:
         tmp = Path(tempfile.mkdtemp(dir=self.group, prefix=".tmp-"))
         (tmp / "alerts").mkdir(mode=0o700)
         for a in alerts:
-            name = f"{_digest(a.name.encode())[:32]}.json"
+            name = f"{digest(a.name.encode())[:32]}.json"
             _private_write(tmp / "alerts" / name, json.dumps(alert_to_json(a)))
         _private_write(tmp / "settings.json", json.dumps(settings_to_json(settings)))
         try:

@@ -14,8 +14,9 @@ class RunRecord:
     run_id: str
     alert: str
     triggered_by: str  # MANUAL | CRON
-    scheduled_at: datetime | None  # the timer's scheduled instant, when a timer started it
-    started_at: datetime
+    scheduled_at: datetime | None  # when the timer that started the run elapsed
+    launched_at: datetime | None  # when the process was started (before its imports)
+    started_at: datetime  # when the query started
     finished_at: datetime
     outcome: str  # one of core.outcomes.ALL_OUTCOMES
     condition: str  # ok | alert | error | keep

@@ -8,15 +8,17 @@ from typing import Any
 
 from sqlsentinel.core.budget import RunBudget
 from sqlsentinel.core.decide import decide, rule_of
+from sqlsentinel.core.outcomes import check_failed
 from sqlsentinel.core.spec import AlertSpec, Settings
-from sqlsentinel.engine.run import observe
+from sqlsentinel.engine.run import Trigger, observe
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.listings import peek
 
 
 def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
     """One alert's would-be run, as a row for the CLI."""
-    record, result = observe(alert, "MANUAL", None, RunBudget(alert.timeout, time.monotonic()))
+    budget = RunBudget(alert.timeout, time.monotonic())
+    record, result = observe(alert, Trigger(), budget, dry_run=True)
     now = datetime.now(UTC)
     prev, silenced = peek(db, alert.name, now)
     t = decide(prev, record.condition, rule_of(alert), silenced, now)
@@ -38,4 +40,5 @@ def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str
         "context": result.context,
         "error": result.error,
         "would_send": would_send,
+        "check_failed": check_failed(result.outcome, alert),
     }

@@ -4,25 +4,30 @@ The contract: one row with a `status` column (ALERT/OK, any case; the column
 name in any case), optional `actual_value` and `threshold`, every other column is
 context. Every way this can go wrong is a named outcome, never an exception.
 
-Timeouts: PostgreSQL gets `statement_timeout`, SQLite a progress handler; on
-every driver a watchdog cancels the statement at the deadline and, if the driver
-still does not return, abandons it so the run ends anyway (`hung` is then set and
-the process must exit without waiting for that thread).
+Timeouts: PostgreSQL gets `statement_timeout`, SQLite a progress handler; on every
+driver a watchdog cancels the statement at the deadline and, if it still runs after
+QUERY_GRACE_S, makes sure it ends (PostgreSQL: the backend is terminated through a
+second connection) and abandons the thread (`hung` is then set and the process must
+exit without waiting for it).
+
+Writes are committed only when the database says `read_only: false`, the run is not a
+dry run, and the outcome is not an error; otherwise the transaction is rolled back.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlsentinel.core.budget import QUERY_GRACE_S
+from sqlsentinel.core.outcomes import ERROR_OUTCOMES
 from sqlsentinel.core.spec import DatabaseSpec
+from sqlsentinel.dburl import POSTGRESQL, SQLITE, parse_url
+from sqlsentinel.engine.session import ConnectError, Session, first_line
 
 
 @dataclass(frozen=True)
@@ -37,120 +42,77 @@ class QueryResult:
     hung: bool = False
 
 
-def run_query(db: DatabaseSpec, sql: str, timeout: float) -> QueryResult:
+def run_query(db: DatabaseSpec, sql: str, timeout: float, *, dry_run: bool = False) -> QueryResult:
     """Run `sql` with a hard deadline of `timeout` seconds."""
-    worker = _Worker(db, sql, timeout)
+    worker = _Worker(db, sql, timeout, dry_run)
     thread = threading.Thread(target=worker.run, name="sqlsentinel-query", daemon=True)
     thread.start()
     thread.join(timeout)
-    if thread.is_alive():
-        worker.cancel()
+    if not thread.is_alive():
+        assert worker.result is not None
+        return worker.result
+    worker.stop(kill=False)
+    thread.join(QUERY_GRACE_S)
+    if thread.is_alive():  # the statement ignored the cancel: end it for good
+        worker.stop(kill=True)
         thread.join(QUERY_GRACE_S)
-        if thread.is_alive():
-            return QueryResult("timeout", error=_timeout_text(timeout), hung=True)
-        return QueryResult("timeout", error=_timeout_text(timeout))
-    assert worker.result is not None
-    return worker.result
+    return QueryResult("timeout", error=_timeout_text(timeout), hung=thread.is_alive())
 
 
 def _timeout_text(timeout: float) -> str:
     return f"query did not finish within its timeout of {timeout:g}s"
 
 
+def open_session(db: DatabaseSpec, timeout: float) -> Session:
+    """A session on `db`; raises ConnectError."""
+    url = parse_url(db.url)
+    if url.native and url.backend == SQLITE:
+        from sqlsentinel.engine.sqlite_session import SqliteSession
+
+        return SqliteSession(url, db.read_only, time.monotonic() + timeout)
+    if url.native and url.backend == POSTGRESQL:
+        from sqlsentinel.engine.postgres_session import PostgresSession
+
+        return PostgresSession(url.psycopg_args(), db.read_only, timeout)
+    from sqlsentinel.engine.sqlalchemy_session import SqlAlchemySession
+
+    return SqlAlchemySession(db.url, db.read_only, timeout)
+
+
 class _Worker:
-    def __init__(self, db: DatabaseSpec, sql: str, timeout: float) -> None:
-        self.db, self.sql, self.timeout = db, sql, timeout
+    def __init__(self, db: DatabaseSpec, sql: str, timeout: float, dry_run: bool) -> None:
+        self.db, self.sql, self.timeout, self.dry_run = db, sql, timeout, dry_run
         self.result: QueryResult | None = None
-        self._dbapi: Any = None
+        self._session: Session | None = None
         self._deadline = time.monotonic() + timeout
 
-    def cancel(self) -> None:
-        conn = self._dbapi
-        for method in ("interrupt", "cancel"):  # sqlite3 / psycopg, psycopg2, asyncpg-likes
-            fn = getattr(conn, method, None)
-            if callable(fn):
-                # the driver may already be closing; there is nothing more to do then
-                with contextlib.suppress(Exception):
-                    fn()
-                return
+    def stop(self, *, kill: bool) -> None:
+        """Cancel the statement (or end its server-side work); it may be finishing already."""
+        session = self._session
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.kill() if kill else session.cancel()
 
     def run(self) -> None:
         try:
-            self.result = self._run()
-        except Exception as exc:  # any driver/SQLAlchemy failure becomes a named outcome
-            self.result = _failure(exc, self._deadline)
-
-    def _run(self) -> QueryResult:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.exc import NoSuchModuleError
-        from sqlalchemy.pool import NullPool
-
-        from sqlsentinel.dburl import normalise
-
-        url = normalise(self.db.url)
-        backend = url.get_backend_name()
-        connect_args: dict[str, Any] = {}
-        if backend == "postgresql":
-            connect_args["connect_timeout"] = max(1, math.ceil(self.timeout))
-        elif backend == "sqlite":
-            connect_args["timeout"] = self.timeout
-            path = url.database or ""
-            in_file = path not in {"", ":memory:"} and not path.startswith("file:")
-            if in_file and not Path(path).is_file():
-                return QueryResult("connection_error", error=f"no SQLite database at {path}")
+            self._session = open_session(self.db, self.timeout)
+        except ConnectError as exc:
+            self.result = QueryResult("connection_error", error=str(exc))
+            return
+        result = QueryResult("query_error", error="the query did not run")
         try:
-            engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
-        except ImportError as exc:
-            return QueryResult(
-                "connection_error",
-                error=f"the database driver for {url.drivername} is not installed ({exc}); "
-                "install it with pip",
-            )
-        except NoSuchModuleError:
-            return QueryResult("connection_error", error=_unknown_dialect(url.drivername))
-        except Exception as exc:  # bad URL arguments
-            return QueryResult("connection_error", error=_first_line(exc))
-        try:
-            try:
-                conn = engine.connect()
-            except Exception as exc:
-                return QueryResult("connection_error", error=_first_line(exc))
-            with conn:
-                self._dbapi = conn.connection.dbapi_connection
-                self._prepare(conn, backend)
-                result = conn.execute(text(self.sql).execution_options(no_parameters=True))
-                if not result.returns_rows:
-                    return QueryResult("no_data", error="the query returned no result set")
-                columns = list(result.keys())
-                rows = result.fetchmany(2)
-                conn.commit() if not self.db.read_only else conn.rollback()
-            return _read(columns, rows)
+            rows = self._session.run(self.sql, 2)
+            result = _read(*rows) if rows else _NO_RESULT_SET
+        except Exception as exc:  # any driver failure becomes a named outcome
+            result = _failure(exc, self._deadline)
         finally:
-            engine.dispose()
-
-    def _prepare(self, conn: Any, backend: str) -> None:
-        ms = max(1, int(self.timeout * 1000))
-        if backend == "postgresql":
-            conn.exec_driver_sql(f"SET statement_timeout = {ms}")
-            if self.db.read_only:
-                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-        elif backend == "sqlite":
-            raw = self._dbapi
-            deadline = self._deadline
-            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
-            if self.db.read_only:
-                conn.exec_driver_sql("PRAGMA query_only = ON")
+            commit = not self.db.read_only and not self.dry_run
+            with contextlib.suppress(Exception):
+                self._session.end(commit and result.outcome not in ERROR_OUTCOMES)
+            self.result = result
 
 
-def _unknown_dialect(drivername: str) -> str:
-    import difflib
-
-    from sqlalchemy.dialects import __all__ as known
-
-    name = drivername.split("+")[0]
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else " (is its SQLAlchemy dialect installed?)"
-    return f"unknown database type {name!r} in the URL{hint}"
+_NO_RESULT_SET = QueryResult("no_data", error="the query returned no result set")
 
 
 def _read(columns: list[str], rows: Sequence[Any]) -> QueryResult:
@@ -187,7 +149,7 @@ def _read(columns: list[str], rows: Sequence[Any]) -> QueryResult:
 
 
 def _failure(exc: Exception, deadline: float) -> QueryResult:
-    message = _first_line(exc)
+    message = first_line(exc)
     low = message.lower()
     if (
         time.monotonic() >= deadline - 0.05
@@ -196,10 +158,6 @@ def _failure(exc: Exception, deadline: float) -> QueryResult:
         or "canceling statement" in low
     ):
         return QueryResult("timeout", error=f"query cancelled at its timeout ({message})")
+    if "not authorized" in low:
+        message += " (read_only: true allows only reading)"
     return QueryResult("query_error", error=message)
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
@@ -15,10 +16,27 @@ from sqlsentinel.core.outcomes import check_failed, condition_for
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
+from sqlsentinel.errors import StateDBError
+from sqlsentinel.state import spool
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.record import OutboxEntry, open_run
+from sqlsentinel.state.record import OutboxEntry, open_run, recorded
 
 log = logging.getLogger("sqlsentinel.run")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Who started a run, and when: the timer's elapse and the process launch, if known."""
+
+    triggered_by: str = "MANUAL"
+    scheduled_at: datetime | None = None
+    launched_at: datetime | None = None
+
+    def launched_monotonic(self) -> float | None:
+        """The launch on the monotonic clock (for the run's budget)."""
+        if self.launched_at is None:
+            return None
+        return time.monotonic() - (time.time() - self.launched_at.timestamp())
 
 
 @dataclass
@@ -35,25 +53,27 @@ class RunSummary:
     error: str | None = None
     check_failed: bool = False
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    undelivered: int = 0  # notifications of the alert left pending that nobody is delivering
     hung: bool = False
 
     @property
     def delivery_failed(self) -> bool:
         """A notification of this alert is still undelivered after this run."""
-        return any(n["outcome"] != "delivered" for n in self.notifications)
+        return self.undelivered > 0 or any(n["outcome"] != "delivered" for n in self.notifications)
 
 
 def observe(
-    alert: AlertSpec, triggered_by: str, scheduled_at: datetime | None, budget: RunBudget
+    alert: AlertSpec, trigger: Trigger, budget: RunBudget, *, dry_run: bool = False
 ) -> tuple[RunRecord, QueryResult]:
     """Run the query and describe what it found."""
     started = datetime.now(UTC)
-    result = run_query(alert.database, alert.query, budget.timeout)
+    result = run_query(alert.database, alert.query, budget.query_timeout, dry_run=dry_run)
     record = RunRecord(
-        run_id=uuid.uuid4().hex,
+        run_id=os.urandom(16).hex(),  # 128 random bits, like a uuid4's hex
         alert=alert.name,
-        triggered_by=triggered_by,
-        scheduled_at=scheduled_at,
+        triggered_by=trigger.triggered_by,
+        scheduled_at=trigger.scheduled_at,
+        launched_at=trigger.launched_at,
         started_at=started,
         finished_at=datetime.now(UTC),
         outcome=result.outcome,
@@ -67,22 +87,24 @@ def observe(
 
 
 def run_alert(
-    alert: AlertSpec,
-    settings: Settings,
-    db: StateDB,
-    triggered_by: str,
-    scheduled_at: datetime | None = None,
+    alert: AlertSpec, settings: Settings, db: StateDB, trigger: Trigger, spool_root: Path
 ) -> RunSummary:
-    """Run `alert` once and record it; deliver what is due (and what earlier runs could not)."""
-    budget = RunBudget(alert.timeout, time.monotonic())
-    record, result = observe(alert, triggered_by, scheduled_at, budget)
-    now = record.finished_at
-    with open_run(db, alert.name, now) as tx:
-        prev = tx.previous
-        t = decide(prev, record.condition, rule_of(alert), tx.silenced, now)
-        tx.write(record, t, _outbox_entries(alert, record, prev, t), settings.history_retention)
-        lease = lease_seconds(budget.delivery_deadline - time.monotonic())
-        claimed = tx.claim_pending(now, lease) if alert.notify else []
+    """Run `alert` once and record it; deliver what is due (and what earlier runs could not).
+
+    A result that cannot be written before the run's deadline is kept in the spool and
+    recorded by the next run of the alert (StateDBError says so).
+    """
+    budget = RunBudget(alert.timeout, time.monotonic(), trigger.launched_monotonic())
+    record, result = observe(alert, trigger, budget)
+    try:
+        for path, waiting in spool.waiting(spool_root, alert.name):
+            if not recorded(db, waiting.run_id):
+                _record(alert, settings, db, waiting, budget, spooled=True)
+            path.unlink(missing_ok=True)
+        prev, t, claimed = _record(alert, settings, db, record, budget, spooled=False)
+    except StateDBError as exc:
+        kept = spool.save(spool_root, record)
+        raise StateDBError(f"{exc}; the result of this run is kept in {kept}") from None
     summary = RunSummary(
         alert=alert.name,
         run_id=record.run_id,
@@ -100,8 +122,33 @@ def run_alert(
 
         deadline = budget.delivery_deadline
         summary.notifications = deliver_claimed(alert, settings, db, claimed, deadline)
+    if alert.notify:
+        from sqlsentinel.state.outbox import undelivered
+
+        summary.undelivered = undelivered(db, alert.name, datetime.now(UTC))
     _log(summary, record, prev)
     return summary
+
+
+def _record(
+    alert: AlertSpec,
+    settings: Settings,
+    db: StateDB,
+    record: RunRecord,
+    budget: RunBudget,
+    *,
+    spooled: bool,
+) -> tuple[Previous | None, Transition, list[dict[str, Any]]]:
+    """Decide inside the alert's state transaction, write it, claim what is due."""
+    now = record.finished_at
+    with open_run(db, alert.name, now, budget.delivery_deadline) as tx:
+        prev = tx.previous
+        t = decide(prev, record.condition, rule_of(alert), tx.silenced, now)
+        entries = _outbox_entries(alert, record, prev, t)
+        tx.write(record, t, entries, settings.history_retention, spooled=spooled)
+        lease = lease_seconds(budget.delivery_deadline - time.monotonic())
+        claimed = tx.claim_pending(datetime.now(UTC), lease) if alert.notify else []
+    return prev, t, claimed
 
 
 def _log(summary: RunSummary, record: RunRecord, prev: Previous | None) -> None:

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,35 +73,46 @@ def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
 
 @dataclass(frozen=True)
 class _Sender:
-    """One target's attempts: send once, scrub, record and log."""
+    """One target's attempts: announce, send once, scrub, record and log."""
 
     event: AlertEvent
     target: TargetSpec
     smtp: SmtpSpec | None
     on_attempt: Callable[[Attempt], None]
+    on_start: Callable[[Attempt], None] | None
     clock: Callable[[], float]
 
     def attempt(self, number: int, timeout: float) -> tuple[SendResult, str]:
         """Make attempt `number`; returns the result and its secret-free detail."""
         channel = get_channel(self.target.channel)
         started_at, start = datetime.now(UTC), self.clock()
-        try:
-            result = channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout)
-        except Exception as exc:  # a channel bug must not lose the message
-            result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
-        detail = scrub(result.detail, usable_secrets(channel.secrets(self.target, self.smtp)))
         record = Attempt(
             event_id=self.event.event_id,
             alert=self.event.alert,
             channel=self.target.channel,
             target=channel.describe(self.target),
             attempt=number,
+            outcome="sending",
+            status_code=None,
+            error_class=None,
+            detail="",
+            latency_ms=0.0,
+            started_at=started_at,
+        )
+        if self.on_start is not None:  # the attempt is on record before anything is sent
+            self.on_start(record)
+        try:
+            result = channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout)
+        except Exception as exc:  # a channel bug must not lose the message
+            result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
+        detail = scrub(result.detail, usable_secrets(channel.secrets(self.target, self.smtp)))
+        record = replace(
+            record,
             outcome=result.outcome,
             status_code=result.status_code,
             error_class=result.error_class,
             detail=detail,
             latency_ms=round((self.clock() - start) * 1000, 1),
-            started_at=started_at,
         )
         self.on_attempt(record)
         log.info(
@@ -118,13 +129,17 @@ def deliver(
     smtp: SmtpSpec | None,
     deadline: float,
     on_attempt: Callable[[Attempt], None],
+    on_start: Callable[[Attempt], None] | None = None,
     first_attempt: int = 1,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
 ) -> DeliveryResult:
-    """Deliver `event` to `target`, retrying transient failures until `deadline` (monotonic)."""
-    sender = _Sender(event, target, smtp, on_attempt, clock)
+    """Deliver `event` to `target`, retrying transient failures until `deadline` (monotonic).
+
+    `on_start` hears of each attempt before it is made, `on_attempt` after it ended.
+    """
+    sender = _Sender(event, target, smtp, on_attempt, on_start, clock)
     per_attempt = target.timeout or get_channel(target.channel).default_timeout(smtp)
     detail, made = "", 0
     while made < target.max_attempts:

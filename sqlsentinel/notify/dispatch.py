@@ -1,8 +1,8 @@
-"""Outbox dispatch: deliver an alert's pending notifications after its run has committed.
+"""Outbox dispatch: deliver the notifications a run claimed, after its transaction committed.
 
-Targets are served in parallel, so a slow or failing one never delays the others;
-each target gets its notifications oldest first, and one that must be retried holds
-back the later ones for that target, so a receiver never sees them out of order.
+Targets are served in parallel, so a slow or failing one never delays the others. The
+claim already gave each target at most one notification (its newest: see state/outbox.py),
+so a receiver never sees them out of order. Every attempt is on record before it is made.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlsentinel.notify.deliver import Attempt, deliver, describe_target
 from sqlsentinel.state import outbox
 from sqlsentinel.state.db import StateDB
 
-Queue = list[tuple[dict[str, Any], TargetSpec]]
+Queue = list[tuple[dict[str, Any], TargetSpec]]  # (outbox row, the target it goes to)
 
 
 def deliver_claimed(
@@ -29,39 +29,28 @@ def deliver_claimed(
     deadline: float,
 ) -> list[dict[str, Any]]:
     """Deliver outbox rows this run has claimed, within `deadline` (monotonic)."""
-    groups: dict[int, Queue] = {}
+    work: Queue = []
     results: dict[str, dict[str, Any]] = {}
     for row in rows:
         index = _find_target(alert, row)
         if index is None:  # the target left the config since the event was queued
-            outbox.finish_notification(
-                db, row["event_id"], "abandoned", row["attempts"],
-                "target no longer in the config", datetime.now(UTC),
-            )  # fmt: skip
+            reason = "target no longer in the config"
+            outbox.finish_notification(db, row["event_id"], "abandoned", reason, datetime.now(UTC))
             continue
-        groups.setdefault(index, []).append((row, alert.notify[index]))
+        work.append((row, alert.notify[index]))
 
-    def serve(queue: Queue) -> None:
-        held = False
-        for row, target in queue:
-            if held:  # an earlier notification to this target is still pending
-                outbox.finish_notification(
-                    db, row["event_id"], "pending", row["attempts"],
-                    "waiting for an earlier notification to this target", datetime.now(UTC),
-                )  # fmt: skip
-                results[row["event_id"]] = _result(row, "pending", 0, "held back")
-                continue
-            results[row["event_id"]] = _deliver_one(row, target, settings, db, deadline)
-            held = results[row["event_id"]]["outcome"] == "pending"
+    def serve(item: tuple[dict[str, Any], TargetSpec]) -> None:
+        row, target = item
+        results[row["event_id"]] = _deliver_one(row, target, settings, db, deadline)
 
-    if len(groups) <= 1:
-        for queue in groups.values():
-            serve(queue)
+    if len(work) <= 1:
+        for item in work:
+            serve(item)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-            list(pool.map(serve, groups.values()))
+        with ThreadPoolExecutor(max_workers=len(work)) as pool:
+            list(pool.map(serve, work))
     return [results[r["event_id"]] for r in rows if r["event_id"] in results]
 
 
@@ -87,26 +76,24 @@ def _deliver_one(
 ) -> dict[str, Any]:
     """Deliver one outbox row (with retries) and record where it stands."""
 
-    def record(a: Attempt) -> None:
-        outbox.record_attempt(db, asdict(a))
+    def started(a: Attempt) -> None:
+        outbox.begin_attempt(db, row["event_id"], row["alert"], asdict(a))
+
+    def ended(a: Attempt) -> None:
+        outbox.end_attempt(db, asdict(a))
 
     outcome = deliver(
         AlertEvent.from_payload(json.loads(row["payload"])),
         target,
         smtp=settings.smtp,
         deadline=deadline,
-        on_attempt=record,
+        on_attempt=ended,
+        on_start=started,
         first_attempt=row["attempts"] + 1,
     )
     status = {"delivered": "delivered", "permanent": "failed"}.get(outcome.outcome, "pending")
-    outbox.finish_notification(
-        db,
-        row["event_id"],
-        status,
-        row["attempts"] + outcome.attempts,
-        None if status == "delivered" else outcome.detail,
-        datetime.now(UTC),
-    )
+    error = None if status == "delivered" else outcome.detail
+    outbox.finish_notification(db, row["event_id"], status, error, datetime.now(UTC))
     return _result(row, status, outcome.attempts, outcome.detail)
 
 

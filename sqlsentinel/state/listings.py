@@ -7,12 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
-
 from sqlsentinel.core.decide import Previous
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.record import previous_of
-from sqlsentinel.state.schema import alert_state, deliveries, history, notifications
 from sqlsentinel.state.silences import silenced_now
 
 
@@ -20,44 +17,46 @@ def peek(db: StateDB, alert: str, now: datetime) -> tuple[Previous | None, bool]
     """The alert's previous state and whether it is silenced, without locking or writing."""
     if db.schema_version() == 0:  # also true for a SQLite file that does not exist yet
         return None, False
-    with db.read() as conn:
-        row = (
-            conn.execute(select(alert_state).where(alert_state.c.alert == alert)).mappings().first()
-        )
-        return previous_of(row), silenced_now(conn, alert, now) is not None
+    with db.read() as tx:
+        row = tx.one("SELECT * FROM alert_state WHERE alert = ?", (alert,))
+        return previous_of(row), silenced_now(tx, alert, now) is not None
 
 
 def states(db: StateDB) -> list[dict[str, Any]]:
     """Every alert's state row."""
-    with db.read() as conn:
-        return [
-            dict(r)
-            for r in conn.execute(select(alert_state).order_by(alert_state.c.alert)).mappings()
-        ]
+    with db.read() as tx:
+        return tx.all("SELECT * FROM alert_state WHERE state <> '' ORDER BY alert")
+
+
+def _filtered(
+    table: str, order: str, time_column: str, alerts: Sequence[str], since: datetime | None
+) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    params: list[Any] = list(alerts)
+    if alerts:
+        where.append(f"alert IN ({', '.join('?' for _ in alerts)})")
+    if since is not None:
+        where.append(f"{time_column} >= ?")
+        params.append(since)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT * FROM {table}{clause} ORDER BY {order} LIMIT ?", params
 
 
 def history_rows(
     db: StateDB, alerts: Sequence[str] = (), limit: int = 50, since: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Newest runs first; each notification listed with where it stands now."""
-    query = select(history).order_by(history.c.finished_at.desc(), history.c.id.desc()).limit(limit)
-    conds: list[ColumnElement[bool]] = []
-    if alerts:
-        conds.append(history.c.alert.in_(list(alerts)))
-    if since is not None:
-        conds.append(history.c.finished_at >= since)
-    if conds:
-        query = query.where(and_(*conds))
-    with db.read() as conn:
-        rows = [_decode(dict(r)) for r in conn.execute(query).mappings()]
+    sql, params = _filtered("history", "finished_at DESC, id DESC", "finished_at", alerts, since)
+    with db.read() as tx:
+        rows = [_decode(r) for r in tx.all(sql, [*params, limit])]
         ids = [n["event_id"] for r in rows for n in r.get("notified") or ()]
-        status = dict(
-            conn.execute(
-                select(notifications.c.event_id, notifications.c.status).where(
-                    notifications.c.event_id.in_(ids)
-                )
-            ).all()
-        )
+        status: dict[str, str] = {}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            marks = ", ".join("?" for _ in chunk)
+            found = tx.all(
+                f"SELECT event_id, status FROM notifications WHERE event_id IN ({marks})", chunk
+            )
+            status.update((r["event_id"], r["status"]) for r in found)
     for r in rows:
         r["lateness_ms"] = _lateness_ms(r)
         for n in r.get("notified") or ():
@@ -66,67 +65,52 @@ def history_rows(
 
 
 def _lateness_ms(row: dict[str, Any]) -> float | None:
-    """How long after its timer elapsed a run started (None for manual runs)."""
+    """How long after its timer elapsed a run's process started (None for manual runs)."""
     if row.get("scheduled_at") is None:
         return None
-    late: timedelta = row["started_at"] - row["scheduled_at"]
+    late: timedelta = (row.get("launched_at") or row["started_at"]) - row["scheduled_at"]
     return round(late.total_seconds() * 1000, 1)
 
 
 def last_lateness(db: StateDB) -> dict[str, float]:
-    """Seconds between each alert's last timer elapse and the start of the run it started."""
-    latest = (
-        select(func.max(history.c.id))
-        .where(history.c.scheduled_at.is_not(None))
-        .group_by(history.c.alert)
-    )
-    query = select(history.c.alert, history.c.started_at, history.c.scheduled_at).where(
-        history.c.id.in_(latest)
-    )
-    with db.read() as conn:
-        return {
-            alert: (started - scheduled).total_seconds()
-            for alert, started, scheduled in conn.execute(query)
-        }
+    """Seconds between each alert's last timer elapse and the launch of the run it started."""
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT alert, launched_at, started_at, scheduled_at FROM history WHERE id IN "
+            "(SELECT max(id) FROM history WHERE scheduled_at IS NOT NULL GROUP BY alert)"
+        )
+    return {r["alert"]: (_lateness_ms(r) or 0.0) / 1000 for r in rows}
 
 
 def delivery_rows(
     db: StateDB, alerts: Sequence[str] = (), limit: int = 50, since: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Newest delivery attempts first."""
-    query = (
-        select(deliveries)
-        .order_by(deliveries.c.started_at.desc(), deliveries.c.id.desc())
-        .limit(limit)
-    )
-    if alerts:
-        query = query.where(deliveries.c.alert.in_(list(alerts)))
-    if since is not None:
-        query = query.where(deliveries.c.started_at >= since)
-    with db.read() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+    sql, params = _filtered("deliveries", "started_at DESC, id DESC", "started_at", alerts, since)
+    with db.read() as tx:
+        return tx.all(sql, [*params, limit])
 
 
 def pending_count(db: StateDB) -> dict[str, int]:
     """Undelivered notifications per alert."""
-    with db.read() as conn:
-        rows = conn.execute(
-            select(notifications.c.alert, func.count())
-            .where(notifications.c.status == "pending")
-            .group_by(notifications.c.alert)
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT alert, count(*) AS n FROM notifications WHERE status = 'pending' GROUP BY alert"
         )
-        return {a: int(n) for a, n in rows}
+    return {r["alert"]: int(r["n"]) for r in rows}
 
 
 def run_counts(db: StateDB) -> list[dict[str, Any]]:
-    """Runs per (alert, outcome) still in history, for metrics."""
-    with db.read() as conn:
-        rows = conn.execute(
-            select(history.c.alert, history.c.outcome, func.count()).group_by(
-                history.c.alert, history.c.outcome
-            )
+    """Runs per (alert, outcome) still in history, and how many were recorded late."""
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT alert, outcome, count(*) AS n, "
+            "sum(CASE WHEN spooled THEN 1 ELSE 0 END) AS late FROM history GROUP BY alert, outcome"
         )
-        return [{"alert": a, "outcome": o, "count": int(n)} for a, o, n in rows]
+    return [
+        {"alert": r["alert"], "outcome": r["outcome"], "count": int(r["n"]), "late": int(r["late"])}
+        for r in rows
+    ]
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,16 @@ from pathlib import Path
 
 def default_state_url(environ: Mapping[str, str]) -> str:
     """`$STATE_DIRECTORY/state.db` under systemd, /var/lib/sqlsentinel for root, else XDG state."""
+    return f"sqlite:///{state_dir(environ) / 'state.db'}"
+
+
+def spool_dir(environ: Mapping[str, str]) -> Path:
+    """Where runs keep results they could not write in time (see state/spool.py)."""
+    return state_dir(environ) / "spool"
+
+
+def state_dir(environ: Mapping[str, str]) -> Path:
+    """This user's SQL Sentinel state folder."""
     if environ.get("STATE_DIRECTORY"):
         base = Path(environ["STATE_DIRECTORY"].split(":")[0])
     elif os.geteuid() == 0:
@@ -18,7 +28,7 @@ def default_state_url(environ: Mapping[str, str]) -> str:
             Path(environ.get("HOME", "/tmp")) / ".local/state"
         )
         base = Path(xdg) / "sqlsentinel"
-    return f"sqlite:///{base / 'state.db'}"
+    return base
 
 
 def resolve_state_url(

@@ -85,6 +85,11 @@ def render_metrics(
         [({"alert": r["alert"], "outcome": r["outcome"]}, float(r["count"])) for r in runs],
     )
     out.gauge(
+        "sqlsentinel_runs_recorded_late",
+        "Runs in history whose result a later run recorded (its own write could not finish).",
+        [({"alert": r["alert"], "outcome": r["outcome"]}, float(r["late"])) for r in runs],
+    )
+    out.gauge(
         "sqlsentinel_notifications_pending",
         "Notifications not yet delivered.",
         [({"alert": a}, float(n)) for a, n in sorted(pending.items())],

@@ -1,61 +1,150 @@
-"""The notification outbox: claim pending rows, log attempts, record where each row stands."""
+"""The notification outbox: claims, the delivery log, and where each notification stands.
+
+Per target, notifications go out in order and only the newest matters: a claim takes
+the newest pending notification of each target and marks the older ones `superseded`
+(the newest carries the alert's current state and the episode's dedup key), unless one
+of them is in flight elsewhere, in which case the target waits. A claim is held by this
+process: on PostgreSQL through a session advisory lock (released the moment the process
+or its connection is gone), on SQLite by `claimed_by` (this host's pid and start time,
+taken over at once when that process no longer runs) and `claimed_until` (a lease, for
+holders on other hosts). Each attempt is logged before it is made.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlsentinel.procinfo import holder_gone, holder_id
+from sqlsentinel.state.db import StateDB, Tx
 
-from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.schema import deliveries, notifications
-
-
-def claim_pending(db: StateDB, alert: str, now: datetime, lease: float) -> list[dict[str, Any]]:
-    """Claim this alert's undelivered notifications for `lease` seconds (oldest first)."""
-    with db.write() as conn:
-        return claim_in(conn, alert, now, lease)
+_LOCK_NAMESPACE = 0x53 << 56  # advisory lock keys of outbox rows: 0x53 then 56 bits of event id
 
 
-def claim_in(conn: Connection, alert: str, now: datetime, lease: float) -> list[dict[str, Any]]:
-    """`claim_pending` inside an open write transaction."""
-    free = or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until < now)
-    query = (
-        select(notifications)
-        .where(notifications.c.alert == alert, notifications.c.status == "pending", free)
-        .order_by(notifications.c.created_at, notifications.c.event_id)
+def _lock_key(event_id: str) -> int:
+    return _LOCK_NAMESPACE | int(event_id[:14], 16)
+
+
+def claim_in(
+    tx: Tx, alert: str, now: datetime, lease: float, *, holder: str | None = None
+) -> list[dict[str, Any]]:
+    """Claim the newest free pending notification of each of `alert`'s targets.
+
+    `holder` names the claiming process (default: this one).
+    """
+    holder = holder or holder_id()
+    rows = tx.all(
+        "SELECT * FROM notifications WHERE alert = ? AND status = 'pending' "
+        "ORDER BY created_at, event_id",
+        (alert,),
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = [dict(r) for r in conn.execute(query).mappings()]
-    if rows:
-        conn.execute(
-            update(notifications)
-            .where(notifications.c.event_id.in_([r["event_id"] for r in rows]))
-            .values(claimed_until=now + timedelta(seconds=lease))
+    queues: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        queues.setdefault((row["channel"], row["target_index"], row["target"]), []).append(row)
+    claimed = []
+    for queue in queues.values():
+        if not _take(tx, queue, now, holder):
+            continue  # an earlier notification to this target is being delivered elsewhere
+        *older, newest = queue
+        for row in older:
+            _supersede(tx, row, newest, now)
+        tx.execute(
+            "UPDATE notifications SET claimed_until = ?, claimed_by = ? WHERE event_id = ?",
+            (now + timedelta(seconds=lease), holder, newest["event_id"]),
         )
-    return rows
+        claimed.append(newest)
+    return claimed
 
 
-def record_attempt(db: StateDB, attempt: dict[str, Any]) -> None:
-    """Append one delivery attempt to the log."""
-    with db.write() as conn:
-        conn.execute(deliveries.insert().values(**attempt))
+def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str) -> bool:
+    """Whether no row of `queue` is in flight elsewhere; on PostgreSQL, lock its newest row."""
+    if tx.dialect != "postgresql":
+        return not any(_held_elsewhere(r, now, holder) for r in queue)
+    locked = []
+    for row in queue:
+        if not tx.scalar("SELECT pg_try_advisory_lock(?)", (_lock_key(row["event_id"]),)):
+            break
+        locked.append(row)
+    keep = locked[-1:] if len(locked) == len(queue) else []
+    for row in locked:
+        if row not in keep:
+            tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(row["event_id"]),))
+    return bool(keep)
+
+
+def _held_elsewhere(row: dict[str, Any], now: datetime, me: str) -> bool:
+    holder, until = row.get("claimed_by"), row.get("claimed_until")
+    if until is None or until <= now or holder == me:
+        return False
+    return not (holder and holder_gone(holder))
+
+
+def _supersede(tx: Tx, row: dict[str, Any], newest: dict[str, Any], now: datetime) -> None:
+    tx.execute(
+        "UPDATE notifications SET status = 'superseded', finished_at = ?, last_error = ?, "
+        "claimed_until = NULL, claimed_by = NULL WHERE event_id = ?",
+        (now, f"superseded by {newest['reason']} {newest['event_id']}", row["event_id"]),
+    )
+
+
+def begin_attempt(db: StateDB, event_id: str, alert: str, attempt: dict[str, Any]) -> None:
+    """Log an attempt as `sending` (and count it) before it is made."""
+    with db.write() as tx:
+        tx.execute(
+            "UPDATE notifications SET attempts = attempts + 1 WHERE event_id = ?", (event_id,)
+        )
+        tx.execute(
+            "INSERT INTO deliveries (event_id, alert, channel, target, attempt, outcome, "
+            "latency_ms, started_at) VALUES (?, ?, ?, ?, ?, 'sending', 0, ?)",
+            (event_id, alert, attempt["channel"], attempt["target"], attempt["attempt"],
+             attempt["started_at"]),
+        )  # fmt: skip
+
+
+def end_attempt(db: StateDB, attempt: dict[str, Any]) -> None:
+    """Record how a logged attempt ended."""
+    with db.write() as tx:
+        tx.execute(
+            "UPDATE deliveries SET outcome = ?, status_code = ?, error_class = ?, detail = ?, "
+            "latency_ms = ? WHERE event_id = ? AND attempt = ? AND outcome = 'sending'",
+            (attempt["outcome"], attempt["status_code"], attempt["error_class"],
+             attempt["detail"], attempt["latency_ms"], attempt["event_id"], attempt["attempt"]),
+        )  # fmt: skip
 
 
 def finish_notification(
-    db: StateDB, event_id: str, status: str, attempts: int, error: str | None, now: datetime
+    db: StateDB, event_id: str, status: str, error: str | None, now: datetime
 ) -> None:
-    """Record where a claimed notification stands after this run's attempts."""
-    with db.write() as conn:
-        conn.execute(
-            update(notifications)
-            .where(notifications.c.event_id == event_id)
-            .values(
-                status=status,
-                attempts=attempts,
-                last_error=error,
-                claimed_until=None,
-                finished_at=now if status != "pending" else None,
-            )
+    """Record where a claimed notification stands after this run's attempts; release it."""
+    with db.write() as tx:
+        tx.execute(
+            "UPDATE notifications SET status = ?, last_error = ?, claimed_until = NULL, "
+            "claimed_by = NULL, finished_at = ? WHERE event_id = ?",
+            (status, error, now if status != "pending" else None, event_id),
         )
+        if tx.dialect == "postgresql":
+            tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(event_id),))
+
+
+def undelivered(db: StateDB, alert: str, now: datetime) -> int:
+    """Pending notifications of `alert` that nobody is delivering right now."""
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT event_id, claimed_by, claimed_until FROM notifications "
+            "WHERE alert = ? AND status = 'pending'",
+            (alert,),
+        )
+        if tx.dialect == "postgresql":
+            return sum(not _in_flight_pg(tx, r["event_id"]) for r in rows)
+    return sum(not _held_elsewhere(r, now, holder_id()) for r in rows)
+
+
+def _in_flight_pg(tx: Tx, event_id: str) -> bool:
+    """Whether another session holds the row's advisory lock (this session's locks count too)."""
+    return bool(
+        tx.scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = ?",
+            (_lock_key(event_id),),
+        )
+    )

@@ -14,15 +14,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
-
 from sqlsentinel.core.decide import Previous, State, Transition
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.jsonsafe import dumps
-from sqlsentinel.state.db import StateDB, upsert
+from sqlsentinel.state.db import StateDB, Tx
 from sqlsentinel.state.outbox import claim_in
-from sqlsentinel.state.schema import alert_state, deliveries, history, notifications
 from sqlsentinel.state.silences import silenced_now
+
+_HISTORY_COLUMNS = (
+    "run_id", "alert", "triggered_by", "scheduled_at", "launched_at", "started_at",
+    "finished_at", "duration_ms", "outcome", "state", "previous_state", "transition",
+    "actual_value", "threshold", "context", "error", "notified", "spooled",
+)  # fmt: skip
+_OUTBOX_COLUMNS = (
+    "event_id", "alert", "channel", "target", "target_index", "reason", "payload", "status",
+    "attempts", "created_at", "run_id",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,14 +44,19 @@ class OutboxEntry:
     payload: dict[str, Any]
 
 
+def _insert(table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+
 class RunTransaction:
     """The open transaction of one run: what it found locked, and how to write the result."""
 
-    def __init__(self, conn: Connection, alert: str, now: datetime) -> None:
-        self._conn = conn
+    def __init__(self, tx: Tx, alert: str, now: datetime) -> None:
+        self._tx = tx
         self.alert = alert
-        self.previous = _lock_previous(conn, alert, now)
-        self.silenced = silenced_now(conn, alert, now) is not None
+        self.previous = _lock_previous(tx, alert, now)
+        self.silenced = silenced_now(tx, alert, now) is not None
 
     def write(
         self,
@@ -52,58 +64,56 @@ class RunTransaction:
         t: Transition,
         entries: Sequence[OutboxEntry],
         retention: float | None,
+        *,
+        spooled: bool = False,
     ) -> None:
         """Store the decision: state row, outbox rows and the run's one history row."""
-        conn, now = self._conn, rec.finished_at
-        _write_state(conn, rec, t, bool(entries), now)
+        tx, now = self._tx, rec.finished_at
+        _write_state(tx, rec, t, bool(entries))
         for e in entries:
-            conn.execute(
-                notifications.insert().values(
-                    event_id=e.event_id,
-                    alert=rec.alert,
-                    channel=e.channel,
-                    target=e.target,
-                    target_index=e.target_index,
-                    reason=e.reason,
-                    payload=dumps(e.payload),
-                    status="pending",
-                    attempts=0,
-                    created_at=now,
-                    run_id=rec.run_id,
-                )
-            )
-        conn.execute(history.insert().values(**_history_row(rec, self.previous, t, entries)))
+            values = (e.event_id, rec.alert, e.channel, e.target, e.target_index, e.reason,
+                      dumps(e.payload), "pending", 0, now, rec.run_id)  # fmt: skip
+            tx.execute(_insert("notifications", _OUTBOX_COLUMNS), values)
+        row = _history_row(rec, self.previous, t, entries, spooled)
+        tx.execute(_insert("history", _HISTORY_COLUMNS), [row[c] for c in _HISTORY_COLUMNS])
         if retention:
-            _prune(conn, rec.alert, now - timedelta(seconds=retention))
+            _prune(tx, rec.alert, now - timedelta(seconds=retention))
 
     def claim_pending(self, now: datetime, lease: float) -> list[dict[str, Any]]:
         """Claim the alert's undelivered notifications (this run's included) for `lease` s."""
-        return claim_in(self._conn, self.alert, now, lease)
+        return claim_in(self._tx, self.alert, now, lease)
 
 
 @contextmanager
-def open_run(db: StateDB, alert: str, now: datetime) -> Iterator[RunTransaction]:
+def open_run(
+    db: StateDB, alert: str, now: datetime, deadline: float | None = None
+) -> Iterator[RunTransaction]:
     """A write transaction holding `alert`'s state row; commits when the block ends."""
-    with db.write() as conn:
-        yield RunTransaction(conn, alert, now)
+    with db.write(deadline) as tx:
+        yield RunTransaction(tx, alert, now)
+
+
+def recorded(db: StateDB, run_id: str) -> bool:
+    """Whether a run is already in history (a spooled run recorded before a crash)."""
+    with db.read() as tx:
+        return bool(tx.scalar("SELECT count(*) FROM history WHERE run_id = ?", (run_id,)))
 
 
 def _history_row(
-    rec: RunRecord, prev: Previous | None, t: Transition, entries: Sequence[OutboxEntry]
+    rec: RunRecord,
+    prev: Previous | None,
+    t: Transition,
+    entries: Sequence[OutboxEntry],
+    spooled: bool,
 ) -> dict[str, Any]:
     notified = [
         {"event_id": e.event_id, "channel": e.channel, "target": e.target, "reason": e.reason}
         for e in entries
     ]
     return {
-        "run_id": rec.run_id,
-        "alert": rec.alert,
-        "triggered_by": rec.triggered_by,
-        "scheduled_at": rec.scheduled_at,
-        "started_at": rec.started_at,
-        "finished_at": rec.finished_at,
+        **{k: getattr(rec, k) for k in ("run_id", "alert", "triggered_by", "scheduled_at")},
+        **{k: getattr(rec, k) for k in ("launched_at", "started_at", "finished_at", "outcome")},
         "duration_ms": round((rec.finished_at - rec.started_at).total_seconds() * 1000, 1),
-        "outcome": rec.outcome,
         "state": t.state.value,
         "previous_state": prev.state.value if prev else None,
         "transition": t.reason.value,
@@ -112,6 +122,7 @@ def _history_row(
         "context": _json(rec.context),
         "error": rec.error,
         "notified": dumps(notified) if notified else None,
+        "spooled": spooled,
     }
 
 
@@ -119,38 +130,37 @@ def _json(value: Any) -> str | None:
     return None if value is None else dumps(value)
 
 
-def _lock_previous(conn: Connection, alert: str, now: datetime) -> Previous | None:
+def _lock_previous(tx: Tx, alert: str, now: datetime) -> Previous | None:
     """Read the state row under a row lock (inserting a placeholder so there is a row to lock)."""
-    query = select(alert_state).where(alert_state.c.alert == alert)
-    if conn.dialect.name == "postgresql":
-        placeholder = {"state": "", "since": now, "reason": "", "suppressed": False}
-        conn.execute(
-            upsert(conn, alert_state, {"alert": alert, **placeholder, "updated_at": now}, None)
+    query = "SELECT * FROM alert_state WHERE alert = ?"
+    if tx.dialect == "postgresql":
+        tx.execute(
+            "INSERT INTO alert_state (alert, state, since, reason, suppressed, updated_at) "
+            "VALUES (?, '', ?, '', FALSE, ?) ON CONFLICT (alert) DO NOTHING",
+            (alert, now, now),
         )
-        query = query.with_for_update()
+        query += " FOR UPDATE"
     # SQLite: BEGIN IMMEDIATE already serialises writers
-    return previous_of(conn.execute(query).mappings().first())
+    return previous_of(tx.one(query, (alert,)))
 
 
-def previous_of(row: Any) -> Previous | None:
+def previous_of(row: dict[str, Any] | None) -> Previous | None:
     """The `Previous` a state row describes (None for no row or a placeholder)."""
     if row is None or not row["state"]:
         return None
+    last = row["last_notified_state"]
     return Previous(
         state=State(row["state"]),
         since=row["since"],
         condition_since=row["condition_since"],
         last_notified_at=row["last_notified_at"],
-        last_notified_state=State(row["last_notified_state"])
-        if row["last_notified_state"]
-        else None,
+        last_notified_state=State(last) if last else None,
         suppressed=bool(row["suppressed"]),
     )
 
 
-def _write_state(
-    conn: Connection, rec: RunRecord, t: Transition, notified: bool, now: datetime
-) -> None:
+def _write_state(tx: Tx, rec: RunRecord, t: Transition, notified: bool) -> None:
+    now = rec.finished_at
     values: dict[str, Any] = {
         "state": t.state.value,
         "since": t.since,
@@ -166,18 +176,19 @@ def _write_state(
     }
     if notified:
         values.update(last_notified_at=now, last_notified_state=t.state.value)
-    conn.execute(upsert(conn, alert_state, {"alert": rec.alert, **values}, values))
-
-
-def _prune(conn: Connection, alert: str, cutoff: datetime) -> None:
-    conn.execute(delete(history).where(history.c.alert == alert, history.c.finished_at < cutoff))
-    conn.execute(
-        delete(deliveries).where(deliveries.c.alert == alert, deliveries.c.started_at < cutoff)
+    columns = list(values)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    tx.execute(
+        _insert("alert_state", ["alert", *columns])
+        + f" ON CONFLICT (alert) DO UPDATE SET {updates}",
+        [rec.alert, *values.values()],
     )
-    conn.execute(
-        delete(notifications).where(
-            notifications.c.alert == alert,
-            notifications.c.status != "pending",
-            notifications.c.created_at < cutoff,
-        )
+
+
+def _prune(tx: Tx, alert: str, cutoff: datetime) -> None:
+    tx.execute("DELETE FROM history WHERE alert = ? AND finished_at < ?", (alert, cutoff))
+    tx.execute("DELETE FROM deliveries WHERE alert = ? AND started_at < ?", (alert, cutoff))
+    tx.execute(
+        "DELETE FROM notifications WHERE alert = ? AND status <> 'pending' AND created_at < ?",
+        (alert, cutoff),
     )

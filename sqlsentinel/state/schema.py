@@ -1,159 +1,136 @@
-"""Tables (SQLAlchemy Core) and the ordered list of schema migrations."""
+"""The state database's tables, as SQL for SQLite and PostgreSQL, and their ordered migrations.
+
+Migration N brings a database from schema N-1 to N; `{ts}` and `{serial}` are the
+dialect's aware timestamp and auto-numbered key. Versions 1 and 2 are exactly the
+tables earlier releases created (through SQLAlchemy), so their databases upgrade in place.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+TYPES = {
+    "sqlite": {"ts": "DATETIME", "serial": "INTEGER NOT NULL"},
+    "postgresql": {"ts": "TIMESTAMP WITH TIME ZONE", "serial": "SERIAL NOT NULL"},
+}
+# Columns holding instants: SQLite stores them as UTC text, read back as aware datetimes.
+DATETIME_COLUMNS = frozenset(
+    {
+        "since", "condition_since", "last_run_at", "last_notified_at", "updated_at",
+        "scheduled_at", "launched_at", "started_at", "finished_at", "starts_at", "ends_at",
+        "ended_at", "created_at", "claimed_until",
+    }
+)  # fmt: skip
+BOOLEAN_COLUMNS = frozenset({"suppressed", "spooled"})
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-)
-from sqlalchemy.engine import Dialect
+_V1 = """
+CREATE TABLE sqlsentinel_schema (
+    "key" VARCHAR(64) NOT NULL,
+    value VARCHAR(255) NOT NULL,
+    PRIMARY KEY ("key")
+);
+CREATE TABLE alert_state (
+    alert VARCHAR(255) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    since {ts} NOT NULL,
+    reason VARCHAR(64) NOT NULL,
+    condition_since {ts},
+    last_run_at {ts},
+    last_outcome VARCHAR(32),
+    last_value TEXT,
+    last_threshold TEXT,
+    last_error TEXT,
+    last_notified_at {ts},
+    last_notified_state VARCHAR(16),
+    suppressed BOOLEAN NOT NULL,
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (alert)
+);
+CREATE TABLE history (
+    id {serial},
+    run_id VARCHAR(32) NOT NULL,
+    alert VARCHAR(255) NOT NULL,
+    triggered_by VARCHAR(16) NOT NULL,
+    scheduled_at {ts},
+    started_at {ts} NOT NULL,
+    finished_at {ts} NOT NULL,
+    duration_ms FLOAT NOT NULL,
+    outcome VARCHAR(32) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    previous_state VARCHAR(16),
+    transition VARCHAR(64) NOT NULL,
+    actual_value TEXT,
+    threshold TEXT,
+    context TEXT,
+    error TEXT,
+    notified TEXT,
+    PRIMARY KEY (id),
+    UNIQUE (run_id)
+);
+CREATE INDEX ix_history_finished ON history (finished_at);
+CREATE INDEX ix_history_alert_finished ON history (alert, finished_at);
+CREATE TABLE silences (
+    id {serial},
+    alert VARCHAR(255) NOT NULL,
+    starts_at {ts} NOT NULL,
+    ends_at {ts} NOT NULL,
+    reason TEXT NOT NULL,
+    created_by VARCHAR(255) NOT NULL,
+    ended_at {ts},
+    PRIMARY KEY (id)
+);
+CREATE INDEX ix_silences_alert ON silences (alert);
+"""
 
+_V2 = """
+CREATE TABLE notifications (
+    event_id VARCHAR(32) NOT NULL,
+    alert VARCHAR(255) NOT NULL,
+    channel VARCHAR(32) NOT NULL,
+    target TEXT NOT NULL,
+    target_index INTEGER NOT NULL,
+    reason VARCHAR(32) NOT NULL,
+    payload TEXT NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    attempts INTEGER NOT NULL,
+    created_at {ts} NOT NULL,
+    claimed_until {ts},
+    finished_at {ts},
+    last_error TEXT,
+    run_id VARCHAR(32) NOT NULL,
+    PRIMARY KEY (event_id)
+);
+CREATE INDEX ix_notifications_alert_status ON notifications (alert, status);
+CREATE TABLE deliveries (
+    id {serial},
+    event_id VARCHAR(32) NOT NULL,
+    alert VARCHAR(255) NOT NULL,
+    channel VARCHAR(32) NOT NULL,
+    target TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    outcome VARCHAR(16) NOT NULL,
+    status_code INTEGER,
+    error_class VARCHAR(64),
+    detail TEXT,
+    latency_ms FLOAT NOT NULL,
+    started_at {ts} NOT NULL,
+    PRIMARY KEY (id)
+);
+CREATE INDEX ix_deliveries_event_id ON deliveries (event_id);
+CREATE INDEX ix_deliveries_alert_started ON deliveries (alert, started_at);
+"""
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite stores them naive)."""
+_V3 = """
+ALTER TABLE history ADD COLUMN launched_at {ts};
+ALTER TABLE history ADD COLUMN spooled BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE notifications ADD COLUMN claimed_by VARCHAR(128);
+"""
 
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if not isinstance(value, datetime):
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData()
-TZ = UTCDateTime()
-
-schema_info = Table(
-    "sqlsentinel_schema",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", String(255), nullable=False),
-)
-
-alert_state = Table(
-    "alert_state",
-    metadata,
-    Column("alert", String(255), primary_key=True),
-    Column("state", String(16), nullable=False),
-    Column("since", TZ, nullable=False),
-    Column("reason", String(64), nullable=False),
-    Column("condition_since", TZ),
-    Column("last_run_at", TZ),
-    Column("last_outcome", String(32)),
-    Column("last_value", Text),  # JSON
-    Column("last_threshold", Text),  # JSON
-    Column("last_error", Text),
-    Column("last_notified_at", TZ),
-    Column("last_notified_state", String(16)),
-    Column("suppressed", Boolean, nullable=False, default=False),  # a notification was silenced
-    Column("updated_at", TZ, nullable=False),
-)
-
-history = Table(
-    "history",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(32), nullable=False, unique=True),
-    Column("alert", String(255), nullable=False),
-    Column("triggered_by", String(16), nullable=False),
-    Column("scheduled_at", TZ),
-    Column("started_at", TZ, nullable=False),
-    Column("finished_at", TZ, nullable=False),
-    Column("duration_ms", Float, nullable=False),
-    Column("outcome", String(32), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("previous_state", String(16)),
-    Column("transition", String(64), nullable=False),
-    Column("actual_value", Text),  # JSON
-    Column("threshold", Text),  # JSON
-    Column("context", Text),  # JSON object
-    Column("error", Text),
-    Column("notified", Text),  # JSON list: [{event_id, channel, target, reason, outcome}]
-    Index("ix_history_alert_finished", "alert", "finished_at"),
-    Index("ix_history_finished", "finished_at"),
-)
-
-silences = Table(
-    "silences",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("alert", String(255), nullable=False, index=True),
-    Column("starts_at", TZ, nullable=False),
-    Column("ends_at", TZ, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("created_by", String(255), nullable=False),
-    Column("ended_at", TZ),  # set by unsilence
-)
-
-notifications = Table(
-    "notifications",
-    metadata,
-    Column("event_id", String(32), primary_key=True),
-    Column("alert", String(255), nullable=False),
-    Column("channel", String(32), nullable=False),
-    Column("target", Text, nullable=False),  # redacted description, matches the config target
-    Column("target_index", Integer, nullable=False),  # position in the alert's notify list
-    Column("reason", String(32), nullable=False),
-    Column("payload", Text, nullable=False),  # JSON of the event
-    Column("status", String(16), nullable=False),  # pending | delivered | failed | abandoned
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("created_at", TZ, nullable=False),
-    Column("claimed_until", TZ),
-    Column("finished_at", TZ),
-    Column("last_error", Text),
-    Column("run_id", String(32), nullable=False),
-    Index("ix_notifications_alert_status", "alert", "status"),
-)
-
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(32), nullable=False, index=True),
-    Column("alert", String(255), nullable=False),
-    Column("channel", String(32), nullable=False),
-    Column("target", Text, nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("outcome", String(16), nullable=False),
-    Column("status_code", Integer),
-    Column("error_class", String(64)),
-    Column("detail", Text),
-    Column("latency_ms", Float, nullable=False),
-    Column("started_at", TZ, nullable=False),
-    Index("ix_deliveries_alert_started", "alert", "started_at"),
-)
-
-
-def _v1(conn: Connection) -> None:
-    """Alert state, run history and silences."""
-    metadata.create_all(conn, tables=[schema_info, alert_state, history, silences])
-
-
-def _v2(conn: Connection) -> None:
-    """The notification outbox and the per-attempt delivery log."""
-    metadata.create_all(conn, tables=[notifications, deliveries])
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+"""v1: state, history, silences. v2: the outbox and the delivery log. v3: when the process
+was launched, runs recorded late from the spool, and who holds an outbox claim."""
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(migration: str, dialect: str) -> list[str]:
+    """The SQL statements of one migration for `dialect`."""
+    sql = migration.format(**TYPES[dialect])
+    return [s.strip() for s in sql.split(";") if s.strip()]

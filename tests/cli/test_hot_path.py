@@ -1,6 +1,10 @@
-"""`sqlsentinel run --alert X` stays light: with a warm compiled cache it never loads the
-validator, the unit generator, jinja2, croniter, pydantic or PyYAML, and a 1,000-alert
-config costs it no more than a 1-alert one (measured in bench/bench_run.py)."""
+"""The import budget of a timer tick (`sqlsentinel run CONFIG --alert X --triggered-by CRON`).
+
+With a warm spec cache a tick never loads the validator, the unit generator, jinja2,
+croniter, pydantic, PyYAML or SQLAlchemy: a SQLite tick uses the stdlib `sqlite3`, a
+PostgreSQL tick psycopg 3, and only a tick that delivers loads the HTTP client (never
+jinja2 or smtplib for a webhook). Its cost is measured in bench/bench_tick.py.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,16 @@ import re
 import sqlite3
 from pathlib import Path
 
+from notify.servers import HookServer
 from support import Cli
 
-FORBIDDEN = (
-    "pydantic",
-    "yaml",
-    "jinja2",
-    "croniter",
-    "sqlsentinel.config.loader",
-    "sqlsentinel.config.models",
-    "sqlsentinel.schedule",
-    "sqlsentinel.notify",
-    "sqlalchemy.dialects.postgresql",
-)
-
-
-def _imported(stderr: str) -> set[str]:
-    return {m.group(1) for m in re.finditer(r"^import time:.*\|\s*([\w.]+)$", stderr, re.M)}
-
+NEVER = (
+    "pydantic", "yaml", "jinja2", "croniter", "sqlalchemy",
+    "sqlsentinel.config.loader", "sqlsentinel.config.models", "sqlsentinel.schedule",
+    "sqlsentinel.systemd", "sqlsentinel.daemon",
+)  # fmt: skip
+ONLY_TO_DELIVER = ("sqlsentinel.notify", "http.client", "smtplib", "ssl", "email")
+ONLY_FOR_POSTGRESQL = ("psycopg",)
 
 NOTIFY = """\
     notify:
@@ -39,8 +35,29 @@ NOTIFY = """\
 """
 
 
-def test_warm_run_imports_only_what_a_run_needs(cli: Cli, tmp_path: Path) -> None:
-    """Every channel kind in the file, none due: the warm run takes its alert from the cache."""
+def _imported(stderr: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"^import time:.*\|\s*([\w.]+)$", stderr, re.M)}
+
+
+def _among(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def _warm_tick(cli: Cli, config: Path, alert: str, *env: str) -> set[str]:
+    """The modules a tick imports once the spec cache is warm (the first run fills it)."""
+    cli.argv = [*cli.argv[:1], "-X", "importtime", *cli.argv[1:]]
+    cold = cli("run", config, "--alert", alert, "--triggered-by", "CRON")
+    assert cold.rc in (0, 5), cold.stderr
+    assert "pydantic" in _imported(cold.stderr)  # the first run validates and compiles
+    warm = cli("run", config, "--alert", alert, "--triggered-by", "CRON")
+    assert warm.rc in (0, 5), warm.stderr
+    modules = _imported(warm.stderr)
+    assert "sqlsentinel.engine.run" in modules
+    return modules
+
+
+def test_sqlite_tick_imports_only_what_it_needs(cli: Cli, tmp_path: Path) -> None:
+    """Every channel kind in the file, none due: the tick takes its alert from the cache."""
     alerts = "".join(
         f"  - name: a{i}\n    query: SELECT 'OK' AS status\n    schedule: '*/5 * * * *'\n{NOTIFY}"
         for i in range(200)
@@ -49,13 +66,38 @@ def test_warm_run_imports_only_what_a_run_needs(cli: Cli, tmp_path: Path) -> Non
     config = tmp_path / "alerts.yaml"
     smtp = "smtp:\n  host: 127.0.0.1\n"
     config.write_text(f"database:\n  url: sqlite:///t.db\nstate_db: s.db\n{smtp}alerts:\n{alerts}")
-    cli.argv = [*cli.argv[:1], "-X", "importtime", *cli.argv[1:]]
-    cold = cli("run", config, "--alert", "a7", "--triggered-by", "CRON")
-    assert cold.rc == 0, cold.stderr
-    assert "pydantic" in _imported(cold.stderr)  # the first run validates and compiles
-    warm = cli("run", config, "--alert", "a7", "--triggered-by", "CRON")
-    assert warm.rc == 0, warm.stderr
-    modules = _imported(warm.stderr)
-    assert "sqlsentinel.engine.run" in modules and "sqlalchemy" in modules
-    loaded = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN or m.startswith(FORBIDDEN))
-    assert loaded == []
+    modules = _warm_tick(cli, config, "a7")
+    assert "sqlite3" in modules
+    assert _among(modules, (*NEVER, *ONLY_TO_DELIVER, *ONLY_FOR_POSTGRESQL, "zoneinfo")) == []
+
+
+def test_postgresql_tick_uses_psycopg_without_sqlalchemy(
+    cli: Cli, tmp_path: Path, pg_url: str
+) -> None:
+    config = tmp_path / "alerts.yaml"
+    config.write_text(
+        f"database:\n  url: {pg_url}\nstate_db: {pg_url}\nalerts:\n"
+        "  - name: pg\n    query: SELECT 'OK' AS status\n    schedule: '* * * * *'\n"
+    )
+    modules = _warm_tick(cli, config, "pg")
+    assert "psycopg" in modules  # which loads `email`, `ssl` and `zoneinfo` for itself
+    assert _among(modules, (*NEVER, "sqlsentinel.notify", "http.client", "smtplib")) == []
+
+
+def test_webhook_tick_loads_the_http_client_only(cli: Cli, tmp_path: Path) -> None:
+    hook = HookServer()
+    try:
+        sqlite3.connect(tmp_path / "t.db").close()
+        config = tmp_path / "alerts.yaml"
+        config.write_text(
+            "database:\n  url: sqlite:///t.db\nstate_db: s.db\nalerts:\n"
+            "  - name: w\n    query: SELECT 'ALERT' AS status\n    schedule: '* * * * *'\n"
+            "    repeat_interval: 1ms\n"
+            f"    notify: [{{channel: webhook, url: '{hook.url()}'}}]\n"
+        )
+        modules = _warm_tick(cli, config, "w")
+    finally:
+        hook.close()
+    assert len(hook.requests) == 2  # firing, then the repeat the warm tick delivered
+    assert "http.client" in modules and "sqlsentinel.notify.http" in modules
+    assert _among(modules, (*NEVER, "smtplib", "sqlsentinel.notify.templates", "psycopg")) == []

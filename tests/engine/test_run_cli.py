@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from sqlsentinel.state import listings
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.schema import alert_state, history, notifications
+from sqlsentinel.state.schema import SCHEMA_VERSION
 
 ALERT_SQL = "SELECT 'ALERT' AS status, 12 AS actual_value, 10 AS threshold"
 OK_SQL = "SELECT 'OK' AS status"
@@ -54,7 +53,7 @@ def test_ok_and_alert_exit_0_and_are_recorded(cli, write_config, state_url: str)
     out = {r["alert"]: r for r in json.loads(done.stdout)}
     assert (out["fine"]["state"], out["bad"]["state"]) == ("OK", "ALERT")
     assert out["bad"]["actual_value"] == 12
-    assert StateDB(state_url).schema_version() == 2  # created automatically
+    assert StateDB(state_url).schema_version() == SCHEMA_VERSION  # created automatically
     [fine] = rows(state_url, "fine")
     [bad] = rows(state_url, "bad")
     assert (fine["outcome"], fine["state"], fine["triggered_by"]) == ("ok", "OK", "MANUAL")
@@ -116,9 +115,9 @@ def test_dry_run_writes_nothing(cli, write_config, tmp_path: Path, state_url: st
     assert (row["state"], row["transition"], row["previous_state"]) == ("OK", "resolved", "ALERT")
     [before] = rows(state_url)
     assert before["state"] == "ALERT"
-    with StateDB(state_url).read() as conn:
-        assert conn.execute(select(alert_state.c.state)).scalar() == "ALERT"
-        assert conn.execute(select(func.count()).select_from(notifications)).scalar() == 0
+    with StateDB(state_url).read() as tx:
+        assert tx.scalar("SELECT state FROM alert_state") == "ALERT"
+        assert tx.scalar("SELECT count(*) FROM notifications") == 0
 
 
 def test_postgresql_state_db(cli, write_config, pg_url: str) -> None:
@@ -128,7 +127,7 @@ def test_postgresql_state_db(cli, write_config, pg_url: str) -> None:
         done = cli("run", path, "--state-db", url, "--triggered-by", "CRON")
         assert done.rc == 0, done
     state = StateDB(pg_url)
-    assert state.schema_version() == 2
+    assert state.schema_version() == SCHEMA_VERSION
     assert [r["transition"] for r in rows(pg_url, "a")] == ["still_firing", "firing"]
     assert {r["triggered_by"] for r in rows(pg_url)} == {"CRON"}
     assert len(rows(pg_url)) == 4
@@ -223,14 +222,12 @@ def test_concurrent_runs_lose_nothing_and_notify_once(
     assert not [n for n, _, err, _ in results if "locked" in err.lower()]
 
     state = StateDB(url)
-    with state.read() as conn:
-        per_alert = dict(
-            conn.execute(select(history.c.alert, func.count()).group_by(history.c.alert)).all()
-        )
-        shared = Counter(
-            conn.execute(select(history.c.transition).where(history.c.alert == "shared")).scalars()
-        )
-        statuses = Counter(conn.execute(select(notifications.c.status)).scalars())
+    with state.read() as tx:
+        counted = tx.all("SELECT alert, count(*) AS n FROM history GROUP BY alert")
+        per_alert = {r["alert"]: r["n"] for r in counted}
+        found = tx.all("SELECT transition FROM history WHERE alert = ?", ("shared",))
+        shared = Counter(r["transition"] for r in found)
+        statuses = Counter(r["status"] for r in tx.all("SELECT status FROM notifications"))
     assert sum(per_alert.values()) == 60
     assert per_alert["shared"] == 10 and all(per_alert[n] == 1 for n in names[:50])
     assert shared == {"firing": 1, "still_firing": 9}

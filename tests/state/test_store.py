@@ -8,16 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select
 
 from sqlsentinel.core.decide import Reason, Rule, State, Transition, decide
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.state import listings, outbox
 from sqlsentinel.state import silences as sil
-from sqlsentinel.state.db import StateDB, _set_version
+from sqlsentinel.state.db import StateDB, Tx
 from sqlsentinel.state.record import OutboxEntry, open_run
-from sqlsentinel.state.schema import MIGRATIONS, SCHEMA_VERSION, history, silences
+from sqlsentinel.state.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ALL_TABLES = {
@@ -49,6 +48,7 @@ def rec(alert: str, condition: str, at: datetime, outcome: str | None = None) ->
         alert=alert,
         triggered_by="CRON",
         scheduled_at=None,
+        launched_at=None,
         started_at=at - timedelta(seconds=1),
         finished_at=at,
         outcome=outcome or condition,
@@ -77,12 +77,28 @@ def no_events(prev: Any, t: Any) -> list[OutboxEntry]:
     return []
 
 
+def tables(state: StateDB) -> set[str]:
+    with state.read() as tx:
+        if tx.dialect == "sqlite":
+            rows = tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = tx.all("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'")
+    return {r["name"] for r in rows}
+
+
+def set_version(tx: Tx, version: int | str) -> None:
+    tx.execute('DELETE FROM sqlsentinel_schema WHERE "key" = ?', ("version",))
+    tx.execute(
+        'INSERT INTO sqlsentinel_schema ("key", value) VALUES (?, ?)', ("version", str(version))
+    )
+
+
 def test_fresh_database_gets_the_whole_schema(url: str) -> None:
     state = StateDB(url)
     assert state.schema_version() == 0
     assert state.ensure_schema() == (0, SCHEMA_VERSION)
-    assert state.schema_version() == SCHEMA_VERSION == 2
-    assert set(inspect(state.engine).get_table_names()) >= ALL_TABLES
+    assert state.schema_version() == SCHEMA_VERSION == 3
+    assert tables(state) >= ALL_TABLES
 
 
 def test_init_twice_and_concurrently_is_safe(url: str) -> None:
@@ -102,42 +118,50 @@ def test_init_twice_and_concurrently_is_safe(url: str) -> None:
     assert errors == []
     state = StateDB(url)
     assert state.ensure_schema() == (SCHEMA_VERSION, SCHEMA_VERSION)
-    with state.read() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM sqlsentinel_schema").scalar() == 1
+    with state.read() as tx:
+        assert tx.scalar("SELECT count(*) FROM sqlsentinel_schema") == 1
 
 
 def test_cli_init_twice(url: str, cli) -> None:
     first = cli("init", "--state-db", url)
-    assert (first.rc, first.stdout.strip()) == (0, "created state database schema v2"), first
+    assert (first.rc, first.stdout.strip()) == (0, "created state database schema v3"), first
     second = cli("init", "--state-db", url)
-    assert (second.rc, second.stdout.strip()) == (0, "state database is up to date (schema v2)")
-    assert StateDB(url).schema_version() == 2
+    assert (second.rc, second.stdout.strip()) == (0, "state database is up to date (schema v3)")
+    assert StateDB(url).schema_version() == 3
 
 
 def test_upgrade_from_v1_keeps_rows(url: str) -> None:
+    """A database of the first release (v1: as SQLAlchemy created it) upgrades in place."""
     state = StateDB(url)
-    with state.write() as conn:
-        MIGRATIONS[0](conn)
-        _set_version(conn, 1)
+    with state.write() as tx:
+        for sql in statements(MIGRATIONS[0], tx.dialect):
+            tx.execute(sql)
+        set_version(tx, 1)
+        tx.execute(  # a row as the first release wrote it
+            "INSERT INTO history (run_id, alert, triggered_by, started_at, finished_at, "
+            "duration_ms, outcome, state, transition, context) "
+            "VALUES ('r1', 'a', 'CRON', ?, ?, 1.0, 'alert', 'ALERT', 'firing', ?)",
+            (T0, T0, '{"region":"eu"}'),
+        )
     assert state.schema_version() == 1
-    assert "notifications" not in inspect(state.engine).get_table_names()
-    record_run(state, rec("a", "alert", T0), Rule(), no_events, None)
+    assert "notifications" not in tables(state)
     sil.add_silence(state, "a", T0, T0 + timedelta(hours=1), "maint", "ops")
 
-    assert state.ensure_schema() == (1, 2)
-    assert state.schema_version() == 2
-    assert set(inspect(state.engine).get_table_names()) >= ALL_TABLES
+    assert state.ensure_schema() == (1, SCHEMA_VERSION)
+    assert state.schema_version() == SCHEMA_VERSION
+    assert tables(state) >= ALL_TABLES
     [row] = listings.history_rows(state, ["a"])
     assert (row["outcome"], row["state"], row["context"]) == ("alert", "ALERT", {"region": "eu"})
+    assert (row["finished_at"], row["spooled"], row["launched_at"]) == (T0, False, None)
     assert sil.active_silences(state, T0)["a"]["reason"] == "maint"
     # the new tables work
     record_run(state, rec("a", "ok", T0 + timedelta(hours=2)), Rule(), no_events, None)
 
 
 def test_newer_schema_is_refused_clearly(db: StateDB, url: str) -> None:
-    with db.write() as conn:
-        _set_version(conn, SCHEMA_VERSION + 1)
-    with pytest.raises(StateDBError, match=r"schema v3, newer than .*\(v2\); upgrade sqlsentinel"):
+    with db.write() as tx:
+        set_version(tx, SCHEMA_VERSION + 1)
+    with pytest.raises(StateDBError, match=r"schema v4, newer than .*\(v3\); upgrade sqlsentinel"):
         StateDB(url).ensure_schema()
 
 
@@ -178,8 +202,9 @@ def test_silence_suppresses_then_silence_ended_notifies(db: StateDB) -> None:
 
     assert sil.end_silences(db, "a", T0 + timedelta(minutes=5)) == 1
     assert sil.end_silences(db, "a", T0 + timedelta(minutes=6)) == 0
-    with db.read() as conn:
-        assert conn.execute(select(silences.c.ended_at)).scalar() == T0 + timedelta(minutes=5)
+    with db.read() as tx:
+        ended = tx.one("SELECT ended_at FROM silences")
+    assert ended == {"ended_at": T0 + timedelta(minutes=5)}
     assert sil.active_silences(db, T0 + timedelta(minutes=6)) == {}
     _, t, entries = record_run(
         db, rec("a", "alert", T0 + timedelta(minutes=7)), Rule(), one_event, None
@@ -193,56 +218,57 @@ def test_silence_outside_its_window_does_not_apply(db: StateDB) -> None:
     assert (t.suppressed, len(entries)) == (False, 1)
 
 
-def test_outbox_claim_is_exclusive_while_leased(db: StateDB, url: str) -> None:
-    _, _, [entry] = record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
-    other = StateDB(url)  # another process's view
-    first = outbox.claim_pending(db, "a", T0, lease=60)
-    assert [r["event_id"] for r in first] == [entry.event_id]
-    assert outbox.claim_pending(other, "a", T0 + timedelta(seconds=30), lease=60) == []
-    assert outbox.claim_pending(other, "b", T0, lease=60) == []
-    # the lease runs out: the next run may retry it
-    again = outbox.claim_pending(other, "a", T0 + timedelta(seconds=61), lease=60)
-    assert [r["event_id"] for r in again] == [entry.event_id]
+def claim(db: StateDB, alert: str, now: datetime, holder: str | None = None) -> list[str]:
+    with db.write() as tx:
+        return [r["event_id"] for r in outbox.claim_in(tx, alert, now, 60, holder=holder)]
 
-    outbox.record_attempt(
-        db,
-        {
-            "event_id": entry.event_id, "alert": "a", "channel": "webhook",
-            "target": "http://hook", "attempt": 1, "outcome": "delivered", "status_code": 200,
-            "error_class": None, "detail": None, "latency_ms": 3.5, "started_at": T0,
-        },
-    )  # fmt: skip
-    outbox.finish_notification(db, entry.event_id, "delivered", 1, None, T0)
-    assert outbox.claim_pending(db, "a", T0 + timedelta(hours=1), lease=60) == []
+
+def test_outbox_claim_logs_and_finishes(db: StateDB) -> None:
+    _, _, [entry] = record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
+    assert claim(db, "a", T0) == [entry.event_id]
+    attempt = {
+        "event_id": entry.event_id, "alert": "a", "channel": "webhook", "target": "http://hook",
+        "attempt": 1, "outcome": "delivered", "status_code": 200, "error_class": None,
+        "detail": None, "latency_ms": 3.5, "started_at": T0,
+    }  # fmt: skip
+    outbox.begin_attempt(db, entry.event_id, "a", attempt)
+    assert [d["outcome"] for d in listings.delivery_rows(db, ["a"])] == ["sending"]
+    outbox.end_attempt(db, attempt)
+    outbox.finish_notification(db, entry.event_id, "delivered", None, T0)
+    assert claim(db, "a", T0 + timedelta(hours=1)) == []
     assert listings.pending_count(db) == {}
     assert listings.history_rows(db, ["a"])[0]["notified"][0]["outcome"] == "delivered"
     assert [d["status_code"] for d in listings.delivery_rows(db, ["a"])] == [200]
 
 
-def test_concurrent_claims_get_each_event_once(db: StateDB, url: str) -> None:
+def test_concurrent_claims_get_each_target_once(db: StateDB, url: str) -> None:
+    """Five notifications to one target: one claim gets the newest, the rest are superseded."""
     for i in range(5):
         record_run(db, rec("a", "alert" if i % 2 == 0 else "ok", T0 + timedelta(minutes=i)),
-                         Rule(), one_event, None)  # fmt: skip
+                   Rule(), one_event, None)  # fmt: skip
     assert listings.pending_count(db) == {"a": 5}
-    got: list[list[dict[str, Any]]] = []
+    got: list[list[str]] = []
+    dbs = [StateDB(url) for _ in range(4)]  # each keeps its connection (PostgreSQL: its locks)
 
-    def claim() -> None:
-        got.append(outbox.claim_pending(StateDB(url), "a", T0 + timedelta(hours=1), lease=60))
+    def one_claim(n: int) -> None:  # four processes, on another host
+        got.append(claim(dbs[n], "a", T0 + timedelta(hours=1), f"elsewhere:{n}:1"))
 
-    threads = [threading.Thread(target=claim) for _ in range(4)]
+    threads = [threading.Thread(target=one_claim, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    ids = [r["event_id"] for rows in got for r in rows]
-    assert len(ids) == len(set(ids)) == 5
+    assert sorted(map(len, got)) == [0, 0, 0, 1]
+    with db.read() as tx:
+        status = {r["status"] for r in tx.all("SELECT status FROM notifications")}
+    assert status == {"pending", "superseded"}
 
 
 def test_history_row_counts_match_runs(db: StateDB) -> None:
     for i in range(3):
         record_run(db, rec(f"x{i}", "ok", T0), Rule(), no_events, None)
-    with db.read() as conn:
-        assert len(conn.execute(select(history.c.id)).all()) == 3
+    with db.read() as tx:
+        assert tx.scalar("SELECT count(*) FROM history") == 3
     assert {r["alert"] for r in listings.run_counts(db)} == {"x0", "x1", "x2"}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from systemd_harness import UserManager, write_config
 
+from sqlsentinel.core.budget import unit_timeout
 from sqlsentinel.schedule.preview import preview
 from sqlsentinel.systemd.timers import timer_info
 from sqlsentinel.systemd.unit_names import unit_base
@@ -107,7 +108,9 @@ def test_list_timers_shows_each_alert_with_the_previewed_next_run(
     props = units.show(timer, "AccuracyUSec", "Persistent")
     assert props == {"AccuracyUSec": "1s", "Persistent": "yes"}
     service = unit_base("orders stalled (EU)") + ".service"
-    assert units.show(service, "TimeoutStartUSec")["TimeoutStartUSec"] == "2min 10s"  # 40 s + 90 s
+    # 40 s query + 120 s start-up allowance + 2 s grace + 60 s delivery + 5 s slack
+    assert unit_timeout(40) == 227
+    assert units.show(service, "TimeoutStartUSec")["TimeoutStartUSec"] == "3min 47s"
 
 
 def test_starting_a_service_records_a_cron_run_and_logs_to_the_journal(
@@ -144,10 +147,10 @@ def test_every_minute_alert_fires_by_itself(units: UserManager, workdir: Path) -
     (row,) = json.loads(units.sqlsentinel("history", str(config), "--json").stdout)
     scheduled = datetime.fromisoformat(row["scheduled_at"])
     assert scheduled.second <= 2 and abs(scheduled - last) < timedelta(seconds=1)
+    launched = datetime.fromisoformat(row["launched_at"])
+    assert scheduled <= launched <= datetime.fromisoformat(row["started_at"])  # before imports
     assert 0 <= row["lateness_ms"] < 30_000
-    assert row["lateness_ms"] == pytest.approx(
-        (datetime.fromisoformat(row["started_at"]) - scheduled).total_seconds() * 1000, abs=1
-    )
+    assert row["lateness_ms"] == pytest.approx((launched - scheduled).total_seconds() * 1000, abs=1)
     metrics = units.sqlsentinel("metrics", str(config)).stdout
     assert 'sqlsentinel_alert_last_run_lateness_seconds{alert="every minute"}' in metrics
 
