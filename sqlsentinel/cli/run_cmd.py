@@ -87,7 +87,6 @@ def run(
     from sqlsentinel.procinfo import launched_at
     from sqlsentinel.state.location import spool_dir
 
-    db.ensure_schema()
     scheduled, launched = timer_instant(os.environ), launched_at()
     if scheduled is not None:  # the launch is known to a clock tick (10 ms): never before it
         launched = max(launched, scheduled)

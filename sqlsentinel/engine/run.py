@@ -97,6 +97,7 @@ def run_alert(
     budget = RunBudget(alert.timeout, time.monotonic(), trigger.launched_monotonic())
     record, result = observe(alert, trigger, budget)
     try:
+        db.ensure_schema(budget.delivery_deadline)
         for path, waiting in spool.waiting(spool_root, alert.name):
             if not recorded(db, waiting.run_id):
                 _record(alert, settings, db, waiting, budget, spooled=True)

@@ -107,6 +107,7 @@ class StateDB:
         self.sqlite_path = self._url.sqlite_file
         self._conn: Any = None
         self._lock = threading.RLock()
+        self._schema_current = False  # ensure_schema checked it once in this process
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,8 +160,11 @@ class StateDB:
 
         Returns (version before, version after).
         """
+        if self._schema_current:
+            return SCHEMA_VERSION, SCHEMA_VERSION
         before = self.schema_version()
         if before == SCHEMA_VERSION:
+            self._schema_current = True
             return before, before
         if before > SCHEMA_VERSION:
             raise StateDBError(
@@ -180,6 +184,7 @@ class StateDB:
                     'INSERT INTO sqlsentinel_schema ("key", value) VALUES (?, ?)',
                     ("version", str(SCHEMA_VERSION)),
                 )
+        self._schema_current = True
         return before, SCHEMA_VERSION
 
     def _connection(self, *, create: bool, deadline: float | None) -> Any:

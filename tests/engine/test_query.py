@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -178,3 +180,92 @@ def test_read_only_false_allows_writes(target: str) -> None:
     backend = "sqlite" if target.startswith("sqlite") else "postgresql"
     result = q(target, WRITES[backend], read_only=False)
     assert (result.outcome, result.error) == ("ok", None)
+
+
+# ------------------------------------------------------------------ one statement, read-only
+
+SMUGGLED = [
+    "SELECT 'OK' AS status; COMMIT; DELETE FROM t",
+    "SELECT 'OK' AS status; ROLLBACK; DELETE FROM t",
+    "SELECT 'OK' AS status; END; DELETE FROM t",
+    "SELECT 'OK' AS status; DELETE FROM t",
+]
+
+
+@pytest.mark.parametrize("sql", SMUGGLED)
+def test_a_query_is_one_statement_and_read_only_holds(target: str, sql: str) -> None:
+    """A second statement is refused by the driver/server, so it cannot end the read-only
+    transaction and write (PostgreSQL: the extended protocol; SQLite: sqlite3)."""
+    result = q(target, sql)
+    assert result.outcome == "query_error", result
+    assert rows_in_t(target) == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "PRAGMA journal_mode = DELETE",
+        "ATTACH DATABASE 'attached.db' AS other",
+    ],
+)
+def test_sqlite_read_only_refuses_pragmas_and_attach(sqlite_url: str, sql: str) -> None:
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    before = q(sqlite_url, "SELECT 'OK' AS status")
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    result = q(sqlite_url, sql)
+    assert before.outcome == "ok"
+    assert result.outcome == "query_error", result
+    assert result.error and "read_only" in result.error
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == mode
+    assert not (path.parent / "attached.db").exists()
+
+
+def test_dry_run_never_commits(target: str) -> None:
+    backend = "sqlite" if target.startswith("sqlite") else "postgresql"
+    result = run_query(DatabaseSpec(target, False), WRITES[backend], 10, dry_run=True)
+    assert result.outcome == "ok"
+    assert rows_in_t(target) == 1
+
+
+def test_a_failed_check_never_commits(target: str) -> None:
+    """`read_only: false`, but the outcome is an error (two rows): the writes are undone."""
+    sql = {
+        "sqlite": "DELETE FROM t RETURNING 'OK' AS status",
+        "postgresql": "WITH d AS (DELETE FROM t RETURNING 1) SELECT 'OK' AS status FROM d "
+        "UNION ALL SELECT 'OK'",
+    }["sqlite" if target.startswith("sqlite") else "postgresql"]
+    if target.startswith("sqlite"):  # a second row, so the DELETE returns two
+        with sqlite3.connect(target.removeprefix("sqlite:///")) as db:
+            db.execute("INSERT INTO t VALUES (3)")
+    before = rows_in_t(target)
+    result = q(target, sql, read_only=False)
+    assert result.outcome == "multiple_rows"
+    assert rows_in_t(target) == before
+
+
+def test_postgresql_query_that_swallows_the_cancel_is_ended(pg_url: str) -> None:
+    """A DO loop that catches query_canceled keeps running after a cancel: at the deadline
+    the run terminates its backend, so nothing is left running on the server."""
+    sql = (
+        "DO $$ BEGIN LOOP BEGIN PERFORM pg_sleep(0.2); "
+        "EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$"
+    )
+    t0 = time.monotonic()
+    result = q(pg_url, sql, timeout=1)
+    assert result.outcome == "timeout"
+    assert time.monotonic() - t0 < 1 + 2 * 2 + 1
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running(pg_url, "pg_sleep(0.2)"):
+        time.sleep(0.2)
+    assert not _running(pg_url, "pg_sleep(0.2)")
+
+
+def _running(url: str, fragment: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+            (f"%{fragment}%",),
+        ).fetchone()
+    return bool(rows and rows[0])
