@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 
 def timer_instant(environ: Mapping[str, str]) -> datetime | None:
-    """When the timer that started this run was scheduled to elapse (systemd >= 251 sets
-    TRIGGER_TIMER_REALTIME_USEC for a service its timer starts), else None."""
+    """The elapse the timer that started this run handed it (systemd >= 251 sets
+    TRIGGER_TIMER_REALTIME_USEC; see engine/scheduled.py for what it means), else None."""
     value = environ.get("TRIGGER_TIMER_REALTIME_USEC", "")
     if not value.isdigit():
         return None
@@ -87,10 +87,10 @@ def run(
     from sqlsentinel.procinfo import launched_at
     from sqlsentinel.state.location import spool_dir
 
-    scheduled, launched = timer_instant(os.environ), launched_at()
-    if scheduled is not None:  # the launch is known to a clock tick (10 ms): never before it
-        launched = max(launched, scheduled)
-    trigger = Trigger(triggered_by.upper(), scheduled, launched)
+    handed, launched = timer_instant(os.environ), launched_at()
+    if handed is not None:  # the launch is known to a clock tick (10 ms): never before it
+        launched = max(launched, handed)
+    trigger = Trigger(triggered_by.upper(), handed, launched)
     spool = spool_dir(os.environ)
     summaries = [run_alert(a, settings, db, trigger, spool) for a in specs]
     _report(summaries, as_json)

@@ -103,9 +103,9 @@ def compile_config(
             )
         if db is None:
             continue
-        compiled.alerts.append(_alert(a, db, targets, parsed.lines.get(path)))
         if translation is not None:
             compiled.translations[a.name] = translation
+        compiled.alerts.append(_alert(a, db, targets, parsed.lines.get(path), translation))
     compiled.settings = Settings(
         **given(
             {
@@ -126,9 +126,17 @@ def _database_spec(d: m.DatabaseModel, base: FsPath, name: str | None) -> Databa
 
 
 def _alert(
-    a: m.AlertModel, db: DatabaseSpec, targets: tuple[TargetSpec, ...], line: int | None
+    a: m.AlertModel,
+    db: DatabaseSpec,
+    targets: tuple[TargetSpec, ...],
+    line: int | None,
+    translation: Translation | None,
 ) -> AlertSpec:
     values = a.model_dump(exclude={"database", "notify", "tags"})
+    if translation is not None:
+        values.update(
+            calendar_zone=translation.calendar_zone, minute_shift=translation.minute_shift
+        )
     return AlertSpec(
         **given(values),
         database=db,

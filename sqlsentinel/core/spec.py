@@ -81,6 +81,8 @@ class AlertSpec:
     tags: tuple[str, ...] = ()
     persistent: bool = True  # systemd timer Persistent=: catch up a run missed while down
     jitter: float = 0.0  # seconds: each tick starts a fixed, per-alert offset in [0, jitter) late
+    calendar_zone: str = "UTC"  # derived: the zone the timer's lines are in (DST policy)
+    minute_shift: int = 0  # derived: UTC minute = local minute - minute_shift (calendar UTC)
     line: int | None = None  # line of the alert in the config file (for messages)
 
 

@@ -26,11 +26,19 @@ log = logging.getLogger("sqlsentinel.run")
 
 @dataclass(frozen=True)
 class Trigger:
-    """Who started a run, and when: the timer's elapse and the process launch, if known."""
+    """Who started a run, and when: the elapse its timer handed it, and the process launch."""
 
     triggered_by: str = "MANUAL"
-    scheduled_at: datetime | None = None
+    handed_elapse: datetime | None = None  # TRIGGER_TIMER_REALTIME_USEC (see engine.scheduled)
     launched_at: datetime | None = None
+
+    def scheduled_at(self, alert: AlertSpec) -> datetime | None:
+        """The elapse of `alert`'s timer this run belongs to (None when no timer started it)."""
+        if self.handed_elapse is None or self.launched_at is None:
+            return self.handed_elapse
+        from sqlsentinel.engine.scheduled import scheduled_elapse
+
+        return scheduled_elapse(alert, self.handed_elapse, self.launched_at)
 
     def launched_monotonic(self) -> float | None:
         """The launch on the monotonic clock (for the run's budget)."""
@@ -72,7 +80,7 @@ def observe(
         run_id=os.urandom(16).hex(),  # 128 random bits, like a uuid4's hex
         alert=alert.name,
         triggered_by=trigger.triggered_by,
-        scheduled_at=trigger.scheduled_at,
+        scheduled_at=trigger.scheduled_at(alert),
         launched_at=trigger.launched_at,
         started_at=started,
         finished_at=datetime.now(UTC),

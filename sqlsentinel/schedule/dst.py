@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlsentinel.schedule.reference import CronSchedule, constant_subhour_offset
+from sqlsentinel.schedule.reference import CronSchedule, calendar_for
 
 WARNING_HORIZON = timedelta(days=366)
 
@@ -46,12 +46,9 @@ class Transition:
 
 def plan(schedule: CronSchedule, zone: str, now: datetime) -> ZonePlan:
     """Decide the suffix and shift for `schedule` in `zone`, with warnings as of `now`."""
-    if zone == "UTC":
-        return ZonePlan("UTC", 0, ())
-    if schedule.minute_only:
-        shift = constant_subhour_offset(zone, now.year)
-        if shift is not None:
-            return ZonePlan("UTC", shift, ())
+    calendar_zone, shift = calendar_for(schedule, zone, now.year)
+    if calendar_zone == "UTC":
+        return ZonePlan("UTC", shift, ())
     return ZonePlan(zone, 0, tuple(transition_warnings(schedule, zone, now)))
 
 

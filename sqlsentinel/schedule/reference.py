@@ -1,8 +1,9 @@
 """Reference enumerator of cron fire times, independent of the OnCalendar= translator.
 
 `CronSchedule` is cronie's matcher (entry.c bit sets, the day-field star flags and the
-supported extensions) applied to wall-clock time. `SystemdTimerModel` adds what a timer
-built from the translation does in a time zone (docs/scheduling.md, "DST policy"):
+supported extensions) applied to wall-clock time. `CalendarTimer` (and `SystemdTimerModel`,
+which decides the calendar from the zone) adds what a timer built from the translation does
+in a time zone (docs/scheduling.md, "DST policy"):
 
 * schedules that depend only on the minute are emitted in UTC, so they fire at every real
   minute whose local minute matches;
@@ -20,9 +21,9 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache, cached_property
-from zoneinfo import ZoneInfo
 
 from sqlsentinel.schedule.cron import CronSpec, parse
 
@@ -133,16 +134,32 @@ class CronSchedule:
             yield wall.replace(tzinfo=UTC)
 
 
-class SystemdTimerModel:
-    """When the timer built from the translation of `schedule` in `zone` elapses."""
+def calendar_for(schedule: CronSchedule, zone: str, year: int) -> tuple[str, int]:
+    """How the translation emits `schedule` in `zone`: (calendar zone, minute shift).
 
-    def __init__(self, schedule: CronSchedule, zone: str, *, now: datetime | None = None) -> None:
+    UTC stays UTC. A schedule that depends only on the minute is emitted in UTC with its
+    minutes shifted by the zone's sub-hour offset, when that offset is constant from `year`
+    on; any other schedule is emitted in the zone. (The DST policy, docs/scheduling.md.)
+    """
+    if zone == "UTC":
+        return "UTC", 0
+    if schedule.minute_only:
+        shift = constant_subhour_offset(zone, year)
+        if shift is not None:
+            return "UTC", shift
+    return zone, 0
+
+
+class CalendarTimer:
+    """When a timer elapses whose lines were emitted in `calendar_zone` (minutes shifted by
+    `minute_shift` when that is UTC). Cheap to build: a run computes its own elapse with it."""
+
+    def __init__(self, schedule: CronSchedule, calendar_zone: str, minute_shift: int = 0) -> None:
         self.schedule = schedule
-        self.zone = ZoneInfo(zone)
-        year = (now or datetime.now(UTC)).year
-        self.every_real_minute = (
-            schedule.minute_only and constant_subhour_offset(zone, year) is not None
-        )
+        spec = schedule.spec
+        shifted = frozenset((m - minute_shift) % 60 for m in spec.minutes)
+        self._utc = CronSchedule(replace(spec, minutes=shifted)) if minute_shift else schedule
+        self._zone = None if calendar_zone == "UTC" else _zone_info(calendar_zone)
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first elapse strictly after `after` (aware), in UTC."""
@@ -150,37 +167,35 @@ class SystemdTimerModel:
 
     def iter_after(self, after: datetime) -> Iterator[datetime]:
         """Elapses strictly after `after` (aware), in UTC."""
-        if self.every_real_minute:
-            return self._real_minutes_after(_utc(after))
-        return self._wall_clock_after(_utc(after))
+        if self._zone is None:
+            return self._utc.iter_after(after)
+        return self._wall_clock_after(_utc(after), self._zone)
 
-    def _real_minutes_after(self, after: datetime) -> Iterator[datetime]:
-        minutes = self.schedule.spec.minutes
-        moment = after.replace(second=0, microsecond=0) + _MINUTE
-        while moment.year <= HORIZON_YEAR:
-            local_minute = moment.astimezone(self.zone).minute
-            if local_minute in minutes:
-                yield moment
-                moment += _MINUTE
-                continue
-            gap = min((m - local_minute) % 60 for m in minutes)
-            candidate = moment + gap * _MINUTE
-            same_offset = moment.astimezone(self.zone).utcoffset() == (
-                candidate.astimezone(self.zone).utcoffset()
-            )
-            moment = candidate if same_offset else moment + _MINUTE
-
-    def _wall_clock_after(self, after: datetime) -> Iterator[datetime]:
-        start = after.astimezone(self.zone).replace(tzinfo=None)
+    def _wall_clock_after(self, after: datetime, zone: tzinfo) -> Iterator[datetime]:
+        start = after.astimezone(zone).replace(tzinfo=None)
         for wall in self.schedule.wall_times_after(start):
-            early = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
-            if early.astimezone(self.zone).replace(tzinfo=None) != wall:
+            early = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+            if early.astimezone(zone).replace(tzinfo=None) != wall:
                 continue  # does not exist: skipped by the spring-forward jump
-            late = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
+            late = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
             chosen = next((t for t in (early, late) if t > after), None)
             if chosen is not None:
                 after = chosen
                 yield chosen
+
+
+class SystemdTimerModel(CalendarTimer):
+    """When the timer built from the translation of `schedule` in `zone` elapses."""
+
+    def __init__(self, schedule: CronSchedule, zone: str, *, now: datetime | None = None) -> None:
+        year = (now or datetime.now(UTC)).year
+        super().__init__(schedule, *calendar_for(schedule, zone, year))
+
+
+def _zone_info(name: str) -> tzinfo:
+    from zoneinfo import ZoneInfo  # only schedules in a zone pay for tzdata
+
+    return ZoneInfo(name)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -196,7 +211,7 @@ def constant_subhour_offset(zone: str, from_year: int) -> int | None:
     Sampled twice a day for 40 years: tzdata's rules repeat yearly after their last
     listed change. None when the sub-hour part changes (e.g. Australia/Lord_Howe).
     """
-    info = ZoneInfo(zone)
+    info = _zone_info(zone)
     moment = datetime(from_year, 1, 1, tzinfo=UTC)
     end = datetime(from_year + 40, 1, 1, tzinfo=UTC)
     seen: set[int] = set()

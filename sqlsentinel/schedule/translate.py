@@ -26,6 +26,8 @@ class Translation:
     timezone: str
     on_calendar: tuple[str, ...]
     warnings: tuple[str, ...]
+    calendar_zone: str = "UTC"  # the zone the lines are in (see schedule.reference.calendar_for)
+    minute_shift: int = 0  # UTC minute = local minute - minute_shift, when that zone is UTC
 
 
 def translate(
@@ -50,6 +52,8 @@ def translate(
         timezone=zone,
         on_calendar=tuple(f"{line} {zone_plan.suffix}" for line in lines),
         warnings=spec.warnings + _day_field_warnings(spec) + zone_plan.warnings,
+        calendar_zone=zone_plan.suffix,
+        minute_shift=zone_plan.minute_shift,
     )
 
 

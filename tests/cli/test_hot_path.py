@@ -17,7 +17,8 @@ from support import Cli
 
 NEVER = (
     "pydantic", "yaml", "jinja2", "croniter", "sqlalchemy",
-    "sqlsentinel.config.loader", "sqlsentinel.config.models", "sqlsentinel.schedule",
+    "sqlsentinel.config.loader", "sqlsentinel.config.models", "sqlsentinel.schedule.translate",
+    "sqlsentinel.schedule.dst", "sqlsentinel.schedule.oncalendar", "sqlsentinel.schedule.preview",
     "sqlsentinel.systemd", "sqlsentinel.daemon",
 )  # fmt: skip
 ONLY_TO_DELIVER = ("sqlsentinel.notify", "http.client", "smtplib", "ssl", "email")

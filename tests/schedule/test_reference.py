@@ -17,6 +17,7 @@ from sqlsentinel.schedule.reference import (
     HORIZON_YEAR,
     CronSchedule,
     SystemdTimerModel,
+    calendar_for,
     constant_subhour_offset,
 )
 
@@ -156,8 +157,9 @@ def test_systemd_model_from_inside_the_repeated_hour_takes_the_second_pass() -> 
 
 
 def test_minute_only_model_fires_every_real_minute() -> None:
-    model = SystemdTimerModel(CronSchedule.from_text("0 * * * *"), "Australia/Adelaide")
-    assert model.every_real_minute
+    schedule = CronSchedule.from_text("0 * * * *")
+    assert calendar_for(schedule, "Australia/Adelaide", 2026) == ("UTC", 30)  # +9:30/+10:30
+    model = SystemdTimerModel(schedule, "Australia/Adelaide")
     runs = list(islice(model.iter_after(datetime(2026, 4, 4, 14, tzinfo=UTC)), 3))
     assert [t.minute for t in runs] == [30, 30, 30]
     assert runs[1] - runs[0] == runs[2] - runs[1]

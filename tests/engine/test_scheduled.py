@@ -1,0 +1,53 @@
+"""The elapse a timer-started run belongs to, from the (sometimes stale) value systemd hands it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
+from sqlsentinel.engine.scheduled import scheduled_elapse
+
+T = datetime(2026, 11, 30, 20, 12, tzinfo=UTC)
+S = timedelta(seconds=1)
+
+
+def alert(schedule: str, zone: str = "UTC", shift: int = 0) -> AlertSpec:
+    db = DatabaseSpec("sqlite://")
+    return AlertSpec("a", "q", schedule, db, calendar_zone=zone, minute_shift=shift)
+
+
+def test_the_first_firing_carries_its_own_elapse() -> None:
+    assert scheduled_elapse(alert("* * * * *"), T + 0.4 * S, T + 0.5 * S) == T + 0.4 * S
+
+
+def test_a_later_firing_carries_the_one_before_and_is_corrected() -> None:
+    previous = T - 60 * S + 0.4 * S  # what systemd 252 hands the second firing
+    assert scheduled_elapse(alert("* * * * *"), previous, T + 0.5 * S) == T
+    hourly = alert("17 * * * *")
+    assert (
+        scheduled_elapse(hourly, T - timedelta(hours=1, minutes=-5), T + 5 * 60 * S)
+        == T + 5 * 60 * S
+    )
+
+
+def test_a_run_launched_more_than_a_period_late_keeps_its_own_elapse() -> None:
+    previous = T - 60 * S
+    assert scheduled_elapse(alert("* * * * *"), previous, T + 70 * S) == T
+
+
+def test_schedules_in_a_zone_and_shifted_minutes() -> None:
+    paris = alert("0 9 * * *", zone="Europe/Paris")
+    nine = datetime(2026, 12, 1, 8, tzinfo=UTC)  # 09:00 CET
+    assert scheduled_elapse(paris, nine - timedelta(days=1), nine + 2 * S) == nine
+    adelaide = alert("0 * * * *", zone="UTC", shift=30)  # :00 local is :30 UTC there
+    half = T.replace(minute=30)
+    assert scheduled_elapse(adelaide, half - timedelta(hours=1), half + S) == half
+
+
+def test_a_manual_run_has_none() -> None:
+    assert scheduled_elapse(alert("* * * * *"), None, T) is None
+
+
+def test_a_fixed_random_delay_is_part_of_the_elapse() -> None:
+    previous = T - 60 * S + 17 * S
+    assert scheduled_elapse(alert("* * * * *"), previous, T + 18 * S, offset=17) == T + 17 * S
