@@ -93,10 +93,10 @@ def run_one(alerts: int, state_kind: str, jitter: int, pg_root: str | None) -> d
         while time.monotonic() < deadline and len(_history(state, first)) < expected:
             time.sleep(2)
         rows = _history(state, first)
+        listing = ["systemctl", "--user", "list-units", "--failed", "--plain", "--no-legend"]
         failed = subprocess.run(
-            ["systemctl", "--user", "list-units", "--failed", "--plain", "--no-legend", "sqlsentinel-*"],
-            env=env, capture_output=True, text=True,
-        ).stdout.count(".service")  # fmt: skip
+            [*listing, "sqlsentinel-*"], env=env, capture_output=True, text=True
+        ).stdout.count(".service")
     late = sorted((launched - scheduled).total_seconds() for scheduled, launched, _, _ in rows)
     done_after = []
     for k in range(TICKS):
@@ -124,8 +124,11 @@ def main() -> None:
     parser.add_argument("--state", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--jitter", type=int, nargs="+", default=[0, 50])
     args = parser.parse_args()
-    print(f"{'N':>4} {'state':<10} {'jitter':>6} {'CPU-s/min':>9} {'late p50':>8} "
-          f"{'late p99':>8} {'done after':>10} {'recorded':>11} {'spooled':>7} {'failed':>6}")  # fmt: skip
+    head = (
+        f"{'N':>4} {'state':<10} {'jitter':>6} {'CPU-s/min':>9} {'late p50':>8} "
+        f"{'late p99':>8} {'done after':>10} {'recorded':>11} {'spooled':>7} {'failed':>6}"
+    )
+    print(head)
     for alerts, kind, jitter in itertools.product(args.alerts, args.state, args.jitter):
         if kind == "postgresql":
             with pg_server(max_connections=100) as root:

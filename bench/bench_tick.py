@@ -116,7 +116,7 @@ def _cases(tmp: Path, pg: str, hook: str) -> dict[str, list[str]]:
             "-c",
             f"import sqlite3\nc = sqlite3.connect({str(target)!r})\n"
             f"c.execute({QUERY!r}).fetchall()",
-        ],  # fmt: skip
+        ],
         "tick-sqlite": [*tick, str(tmp / "one.yaml"), *cron],
         "tick-sqlite-1000": [*tick, str(tmp / "many.yaml"), *cron],
         "tick-webhook": [*tick, str(tmp / "hook.yaml"), *cron],
@@ -124,7 +124,7 @@ def _cases(tmp: Path, pg: str, hook: str) -> dict[str, list[str]]:
             py,
             "-c",
             f"import psycopg\nc = psycopg.connect({pg!r})\nc.execute({QUERY!r}).fetchall()",
-        ],  # fmt: skip
+        ],
         "tick-pg": [*tick, str(tmp / "pg.yaml"), *cron],
     }
 
