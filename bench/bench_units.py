@@ -69,6 +69,7 @@ class Manager:
         cpu, start = self.cpu_seconds(), time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "sqlsentinel", *args],
+            cwd=REPO,  # `-m` puts the working folder first on sys.path
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -156,7 +157,9 @@ def one_round(count: int) -> tuple[dict[str, tuple[float, float]], tuple[float, 
         return figures, (rss_before, rss_after)
 
 
-def report(count: int, rounds: list[dict[str, tuple[float, float]]], rss: tuple[float, float]) -> None:
+def report(
+    count: int, rounds: list[dict[str, tuple[float, float]]], rss: tuple[float, float]
+) -> None:
     """One line per phase: median wall and manager CPU, then every value."""
     print(f"\n{count} alerts = {2 * count} unit files; {len(rounds)} rounds (median, then all)")
     print(f"{'phase':<16} {'wall s':>8} {'manager CPU s':>14}   all wall / all CPU")
@@ -173,7 +176,7 @@ def report(count: int, rounds: list[dict[str, tuple[float, float]]], rss: tuple[
 def main() -> None:
     """Run the rounds for every count and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--alerts", type=int, nargs="+", default=[1000])
+    parser.add_argument("--alerts", type=int, nargs="+", default=[1000, 2000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     for count in args.alerts:
