@@ -74,16 +74,19 @@ class Systemctl:
             self.run("start", "--", *batch)
 
     def stop(self, units: Sequence[str]) -> None:
-        """Stop those of `units` that are running, and reset those that failed.
+        """Stop those of `units` that are running, then reset those that failed.
 
-        Units that are not loaded or already inactive are left alone (a failed unit
-        would stay listed by `systemctl --failed` after its files are gone).
+        Units that are not loaded or already inactive are left alone. A failed unit
+        would stay listed by `systemctl --failed` after its files are gone, and a oneshot
+        service stopped mid-run ends failed (`Result=signal`), hence the second listing.
         """
         states = self.unit_states(units)
         running = [u for u in units if u in states and states[u].active in RUNNING]
-        failed = [u for u in units if u in states and states[u].active == "failed"]
         for batch in _batches(running, self.BATCH):
             self.run("stop", "--", *batch)
+        if any(u.endswith(".service") for u in running):
+            states = self.unit_states(units)
+        failed = [u for u in units if u in states and states[u].active == "failed"]
         for batch in _batches(failed, self.BATCH):
             self.run("reset-failed", "--", *batch)
 

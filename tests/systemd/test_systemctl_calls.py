@@ -86,6 +86,36 @@ def test_install_status_uninstall_make_a_fixed_number_of_calls_per_batch(
     assert units.systemctl("list-units", "--failed", "--plain", "--no-legend").strip() == ""
 
 
+SLOW = """
+- name: slow
+  query: >-
+    WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000000)
+    SELECT 'OK' AS status FROM (SELECT count(*) FROM n)
+  schedule: '0 4 * * *'
+"""
+
+
+def test_a_run_in_progress_is_stopped_and_leaves_nothing_failed(
+    units: UserManager, workdir: Path, manager_env: Path
+) -> None:
+    config = write_config(workdir, SLOW)
+    units.sqlsentinel("install-units", "--user", str(config))
+    service = unit_base("slow") + ".service"
+    units.systemctl("start", "--no-block", service)
+    assert units.show(service, "ActiveState")["ActiveState"] == "activating"
+    manager_env.unlink(missing_ok=True)
+    apply(plan_uninstall(units.unit_dir, None), Systemctl(user=True))
+    # stopped mid-run, the oneshot ends failed (Result=signal): listed again, then reset
+    assert _calls(manager_env) == [
+        "list-units",
+        "stop",
+        "list-units",
+        "reset-failed",
+        "daemon-reload",
+    ]
+    assert units.systemctl("list-units", "--failed", "--plain", "--no-legend").strip() == ""
+
+
 def test_one_glob_covers_every_name_and_stops_before_glob_characters() -> None:
     assert covering_pattern(["sqlsentinel-a-1.timer", "sqlsentinel-b-2.service"]) == "sqlsentinel-*"
     assert covering_pattern(["x.timer"]) == "x.timer*"
