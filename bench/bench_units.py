@@ -1,11 +1,20 @@
-"""Benchmark `install-units --user` with 1,000 alerts against a real systemd user manager.
+"""Benchmark install-units, status and uninstall-units against a real systemd user manager.
 
-Run as root: `python bench/bench_units.py [--alerts N]`. It starts `systemd --user` in a
-private mount namespace with a temporary HOME (nothing touches the machine), then times
+Run as root: `python bench/bench_units.py [--alerts 1000 2000] [--repeat 3]`. For each
+count, and each repetition, it starts a fresh `systemd --user` in a private mount
+namespace with a temporary HOME (nothing touches the machine), then measures
+
 1. the first install (render, write, daemon-reload, start every timer),
 2. a second install with nothing changed (must write nothing),
-3. an install with one alert's schedule changed (must write only that alert's files),
-and prints the manager's memory (VmRSS) before and after.
+3. an install with one alert's schedule changed (must write only that alert's file),
+4. `status` (the next and last run of every timer),
+5. `uninstall-units` (stop, delete, daemon-reload),
+
+each as wall time and as CPU seconds spent inside the manager (utime + stime of the
+`systemd --user` process, from /proc/PID/stat, before and after the command): the manager
+runs one thing at a time, so its busy time is time no timer can fire. Prints the median
+of the repetitions (and every value) and the manager's memory before and after.
+N alerts are 2N unit files (a timer and a service each).
 """
 
 from __future__ import annotations
@@ -14,10 +23,14 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,35 +40,50 @@ mount -t tmpfs tmpfs /run/systemd
 mkdir -p /run/systemd/system
 exec /lib/systemd/systemd --user
 """
+PHASES = ("install", "second install", "one changed", "status", "uninstall")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+@dataclass
+class Manager:
+    """A running `systemd --user` and the environment that reaches it."""
 
+    proc: subprocess.Popen[bytes]
+    base: Path
+    env: dict[str, str]
 
-def _config(path: Path, count: int, changed: int | None = None) -> None:
-    lines = [f"database:\n  url: sqlite:///{path.parent}/target.db", "alerts:"]
-    for i in range(count):
-        minute = (i * 7) % 60 if i != changed else (i * 7 + 1) % 60
-        lines.append(
-            f"  - name: 'alert {i:04d}'\n    query: SELECT 'OK' AS status\n"
-            f"    schedule: '{minute} {i % 24} * * *'"
+    def cpu_seconds(self) -> float:
+        """utime + stime of the manager process."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss_mib(self) -> float:
+        """The manager's resident memory."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def sqlsentinel(self, *args: str) -> tuple[float, float]:
+        """Run this checkout's CLI; return (wall seconds, manager CPU seconds)."""
+        cpu, start = self.cpu_seconds(), time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "sqlsentinel", *args],
+            cwd=REPO,  # `-m` puts the working folder first on sys.path
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
         )
-    path.write_text("\n".join(lines) + "\n")
+        if done.returncode != 0:
+            raise RuntimeError(f"sqlsentinel {' '.join(args[:1])} failed: {done.stderr}")
+        return time.perf_counter() - start, self.cpu_seconds() - cpu
 
 
-def _snapshot(unit_dir: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in unit_dir.glob("sqlsentinel-*")}
-
-
-def main() -> None:
-    """Start a user manager, run the three installs, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--alerts", type=int, default=1000)
-    count = parser.parse_args().alerts
+@contextmanager
+def user_manager() -> Iterator[Manager]:
+    """A fresh `systemd --user` with a temporary HOME; stopped and removed afterwards."""
     base = Path(tempfile.mkdtemp(prefix="sqsb-"))
     (base / "run").mkdir(mode=0o700)
     env = {
@@ -65,61 +93,98 @@ def main() -> None:
         "XDG_RUNTIME_DIR": str(base / "run"),
         "PYTHONPATH": str(REPO),
     }
-    manager = subprocess.Popen(
+    proc = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SCRIPT],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    unit_dir = base / "home/.config/systemd/user"
-    config = base / "alerts.yaml"
-
-    def install(label: str) -> tuple[float, set[str]]:
-        before = _snapshot(unit_dir) if unit_dir.exists() else {}
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "sqlsentinel", "install-units", "--user", str(config)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        elapsed = time.perf_counter() - start
-        after = _snapshot(unit_dir)
-        written = {n for n, t in after.items() if before.get(n) != t}
-        print(f"{label:<28} {elapsed:7.2f} s   files written: {len(written)}")
-        return elapsed, written
-
     try:
         deadline = time.monotonic() + 20
         while not (base / "run/systemd/private").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
-        _config(config, count)
-        rss_before = _rss_kib(manager.pid)
-        print(f"alerts: {count}; systemd --user VmRSS before: {rss_before / 1024:.1f} MiB")
-        install("first install")
-        timers = subprocess.run(
-            ["systemctl", "--user", "list-timers", "--no-legend", "sqlsentinel-*"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.count("\n")
-        print(f"timers listed by systemctl --user list-timers: {timers}")
-        _, written = install("second install (no change)")
-        assert not written, written
-        _config(config, count, changed=count // 2)
-        _, written = install("one alert changed")
-        assert len(written) == 1 and all("alert-0" in n for n in written), written
-        rss_after = _rss_kib(manager.pid)
-        print(
-            f"systemd --user VmRSS after: {rss_after / 1024:.1f} MiB "
-            f"(+{(rss_after - rss_before) / 1024:.1f} MiB)"
-        )
+        yield Manager(proc, base, env)
     finally:
-        manager.send_signal(signal.SIGTERM)
-        manager.wait(timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def write_config(path: Path, count: int, changed: int | None = None) -> None:
+    """`count` alerts on New Year's Day only, so no timer fires while measuring."""
+    lines = [
+        f"database:\n  url: sqlite:///{path.parent}/target.db",
+        f"state_db: sqlite:///{path.parent}/state.db",
+        "alerts:",
+    ]
+    for i in range(count):
+        minute = (i * 7) % 60 if i != changed else (i * 7 + 1) % 60
+        lines.append(
+            f"  - name: 'alert {i:04d}'\n    query: SELECT 'OK' AS status\n"
+            f"    schedule: '{minute} {i % 24} 1 1 *'"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _snapshot(unit_dir: Path) -> dict[str, int]:
+    if not unit_dir.exists():
+        return {}
+    return {p.name: p.stat().st_mtime_ns for p in unit_dir.glob("sqlsentinel-*")}
+
+
+def one_round(count: int) -> tuple[dict[str, tuple[float, float]], tuple[float, float]]:
+    """Every phase once in a fresh manager: {phase: (wall, manager CPU)}, (RSS before, after)."""
+    with user_manager() as manager:
+        unit_dir = manager.base / "home/.config/systemd/user"
+        config = manager.base / "alerts.yaml"
+        write_config(config, count)
+        rss_before = manager.rss_mib()
+        figures = {}
+        written: list[set[str]] = []
+        for phase in PHASES[:3]:
+            if phase == "one changed":
+                write_config(config, count, changed=count // 2)
+            before = _snapshot(unit_dir)
+            figures[phase] = manager.sqlsentinel("install-units", "--user", str(config))
+            after = _snapshot(unit_dir)
+            written.append({n for n, t in after.items() if before.get(n) != t})
+        assert len(written[0]) == 2 * count and not written[1] and len(written[2]) == 1
+        figures["status"] = manager.sqlsentinel("status", str(config))
+        rss_after = manager.rss_mib()
+        figures["uninstall"] = manager.sqlsentinel("uninstall-units", "--user")
+        assert not _snapshot(unit_dir), "uninstall left unit files"
+        return figures, (rss_before, rss_after)
+
+
+def report(
+    count: int, rounds: list[dict[str, tuple[float, float]]], rss: tuple[float, float]
+) -> None:
+    """One line per phase: median wall and manager CPU, then every value."""
+    print(f"\n{count} alerts = {2 * count} unit files; {len(rounds)} rounds (median, then all)")
+    print(f"{'phase':<16} {'wall s':>8} {'manager CPU s':>14}   all wall / all CPU")
+    for phase in PHASES:
+        walls = [r[phase][0] for r in rounds]
+        cpus = [r[phase][1] for r in rounds]
+        print(
+            f"{phase:<16} {statistics.median(walls):8.2f} {statistics.median(cpus):14.2f}   "
+            f"{' '.join(f'{w:.2f}' for w in walls)} / {' '.join(f'{c:.2f}' for c in cpus)}"
+        )
+    print(f"systemd --user VmRSS: {rss[0]:.1f} MiB before, {rss[1]:.1f} MiB with the units")
+
+
+def main() -> None:
+    """Run the rounds for every count and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, nargs="+", default=[1000, 2000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    for count in args.alerts:
+        rounds, rss = [], (0.0, 0.0)
+        for _ in range(args.repeat):
+            figures, rss = one_round(count)
+            rounds.append(figures)
+        report(count, rounds, rss)
 
 
 if __name__ == "__main__":

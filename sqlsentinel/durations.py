@@ -40,3 +40,15 @@ def _checked(seconds: float) -> timedelta:
     if seconds > MAX_SECONDS:
         raise ValueError("a duration cannot be longer than 3650d (ten years)")
     return timedelta(seconds=seconds)
+
+
+def format_duration(seconds: float) -> str:
+    """`seconds` the way durations are written in a config: `59s`, `1h30m`, `1d`, `1.5s`."""
+    whole, rest = divmod(round(seconds * 1000), 1000)
+    text = ""
+    for unit in ("w", "d", "h", "m"):
+        count, whole = divmod(whole, int(_UNITS[unit]))
+        text += f"{count}{unit}" if count else ""
+    if rest:
+        return text + f"{whole}.{rest:03d}".rstrip("0") + "s"
+    return text + f"{whole}s" if whole or not text else text

@@ -22,6 +22,16 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
 
 
+def manager_option(f: F) -> F:
+    """`--system/--user`: which systemd manager (None: the system one for root, else yours)."""
+    return click.option(
+        "--system/--user",
+        "system",
+        default=None,
+        help="The system manager (default for root) or your user manager (default otherwise).",
+    )(f)
+
+
 def state_db_option(f: F) -> F:
     """`--state-db URL`: override the state database."""
     return click.option(

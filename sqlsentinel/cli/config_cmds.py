@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
+from sqlsentinel.cli.common import (
+    config_argument,
+    emit,
+    json_option,
+    load_config,
+    manager_option,
+)
 from sqlsentinel.errors import ConfigError, ExitCode, Problem
 
 
@@ -18,9 +24,12 @@ def validate(config: str, strict: bool) -> None:
     """Check CONFIG and report every problem at once (file:line, field, message).
 
     Also confirms with systemd-analyze (where installed) that systemd parses
-    every generated OnCalendar= line. Exits 0 when valid, 3 when not.
+    every generated OnCalendar= line, and warns when more alerts start in one
+    second than this host can run within a minute. Exits 0 when valid, 3 when not.
     """
     from sqlsentinel.systemd.analyze import verify_with_systemd
+    from sqlsentinel.systemd.install import default_system
+    from sqlsentinel.systemd.offsets import burst_warning
     from sqlsentinel.systemd.unit_names import check_unit_names
 
     try:
@@ -29,7 +38,10 @@ def validate(config: str, strict: bool) -> None:
         for p in exc.problems:
             click.echo(f"error: {p}", err=True)
         raise SystemExit(ExitCode.CONFIG) from None
-    for w in loaded.warnings:
+    warnings = list(loaded.warnings)
+    burst = burst_warning(loaded.alerts, config, default_system(), datetime.now(UTC))
+    warnings += [burst] if burst else []
+    for w in warnings:
         click.echo(f"warning: {w}", err=True)
     systemd_problems = verify_with_systemd(list(loaded.translations.values()))
     systemd_problems += [
@@ -38,7 +50,7 @@ def validate(config: str, strict: bool) -> None:
     ]
     for text in systemd_problems:
         click.echo(f"error: {Problem(config, None, '', text)}", err=True)
-    if systemd_problems or (strict and loaded.warnings):
+    if systemd_problems or (strict and warnings):
         raise SystemExit(ExitCode.CONFIG)
     enabled = sum(a.enabled for a in loaded.alerts)
     click.echo(f"ok: {len(loaded.alerts)} alerts ({enabled} enabled) in {config}")
@@ -54,25 +66,36 @@ def validate(config: str, strict: bool) -> None:
     type=click.IntRange(1, 1000),
     help="How many run times to show.",
 )
+@manager_option
 @json_option
-def schedule(config: str, count: int, as_json: bool) -> None:
+def schedule(config: str, count: int, system: bool | None, as_json: bool) -> None:
     """Preview each alert's cron, time zone, OnCalendar= lines and next run times.
 
-    An invalid config is still previewed as far as its schedules go, and exits 3.
+    Run times include each alert's fixed jitter offset, which systemd derives from
+    the machine ID and the manager: the one install-units would use, unless
+    --system/--user says otherwise. An invalid config is still previewed as far
+    as its schedules go, and exits 3.
     """
     from sqlsentinel.config.peek import peek_file
     from sqlsentinel.schedule.preview import preview
+    from sqlsentinel.systemd.install import default_system
+    from sqlsentinel.systemd.offsets import timer_offsets
 
+    system = default_system() if system is None else system
+    offsets: dict[str, timedelta] = {}
     try:
         loaded = load_config(config)
         entries = [(a.name, a.schedule, a.timezone) for a in loaded.alerts]
+        offsets = timer_offsets(loaded.alerts, system)
         valid = True
     except ConfigError as exc:
         for p in exc.problems:
             click.echo(f"error: {p}", err=True)
         entries = list(peek_file(config).schedules)
         valid = False
-    rows = preview(entries, count, datetime.now(UTC))
+    rows = preview(entries, count, datetime.now(UTC), offsets)
+    for r in rows:
+        r["manager"] = "system" if system else "user"
     if as_json:
         emit(rows, (), True)
     else:
@@ -86,6 +109,8 @@ def _print_preview(rows: list[dict[str, Any]]) -> None:
         click.echo(f"{r['alert']}: {r['cron']}  ({r['timezone']})")
         for line in r["on_calendar"]:
             click.echo(f"  OnCalendar={line}")
+        if r["offset"]:
+            click.echo(f"  jitter offset: {r['offset']:.6f}s (in the {r['manager']} manager)")
         for utc, local in zip(r["next"], r["next_local"], strict=True):
             click.echo(f"  next: {utc}  (local {local})")
         for w in r["warnings"]:

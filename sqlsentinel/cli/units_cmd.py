@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
+from sqlsentinel.cli.common import (
+    config_argument,
+    emit,
+    json_option,
+    load_config,
+    manager_option,
+)
 from sqlsentinel.errors import UsageError
 
 if TYPE_CHECKING:
@@ -24,12 +30,7 @@ COLUMNS = ("unit", "alert", "action")
 
 def _mode_options(f: F) -> F:
     options = [
-        click.option(
-            "--system/--user",
-            "system",
-            default=None,
-            help="The system manager (default for root) or your user manager (default otherwise).",
-        ),
+        manager_option,
         click.option(
             "--unit-dir",
             type=click.Path(file_okay=False),
@@ -149,7 +150,7 @@ def install_units(
     were disabled, runs daemon-reload once when something changed, then starts new
     and changed timers. See docs/systemd.md.
     """
-    from sqlsentinel.systemd.install import apply, plan_install
+    from sqlsentinel.systemd.install import apply, default_system, plan_install
     from sqlsentinel.systemd.units import (
         STATE_DB_PASSWORD,
         UnitOptions,
@@ -157,7 +158,7 @@ def install_units(
         url_has_password,
     )
 
-    system = os.geteuid() == 0 if system is None else system
+    system = default_system() if system is None else system
     loaded = load_config(config, show_warnings=True)
     if state_db is not None and url_has_password(state_db):
         raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
@@ -195,9 +196,9 @@ def uninstall_units(
     as_json: bool,
 ) -> None:
     """Stop and remove the units install-units wrote (only CONFIG's, when given)."""
-    from sqlsentinel.systemd.install import apply, plan_uninstall
+    from sqlsentinel.systemd.install import apply, default_system, plan_uninstall
 
-    system = os.geteuid() == 0 if system is None else system
+    system = default_system() if system is None else system
     key = os.path.abspath(config) if config else None
     plan = plan_uninstall(_unit_dir(system, unit_dir), key)
     if not dry_run:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -21,7 +22,9 @@ from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_
 from sqlsentinel.config.yamlsource import Parsed, Path, format_path
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
 from sqlsentinel.dburl import sqlite_relative
+from sqlsentinel.durations import format_duration
 from sqlsentinel.errors import Problem
+from sqlsentinel.schedule.jitter import TIMER_ACCURACY, max_jitter
 from sqlsentinel.schedule.translate import ScheduleError, Translation, translate
 
 _COMMON_TARGET_KEYS = frozenset({"channel", "timeout", "max_attempts"})
@@ -94,6 +97,8 @@ def compile_config(
         path: Path = ("alerts", i)
         db = _database(a, path, databases, default_db, bad_keys, ctx)
         translation = _translate(a.schedule, a.timezone, path, ctx, warn=True)
+        if translation is not None and a.jitter:
+            _check_jitter(a, path, ctx)
         targets = tuple(_target(t) for t in a.notify or ())
         email = [j for j, t in enumerate(targets) if t.channel == "email"]
         if smtp is None and email and "smtp" not in bad_keys:
@@ -198,6 +203,19 @@ def _translate(
         for w in translation.warnings:
             ctx.warn(where, w)
     return translation
+
+
+def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context) -> None:
+    """A delay as long as the shortest interval between runs would skip runs."""
+    longest = max_jitter(a.schedule, a.timezone or "UTC", datetime.now(UTC))
+    if a.jitter and a.jitter > longest.total_seconds():
+        ctx.problem(
+            (*path, "jitter"),
+            f"{format_duration(a.jitter)} is too long for schedule {a.schedule!r}: at most "
+            f"{format_duration(longest.total_seconds())} (its shortest interval between two "
+            f"runs less the timer's {format_duration(TIMER_ACCURACY.total_seconds())} accuracy), "
+            "or runs would be skipped",
+        )
 
 
 def _target(t: BaseModel) -> TargetSpec:

@@ -107,20 +107,25 @@ class CronSchedule:
             )
         return self._days_cache[key]
 
+    def days_of(self, year: int, month: int) -> tuple[int, ...]:
+        """The days of `month` on which cron runs (none when the month does not match)."""
+        if not self._month_bits >> month & 1:
+            return ()
+        first_weekday, length = calendar.monthrange(year, month)
+        return self._month_days(length, (first_weekday + 1) % 7)
+
     def wall_times_after(self, start: datetime) -> Iterator[datetime]:
         """Matching naive wall-clock minutes strictly after naive `start`, in order."""
         year, month = start.year, start.month
         while year <= HORIZON_YEAR:
-            if self._month_bits >> month & 1:
-                first_weekday, length = calendar.monthrange(year, month)
-                for day in self._month_days(length, (first_weekday + 1) % 7):
-                    if (year, month, day) < (start.year, start.month, start.day):
-                        continue
-                    for hour in self._hours:
-                        for minute in self._minutes:
-                            wall = datetime(year, month, day, hour, minute)
-                            if wall > start:
-                                yield wall
+            for day in self.days_of(year, month):
+                if (year, month, day) < (start.year, start.month, start.day):
+                    continue
+                for hour in self._hours:
+                    for minute in self._minutes:
+                        wall = datetime(year, month, day, hour, minute)
+                        if wall > start:
+                            yield wall
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
     def next_after(self, after: datetime) -> datetime | None:

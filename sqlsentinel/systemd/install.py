@@ -64,6 +64,11 @@ class Plan:
         return sorted(self.remove)
 
 
+def default_system() -> bool:
+    """The manager used unless told otherwise: the system one for root, else the user's."""
+    return os.geteuid() == 0
+
+
 def default_unit_dir(system: bool) -> Path:
     """/etc/systemd/system, or the user manager's ~/.config/systemd/user (XDG_CONFIG_HOME)."""
     if system:

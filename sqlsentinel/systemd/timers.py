@@ -7,28 +7,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.systemd.install import default_unit_dir, read_manifest
+from sqlsentinel.systemd.install import default_system, default_unit_dir, read_manifest
 from sqlsentinel.systemd.systemctl import Systemctl
 from sqlsentinel.systemd.unit_names import unit_base
 
 
-def _timestamp(value: str) -> datetime | None:
-    """Parse `Fri 2026-11-27 03:35:00 UTC` (systemctl show under TZ=UTC); None when unset."""
-    try:
-        return datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
-    except ValueError:
-        return None
+def _moment(usec: int) -> datetime | None:
+    """µs since the epoch as an aware UTC time; None for 0 (never, or not scheduled)."""
+    return datetime.fromtimestamp(usec / 1_000_000, UTC) if usec > 0 else None
 
 
 def timer_info(unit_names: Sequence[str], user: bool) -> dict[str, dict[str, datetime | None]]:
-    """Each timer's `next` and `last` elapse as systemd reports them (None when unknown)."""
-    shown = Systemctl(user).show(unit_names, ("NextElapseUSecRealtime", "LastTriggerUSec"))
+    """Each loaded timer's `next` and `last` elapse as systemd reports them (one call)."""
+    times = Systemctl(user).timer_times(unit_names)
     return {
-        unit: {
-            "next": _timestamp(p["NextElapseUSecRealtime"]),
-            "last": _timestamp(p["LastTriggerUSec"]),
-        }
-        for unit, p in shown.items()
+        unit: {"next": _moment(t.next_usec), "last": _moment(t.last_usec)}
+        for unit, t in times.items()
     }
 
 
@@ -41,7 +35,7 @@ def installed_timer_info(
     without an installed timer, or a manager that cannot be reached, give no entry.
     """
     key = os.path.abspath(config)
-    modes = (True, False) if os.geteuid() == 0 else (False,)
+    modes = (True, False) if default_system() else (False,)
     for system in modes:
         try:
             installed = read_manifest(default_unit_dir(system))["configs"].get(key)

@@ -21,6 +21,7 @@ import jinja2
 from sqlsentinel.core.budget import unit_timeout
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import SystemdError
+from sqlsentinel.schedule.jitter import TIMER_ACCURACY, randomized_delay_sec
 from sqlsentinel.systemd.unit_names import unit_base
 
 MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
@@ -151,6 +152,8 @@ def render_alert(alert: AlertSpec, on_calendar: Sequence[str], options: UnitOpti
         marker=MARKER,
         description=one_line_text(summary),
         on_calendar=on_calendar,
+        accuracy=f"{TIMER_ACCURACY.seconds}s",
+        randomized_delay=randomized_delay_sec(alert.jitter),
         persistent="true" if alert.persistent else "false",
         service=f"{base}.service",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 import stat
@@ -15,6 +16,7 @@ import pytest
 from support import Cli, free_port
 
 from sqlsentinel import __version__
+from sqlsentinel.schedule.bursts import TICK_CPU_SECONDS
 from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
 
 CONFIG = """
@@ -82,6 +84,35 @@ def test_validate_ok_with_dst_warning(cli: Cli, config: Path) -> None:
     assert result.stdout.startswith("ok: 2 alerts (2 enabled)")
     assert re.search(r"warning: .*alerts\.yaml:\d+: alerts\[1\]\.schedule", result.stderr)
     assert cli("validate", config, "--strict").rc == 3
+
+
+def test_validate_warns_of_a_burst_and_jitter_spreads_it(cli: Cli, tmp_path: Path) -> None:
+    cli.argv = ["taskset", "-c", "0", *cli.argv]  # one CPU, whatever the machine has
+    count = int(60 / TICK_CPU_SECONDS) + 20  # more than one CPU can run in a minute
+    alerts = "".join(
+        f"  - name: a{i}\n    query: SELECT 1\n    schedule: '0 * * * *'\n" for i in range(count)
+    )
+    path = tmp_path / "many.yaml"
+    path.write_text(f"database:\n  url: sqlite:///t.db\nalerts:\n{alerts}")
+    result = cli("validate", path)
+    assert result.rc == 0, result.stderr
+    needed = math.ceil(count * TICK_CPU_SECONDS)
+    assert re.fullmatch(
+        rf"warning: {path}:4: {count} alerts \('a0' and {count - 1} more\) start in the same "
+        rf"second, \d{{4}}-\d\d-\d\d \d\d:00:00 UTC, and 23 more such seconds in the next 24 h: "
+        rf"about {round(count * TICK_CPU_SECONDS)} CPU-s at once, more than this host's 60 CPU-s a "
+        rf"minute \(1 CPU\); spread them with `jitter: {needed}s` \(on the alerts or under "
+        r"defaults:\)\n",
+        result.stderr,
+    )
+    assert cli("validate", path, "--strict").rc == 3
+    path.write_text(
+        f"database:\n  url: sqlite:///t.db\ndefaults:\n  jitter: {needed}s\nalerts:\n{alerts}"
+    )
+    result = cli("validate", path)
+    assert (result.rc, result.stderr) == (0, "")
+    shown = cli("schedule", path, "--user", "--next", "1").stdout
+    assert re.search(r"  jitter offset: \d+\.\d{6}s \(in the user manager\)\n  next: ", shown)
 
 
 def test_status_history_and_filters(cli: Cli, config: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlsentinel.schedule.preview import preview
 
@@ -17,6 +17,7 @@ def test_rows_carry_lines_next_runs_and_warnings() -> None:
         "cron": "30 1 * * *",
         "timezone": "America/New_York",
         "on_calendar": ["*-*-* 01:30:00 America/New_York"],
+        "offset": 0.0,
         # once on the fall-back day (01:30 EDT), not again at 01:30 EST
         "next": ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z", "2026-11-03T06:30:00Z"],
         "next_local": [
@@ -65,3 +66,12 @@ def test_rejected_zone_gives_an_error() -> None:
     assert row["error"] == (
         "unknown time zone `Mars/Olympus`; use an IANA name such as `Europe/London`, or `UTC`"
     )
+
+
+def test_a_jitter_offset_delays_every_run_and_keeps_a_run_not_yet_started() -> None:
+    offset = timedelta(seconds=42, microseconds=5)
+    (row,) = preview([("x", "*/15 * * * *", None)], 2, NOW, {"x": offset})
+    assert row["offset"] == 42.000005
+    assert row["next"] == ["2026-11-01T05:00:42.000005Z", "2026-11-01T05:15:42.000005Z"]
+    (late,) = preview([("x", "*/15 * * * *", None)], 1, NOW, {"x": timedelta(minutes=10)})
+    assert late["next"] == ["2026-11-01T04:55:00Z"]  # 04:45's run, 10 minutes late, is ahead

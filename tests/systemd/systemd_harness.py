@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -71,6 +72,17 @@ def wait_running(manager: UserManager, deadline: float) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError("the systemd user manager did not start")
+
+
+def logging_systemctl(tmp_path: Path, manager: UserManager) -> tuple[str, Path]:
+    """A PATH whose `systemctl` logs each call's arguments to the returned file, then runs
+    the real one."""
+    shim, log = tmp_path / "shim", tmp_path / "systemctl.log"
+    shim.mkdir()
+    real = shutil.which("systemctl", path=manager.env["PATH"])
+    (shim / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (shim / "systemctl").chmod(0o755)
+    return f"{shim}:{manager.env['PATH']}", log
 
 
 def write_config(workdir: Path, alerts: str, name: str = "alerts.yaml") -> Path:

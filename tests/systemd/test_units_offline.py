@@ -98,6 +98,32 @@ def test_user_units_hold_only_user_manager_settings(tmp_path: Path) -> None:
     assert "Type=oneshot" in text and "NoNewPrivileges=yes" in text
 
 
+@pytest.mark.parametrize(
+    ("jitter", "lines"),
+    [
+        (0.0, []),
+        (30.0, ["RandomizedDelaySec=30s", "FixedRandomDelay=yes"]),
+        (1.5, ["RandomizedDelaySec=1500000us", "FixedRandomDelay=yes"]),
+    ],
+)
+def test_jitter_is_a_fixed_randomized_delay(
+    tmp_path: Path, jitter: float, lines: list[str]
+) -> None:
+    files = render_alert(_alert("a", jitter=jitter), ["daily"], OPTIONS).files
+    timer = next(t for n, t in files.items() if n.endswith(".timer")).splitlines()
+    assert [line for line in timer if "Random" in line] == lines
+    assert "AccuracySec=1s" in timer
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *(str(tmp_path / n) for n in files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Random" not in verify.stderr and "Unknown key" not in verify.stderr
+
+
 def test_passwords_never_reach_a_unit() -> None:
     options = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/a.yaml", "postgresql://u:pw@h/db")
     with pytest.raises(SystemdError, match="SQLSENTINEL_STATE_DB"):

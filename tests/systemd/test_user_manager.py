@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from systemd_harness import UserManager, write_config
+from systemd_harness import UserManager, logging_systemctl, write_config
 
 from sqlsentinel.core.budget import unit_timeout
 from sqlsentinel.schedule.preview import preview
@@ -63,16 +62,6 @@ def _install(units: UserManager, config: Path, *extra: str, path: str | None = N
         return units.sqlsentinel("install-units", "--user", str(config), *extra).stderr
     finally:
         units.env = old
-
-
-def _logging_systemctl(tmp_path: Path, units: UserManager) -> tuple[str, Path]:
-    """A `systemctl` on PATH that logs each call, then runs the real one."""
-    shim, log = tmp_path / "shim", tmp_path / "systemctl.log"
-    shim.mkdir()
-    real = shutil.which("systemctl", path=units.env["PATH"])
-    (shim / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
-    (shim / "systemctl").chmod(0o755)
-    return f"{shim}:{units.env['PATH']}", log
 
 
 def _snapshot(unit_dir: Path) -> dict[str, tuple[int, int]]:
@@ -206,7 +195,7 @@ def test_installing_twice_writes_nothing_and_one_change_writes_one_file(
     config = write_config(workdir, alerts)
     _install(units, config)
     before = _snapshot(units.unit_dir)
-    path, log = _logging_systemctl(tmp_path, units)
+    path, log = logging_systemctl(tmp_path, units)
 
     assert "nothing changed" in _install(units, config, path=path)
     assert not log.exists()  # no systemctl call at all: no daemon-reload, no start
