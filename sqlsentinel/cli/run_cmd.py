@@ -7,11 +7,16 @@ import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
 from sqlsentinel.errors import ExitCode
+
+if TYPE_CHECKING:
+    from sqlsentinel.config.fallbacks import Fallbacks
 
 
 def timer_instant(environ: Mapping[str, str]) -> datetime | None:
@@ -21,6 +26,15 @@ def timer_instant(environ: Mapping[str, str]) -> datetime | None:
     if not value.isdigit():
         return None
     return datetime.fromtimestamp(int(value) / 1e6, UTC)
+
+
+def _applied_copy(folder: str | None, config: str) -> tuple[bytes, Fallbacks] | None:
+    """`--applied DIR`: the applied copy of `config` kept there (ConfigError if none)."""
+    if folder is None:
+        return None
+    from sqlsentinel.config.applied import AppliedStore
+
+    return AppliedStore(Path(folder)).read(config)
 
 
 COLUMNS = (
@@ -50,6 +64,12 @@ COLUMNS = (
     show_default=True,
     help="Recorded in history; systemd timers pass CRON.",
 )
+@click.option(
+    "--applied",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Run the copy of CONFIG applied in DIR (what timers run), not the file on disk.",
+)
 @state_db_option
 @json_option
 def run(
@@ -57,10 +77,14 @@ def run(
     alerts: tuple[str, ...],
     dry_run: bool,
     triggered_by: str,
+    applied: str | None,
     state_db: str | None,
     as_json: bool,
 ) -> None:
     """Run alerts now: query, evaluate, record the run, and notify.
+
+    Reads CONFIG as it is on disk; timers and the daemon pass --applied to run
+    the copy they applied.
 
     Exits 0 when every check ran (whether it found OK or ALERT), 1 when a check
     failed, 5 when a notification could not be delivered (it is retried next run).
@@ -70,7 +94,7 @@ def run(
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.location import resolve_state_url
 
-    settings, specs = load_for_run(config, alerts)
+    settings, specs = load_for_run(config, alerts, applied=_applied_copy(applied, config))
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:
         from sqlsentinel.engine.dry_run import dry_run_alert

@@ -9,6 +9,11 @@ from pathlib import Path
 
 def default_state_url(environ: Mapping[str, str]) -> str:
     """`$STATE_DIRECTORY/state.db` under systemd, /var/lib/sqlsentinel for root, else XDG state."""
+    return f"sqlite:///{default_state_dir(environ) / 'state.db'}"
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """The state directory: the default state DB's folder, and where applied configs live."""
     if environ.get("STATE_DIRECTORY"):
         base = Path(environ["STATE_DIRECTORY"].split(":")[0])
     elif os.geteuid() == 0:
@@ -18,7 +23,7 @@ def default_state_url(environ: Mapping[str, str]) -> str:
             Path(environ.get("HOME", "/tmp")) / ".local/state"
         )
         base = Path(xdg) / "sqlsentinel"
-    return f"sqlite:///{base / 'state.db'}"
+    return base
 
 
 def resolve_state_url(

@@ -145,6 +145,31 @@ deliveries = Table(
 )
 
 
+daemon_heartbeat = Table(
+    "daemon_heartbeat",
+    metadata,
+    Column("config", String(1024), primary_key=True),  # absolute path of the daemon's CONFIG
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("backend", String(16), nullable=False),  # systemd | local
+    Column("started_at", TZ, nullable=False),
+    Column("beat_at", TZ, nullable=False),
+    Column("interval_s", Float, nullable=False),
+    Column("status", Text, nullable=False),  # the STATUS= line
+    Column("applied_sha256", String(64)),
+    Column("applied_at", TZ),
+    Column("stopped_at", TZ),  # set by a clean stop
+)
+
+daemon_next_run = Table(
+    "daemon_next_run",
+    metadata,
+    Column("config", String(1024), primary_key=True),
+    Column("alert", String(255), primary_key=True),
+    Column("next_run_at", TZ),
+)
+
+
 def _v1(conn: Connection) -> None:
     """Alert state, run history and silences."""
     metadata.create_all(conn, tables=[schema_info, alert_state, history, silences])
@@ -155,5 +180,11 @@ def _v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[notifications, deliveries])
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    """The daemon's heartbeat and each alert's next planned run."""
+    metadata.create_all(conn, tables=[daemon_heartbeat, daemon_next_run])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
+DAEMON_TABLES_SINCE = MIGRATIONS.index(_v3) + 1  # the schema version that added them

@@ -158,8 +158,8 @@ def test_healthcheck(cli: Cli, config: Path, tmp_path: Path) -> None:
 
 
 def test_init_reports_creation_then_up_to_date(cli: Cli, config: Path) -> None:
-    assert cli("init", config).stdout.strip() == "created state database schema v2"
-    assert cli("init", config).stdout.strip() == "state database is up to date (schema v2)"
+    assert cli("init", config).stdout.strip() == "created state database schema v3"
+    assert cli("init", config).stdout.strip() == "state database is up to date (schema v3)"
 
 
 def test_schedule_previews_valid_alerts_of_an_invalid_config(cli: Cli, tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ ALL_TABLES = {
     "silences",
     "notifications",
     "deliveries",
+    "daemon_heartbeat",
+    "daemon_next_run",
 }
 
 
@@ -81,7 +83,7 @@ def test_fresh_database_gets_the_whole_schema(url: str) -> None:
     state = StateDB(url)
     assert state.schema_version() == 0
     assert state.ensure_schema() == (0, SCHEMA_VERSION)
-    assert state.schema_version() == SCHEMA_VERSION == 2
+    assert state.schema_version() == SCHEMA_VERSION == 3
     assert set(inspect(state.engine).get_table_names()) >= ALL_TABLES
 
 
@@ -108,10 +110,10 @@ def test_init_twice_and_concurrently_is_safe(url: str) -> None:
 
 def test_cli_init_twice(url: str, cli) -> None:
     first = cli("init", "--state-db", url)
-    assert (first.rc, first.stdout.strip()) == (0, "created state database schema v2"), first
+    assert (first.rc, first.stdout.strip()) == (0, "created state database schema v3"), first
     second = cli("init", "--state-db", url)
-    assert (second.rc, second.stdout.strip()) == (0, "state database is up to date (schema v2)")
-    assert StateDB(url).schema_version() == 2
+    assert (second.rc, second.stdout.strip()) == (0, "state database is up to date (schema v3)")
+    assert StateDB(url).schema_version() == 3
 
 
 def test_upgrade_from_v1_keeps_rows(url: str) -> None:
@@ -124,8 +126,8 @@ def test_upgrade_from_v1_keeps_rows(url: str) -> None:
     record_run(state, rec("a", "alert", T0), Rule(), no_events, None)
     sil.add_silence(state, "a", T0, T0 + timedelta(hours=1), "maint", "ops")
 
-    assert state.ensure_schema() == (1, 2)
-    assert state.schema_version() == 2
+    assert state.ensure_schema() == (1, SCHEMA_VERSION)
+    assert state.schema_version() == 3
     assert set(inspect(state.engine).get_table_names()) >= ALL_TABLES
     [row] = listings.history_rows(state, ["a"])
     assert (row["outcome"], row["state"], row["context"]) == ("alert", "ALERT", {"region": "eu"})
@@ -137,7 +139,7 @@ def test_upgrade_from_v1_keeps_rows(url: str) -> None:
 def test_newer_schema_is_refused_clearly(db: StateDB, url: str) -> None:
     with db.write() as conn:
         _set_version(conn, SCHEMA_VERSION + 1)
-    with pytest.raises(StateDBError, match=r"schema v3, newer than .*\(v2\); upgrade sqlsentinel"):
+    with pytest.raises(StateDBError, match=r"schema v4, newer than .*\(v3\); upgrade sqlsentinel"):
         StateDB(url).ensure_schema()
 
 
