@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,7 @@ from sqlsentinel.errors import ExitCode
 
 if TYPE_CHECKING:
     from sqlsentinel.config.fallbacks import Fallbacks
+    from sqlsentinel.engine.run import RunSummary
 
 
 def timer_instant(environ: Mapping[str, str]) -> datetime | None:
@@ -35,6 +36,22 @@ def _applied_copy(folder: str | None, config: str) -> tuple[bytes, Fallbacks] | 
     from sqlsentinel.config.applied import AppliedStore
 
     return AppliedStore(Path(folder)).read(config)
+
+
+def _row(s: RunSummary) -> dict[str, Any]:
+    """One run's row of output."""
+    return {
+        "alert": s.alert,
+        "run_id": s.run_id,
+        "outcome": s.outcome,
+        "state": s.state,
+        "transition": s.transition,
+        "actual_value": s.actual_value,
+        "threshold": s.threshold,
+        "error": s.error,
+        "notifications": s.notifications,
+        "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications) or None,
+    }
 
 
 COLUMNS = (
@@ -83,9 +100,6 @@ def run(
 ) -> None:
     """Run alerts now: query, evaluate, record the run, and notify.
 
-    Reads CONFIG as it is on disk; timers and the daemon pass --applied to run
-    the copy they applied.
-
     Exits 0 when every check ran (whether it found OK or ALERT), 1 when a check
     failed, 5 when a notification could not be delivered (it is retried next run).
     """
@@ -109,23 +123,7 @@ def run(
 
     scheduled_at = timer_instant(os.environ)
     summaries = [run_alert(a, settings, db, triggered_by.upper(), scheduled_at) for a in specs]
-    rows = [
-        {
-            "alert": s.alert,
-            "run_id": s.run_id,
-            "outcome": s.outcome,
-            "state": s.state,
-            "transition": s.transition,
-            "actual_value": s.actual_value,
-            "threshold": s.threshold,
-            "error": s.error,
-            "notifications": s.notifications,
-            "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications)
-            or None,
-        }
-        for s in summaries
-    ]
-    emit(rows, COLUMNS, as_json)
+    emit([_row(s) for s in summaries], COLUMNS, as_json)
     code = ExitCode.OK
     if any(s.check_failed for s in summaries):
         code = ExitCode.CHECK_FAILED
