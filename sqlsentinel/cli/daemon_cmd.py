@@ -141,23 +141,22 @@ def daemon(
     if options.env_file is not None and not os.path.isabs(options.env_file):
         raise UsageError(f"--env-file {options.env_file!r} must be an absolute path")
     supervisor = build(options, os.environ)
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.stop())
+    signal.signal(signal.SIGINT, lambda *_: supervisor.stop())
+    signal.signal(signal.SIGHUP, lambda *_: supervisor.request_reload())
+    signal.signal(signal.SIGCHLD, lambda *_: supervisor.wake())
+    server = None
+    if port is not None:  # first, so /health and /ready answer (503) while starting
+        from sqlsentinel.daemon.http import Probes, ProbeServer
+
+        probes = Probes(supervisor.health, supervisor.ready, supervisor.metrics)
+        server = ProbeServer(bind, port, probes)
+        server.start()
     try:
         supervisor.start()
     except ConfigError:
         click.echo(f"error: {config} is invalid and no config was applied before", err=True)
         raise SystemExit(ExitCode.CONFIG) from None
-    server = None
-    if port is not None:
-        from sqlsentinel.daemon.http import Probes, ProbeServer
-
-        server = ProbeServer(
-            bind, port, Probes(supervisor.health, supervisor.ready, supervisor.metrics)
-        )
-        server.start()
-    signal.signal(signal.SIGTERM, lambda *_: supervisor.stop())
-    signal.signal(signal.SIGINT, lambda *_: supervisor.stop())
-    signal.signal(signal.SIGHUP, lambda *_: supervisor.request_reload())
-    signal.signal(signal.SIGCHLD, lambda *_: supervisor.wake())
     code = supervisor.run()
     if server is not None:
         server.stop()
