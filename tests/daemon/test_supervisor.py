@@ -98,10 +98,9 @@ def test_a_broken_edit_changes_nothing_and_a_fix_applies(parts: tuple[Supervisor
     assert sup.backend.next_runs(sup.clock()).keys() == {"a"}
     assert sup.line.startswith("config invalid since ")
     assert "alerts.yaml:6: alerts[0].schedule (alert 'a'): only 4 fields given" in sup.line
-    assert sup.line.endswith(
-        "(+1 more); running the config applied at "
-        + sup.applied.meta.applied_at.strftime("%H:%M UTC")
-    )  # type: ignore[union-attr]
+    assert sup.applied is not None and sup.applied.meta.applied_at is not None
+    applied_at = sup.applied.meta.applied_at.strftime("%H:%M UTC")
+    assert sup.line.endswith(f"(+1 more); running the config applied at {applied_at}")
     assert sup.reload(forced=False) == "unchanged"  # the same bad bytes are not re-validated
 
     write(config, "a", "b")

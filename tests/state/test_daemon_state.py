@@ -71,10 +71,8 @@ def test_metrics_export_the_daemon_and_next_runs(db: StateDB) -> None:
     record_next_runs(db, "/a.yaml", {"x": NOW + timedelta(hours=1)})
     text = metrics_text(db, NOW + timedelta(seconds=10))
     assert 'sqlsentinel_daemon_up{config="/a.yaml",backend="local"} 1' in text
-    assert (
-        f'sqlsentinel_daemon_heartbeat_timestamp_seconds{{config="/a.yaml",backend="local"}} {int(NOW.timestamp())}'
-        in text
-    )
+    heartbeat = 'sqlsentinel_daemon_heartbeat_timestamp_seconds{config="/a.yaml",backend="local"}'
+    assert f"{heartbeat} {int(NOW.timestamp())}" in text
     assert (
         f'sqlsentinel_alert_next_run_timestamp_seconds{{alert="x"}} {int(NOW.timestamp()) + 3600}'
         in text
