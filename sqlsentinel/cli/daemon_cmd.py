@@ -37,6 +37,18 @@ def _fallbacks(ctx: click.Context, timezone: str | None, database_url: str | Non
     return Fallbacks(timezone, url, given)
 
 
+def _env_file(path: str | None) -> str | None:
+    """`--env-file`: used when it exists (packages ship it; without it, services get none)."""
+    if path is None:
+        return None
+    if not os.path.exists(path):
+        click.echo(f"warning: --env-file {path} does not exist: the services get none", err=True)
+        return None
+    from sqlsentinel.cli.units_cmd import check_env_file
+
+    return check_env_file(path)
+
+
 def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
     from sqlsentinel.daemon.setup import DaemonOptions
     from sqlsentinel.systemd.units import url_has_password
@@ -56,7 +68,7 @@ def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
         backend=kw["backend"],
         system=os.geteuid() == 0 if kw["system"] is None else kw["system"],
         unit_dir=os.path.abspath(kw["unit_dir"]) if kw["unit_dir"] else None,
-        env_file=os.path.abspath(kw["env_file"]) if kw["env_file"] else None,
+        env_file=_env_file(kw["env_file"]),
         max_running=kw["max_running"] or 2 * (os.cpu_count() or 1),
     )
 
@@ -138,8 +150,6 @@ def daemon(
 
     logs.configure(log_level.upper(), os.environ)
     options = _options(ctx, config, **kw)
-    if options.env_file is not None and not os.path.isabs(options.env_file):
-        raise UsageError(f"--env-file {options.env_file!r} must be an absolute path")
     supervisor = build(options, os.environ)
     signal.signal(signal.SIGTERM, lambda *_: supervisor.stop())
     signal.signal(signal.SIGINT, lambda *_: supervisor.stop())

@@ -72,7 +72,8 @@ def _report(plan: Plan, dry_run: bool, as_json: bool, started: list[str]) -> Non
         click.echo(f"nothing changed in {plan.unit_dir}", err=True)
 
 
-def _check_env_file(path: str) -> str:
+def check_env_file(path: str) -> str:
+    """The absolute path of an env file; warns when others may read it."""
     full = os.path.abspath(path)
     try:
         mode = stat.S_IMODE(os.stat(full).st_mode)
@@ -170,7 +171,7 @@ def install_units(
         command=(exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel"),
         config_path=os.path.abspath(config),
         state_db=state_db,
-        env_file=_check_env_file(env_file) if env_file else None,
+        env_file=check_env_file(env_file) if env_file else None,
         static_user=system and static_service_user(),
     )
     target = UnitTarget(_unit_dir(system, unit_dir), options, _systemctl(system, no_reload))

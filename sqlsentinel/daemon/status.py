@@ -6,6 +6,8 @@ from datetime import datetime
 
 from sqlsentinel.config.applied import Rejection
 
+ERROR_MAX = 100  # of the first error, so the whole line fits systemd's status (STATUS_MAX)
+
 
 def _at(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC") if t is not None else "?"
@@ -31,8 +33,11 @@ def scheduled_line(next_runs: dict[str, datetime | None], running: list[str]) ->
 def invalid_line(rejected: Rejection, applied_at: datetime | None) -> str:
     """`config invalid since 10:42 UTC: alerts.yaml:14: …; running the config applied at …`."""
     more = f" (+{rejected.count - 1} more)" if rejected.count > 1 else ""
+    error = (
+        rejected.error if len(rejected.error) <= ERROR_MAX else rejected.error[:ERROR_MAX] + "..."
+    )
     return (
-        f"config invalid since {_hm(rejected.since)}: {rejected.error}{more}; "
+        f"config invalid since {_hm(rejected.since)}: {error}{more}; "
         f"running the config applied at {_hm(applied_at)}"
     )
 
