@@ -94,8 +94,10 @@ def test_fires_at_the_minute_serves_probes_and_stops_cleanly_mid_check(
     proc = daemon(config_text(alerts), "--port", str(port))
     assert wait_for(lambda: get(port, "/ready")[0] == 200, 20), proc.stderr
     assert get(port, "/health")[0] == 200
+    up = 'sqlsentinel_daemon_up{config="'  # once the first heartbeat is written
+    assert wait_for(lambda: up in get(port, "/metrics")[1], 10)
     code, metrics = get(port, "/metrics")
-    assert code == 200 and 'sqlsentinel_daemon_up{config="' in metrics
+    assert code == 200
     assert 'sqlsentinel_alert_next_run_timestamp_seconds{alert="fast"}' in metrics
 
     fast = wait_for(lambda: [r for r in history(tmp_path) if r["alert"] == "fast"], 75)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from sqlsentinel.state import listings
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.schema import alert_state, history, notifications
+from sqlsentinel.state.schema import SCHEMA_VERSION, alert_state, history, notifications
 
 ALERT_SQL = "SELECT 'ALERT' AS status, 12 AS actual_value, 10 AS threshold"
 OK_SQL = "SELECT 'OK' AS status"
@@ -54,7 +54,7 @@ def test_ok_and_alert_exit_0_and_are_recorded(cli, write_config, state_url: str)
     out = {r["alert"]: r for r in json.loads(done.stdout)}
     assert (out["fine"]["state"], out["bad"]["state"]) == ("OK", "ALERT")
     assert out["bad"]["actual_value"] == 12
-    assert StateDB(state_url).schema_version() == 2  # created automatically
+    assert StateDB(state_url).schema_version() == SCHEMA_VERSION  # created automatically
     [fine] = rows(state_url, "fine")
     [bad] = rows(state_url, "bad")
     assert (fine["outcome"], fine["state"], fine["triggered_by"]) == ("ok", "OK", "MANUAL")
@@ -128,7 +128,7 @@ def test_postgresql_state_db(cli, write_config, pg_url: str) -> None:
         done = cli("run", path, "--state-db", url, "--triggered-by", "CRON")
         assert done.rc == 0, done
     state = StateDB(pg_url)
-    assert state.schema_version() == 2
+    assert state.schema_version() == SCHEMA_VERSION
     assert [r["transition"] for r in rows(pg_url, "a")] == ["still_firing", "firing"]
     assert {r["triggered_by"] for r in rows(pg_url)} == {"CRON"}
     assert len(rows(pg_url)) == 4
