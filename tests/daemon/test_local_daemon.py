@@ -74,7 +74,8 @@ def daemon(cli: Cli, tmp_path: Path) -> Iterator[object]:
         (tmp_path / "alerts.yaml").write_text(text)
         proc = subprocess.Popen(
             [*cli.argv, "daemon", "alerts.yaml", "--backend", "local", *args],
-            cwd=tmp_path, env=cli.env, stderr=subprocess.PIPE, text=True,
+            cwd=tmp_path, env={**cli.env, "RUNTIME_DIRECTORY": str(tmp_path)},
+            stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         procs.append(proc)
         return proc
