@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "systemd"))
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "systemd")]  # this checkout, the test harness
 from systemd_harness import NAMESPACE_SCRIPT, UserManager, wait_running  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -91,7 +91,7 @@ def measure_idle(procs: dict[str, int], seconds: float, warmup: float = 5.0) -> 
 
 
 def start_manager(base: Path) -> tuple[subprocess.Popen[bytes], UserManager]:
-    (base / "run").mkdir(mode=0o700)
+    (base / "run").mkdir(mode=0o700, parents=True)
     (base / "home").mkdir()
     env = {
         "PATH": os.environ["PATH"], "HOME": str(base / "home"), "BASE": str(base),
@@ -160,6 +160,8 @@ def fire_latency(work: Path, ticks: int, minute_ticks: int) -> None:
     logging.getLogger("sqlsentinel.daemon").addHandler(Spawns())
     logging.getLogger("sqlsentinel.daemon").setLevel(logging.INFO)
     for phase, count in (("synthetic", ticks), ("minute", minute_ticks)):
+        if count == 0:
+            continue
         folder = work / phase
         folder.mkdir()
         sqlite3.connect(folder / "t.db").close()
@@ -212,35 +214,16 @@ def main() -> None:
         **os.environ, "DATABASE_URL": f"sqlite:///{work}/target.db", "PYTHONPATH": str(REPO),
         "STATE_DIRECTORY": str(work / "state"), "RUNTIME_DIRECTORY": str(work),
     }  # fmt: skip
-    ours = [sys.executable, "-m", "sqlsentinel", "daemon", str(work / "alerts.yaml")]
-    daemons: dict[str, subprocess.Popen[bytes]] = {}
     venv = original_venv(args.original_venv)
-    if venv is not None:
-        daemons["SQL Sentinel 0.1.0 (daemon --reload, APScheduler)"] = subprocess.Popen(
-            [str(venv / "bin/sqlsentinel"), "daemon", str(work / "alerts.yaml"), "--reload",
-             "--state-db", f"sqlite:///{work}/orig.db", "--port", "18765"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-    daemons["ours, local backend"] = subprocess.Popen(
-        [*ours, "--backend", "local", "--state-db", f"sqlite:///{work}/local.db"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     proc, manager = start_manager(work / "manager")
-    user_config = work / "user.yaml"
-    user_config.write_text(config_text(50, f"sqlite:///{work}/target.db"))
-    systemd_daemon = subprocess.Popen(
-        [*ours[:4], str(user_config), "--user", "--backend", "systemd",
-         "--state-db", f"sqlite:///{work}/user.db"],
-        env={**manager.env, "RUNTIME_DIRECTORY": str(work / "manager")},
-        stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    daemons["ours, systemd backend (user manager)"] = systemd_daemon  # type: ignore[assignment]
+    daemons: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        start_daemons(daemons, work, env, venv, manager)
         measure_idle({n: p.pid for n, p in daemons.items()}, args.idle_seconds)
+        systemd_daemon = daemons.pop(SYSTEMD)
         for p in daemons.values():
-            if p is not systemd_daemon:
-                p.terminate()
-        apply_latency(manager, user_config, args.edits)
+            p.terminate()
+        apply_latency(manager, work / "user.yaml", args.edits)
         systemd_daemon.terminate()
         systemd_daemon.wait()
         fire_latency(work, args.ticks, args.minute_ticks)
@@ -250,6 +233,39 @@ def main() -> None:
                 p.kill()
         proc.send_signal(signal.SIGTERM)
         proc.wait()
+
+
+SYSTEMD = "ours, systemd backend (user manager)"
+
+
+def start_daemons(
+    daemons: dict[str, subprocess.Popen[bytes]],
+    work: Path,
+    env: dict[str, str],
+    venv: Path | None,
+    manager: UserManager,
+) -> None:
+    """0.1.0 and ours (local) on alerts.yaml, ours (systemd) on user.yaml in the manager."""
+    ours = [sys.executable, "-m", "sqlsentinel", "daemon"]
+    log = open(work / "daemons.log", "w")  # noqa: SIM115  (kept open while they run)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": log}
+    if venv is not None:
+        daemons["SQL Sentinel 0.1.0 (daemon --reload, APScheduler)"] = subprocess.Popen(
+            [str(venv / "bin/sqlsentinel"), "daemon", str(work / "alerts.yaml"), "--reload",
+             "--state-db", f"sqlite:///{work}/orig.db", "--port", "18765"],
+            env={k: v for k, v in env.items() if k != "PYTHONPATH"}, **quiet,
+        )  # fmt: skip
+    daemons["ours, local backend"] = subprocess.Popen(
+        [*ours, str(work / "alerts.yaml"), "--backend", "local",
+         "--state-db", f"sqlite:///{work}/local.db"],
+        env=env, **quiet,
+    )  # fmt: skip
+    (work / "user.yaml").write_text(config_text(50, f"sqlite:///{work}/target.db"))
+    daemons[SYSTEMD] = subprocess.Popen(
+        [*ours, str(work / "user.yaml"), "--user", "--backend", "systemd",
+         "--state-db", f"sqlite:///{work}/user.db"],
+        env={**manager.env, "RUNTIME_DIRECTORY": str(work / "manager")}, **quiet,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -93,7 +93,26 @@ def _backend(options: DaemonOptions, store: AppliedStore, environ: Mapping[str, 
         env_file=options.env_file,
         static_user=options.system and static_service_user(),
     )
+    _warn_if_shadowed(options.config, options.system, unit_dir)
     return SystemdBackend(UnitTarget(unit_dir, unit_options, Systemctl(user=not options.system)))
+
+
+def _warn_if_shadowed(config: str, system: bool, unit_dir: Path) -> None:
+    """Units `install-units` put in /etc (or ~/.config) for CONFIG win over the daemon's."""
+    from sqlsentinel.errors import SystemdError
+    from sqlsentinel.systemd.install import default_unit_dir, read_manifest
+
+    other = default_unit_dir(system)
+    try:
+        shadowing = other != unit_dir and config in read_manifest(other)["configs"]
+    except SystemdError:
+        return
+    if shadowing:
+        log.warning(
+            "install-units also installed the units of %s in %s; they take precedence over "
+            "the daemon's in %s: remove them with `sqlsentinel uninstall-units %s --unit-dir %s`",
+            config, other, unit_dir, config, other,
+        )  # fmt: skip
 
 
 def build(options: DaemonOptions, environ: Mapping[str, str]) -> Supervisor:

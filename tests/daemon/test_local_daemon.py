@@ -8,13 +8,12 @@ import signal
 import sqlite3
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from daemon_http import get
 from support import Cli, free_port
 
 from sqlsentinel.state.daemon_state import Heartbeat, record_heartbeat, record_next_runs
@@ -43,16 +42,6 @@ def history(tmp_path: Path) -> list[dict[str, object]]:
             return [dict(r) for r in db.execute("SELECT * FROM history ORDER BY id")]
         except sqlite3.OperationalError:
             return []
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return 0, ""
 
 
 def wait_for(check, timeout: float):  # type: ignore[no-untyped-def]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_http import get
 from support import free_port
 
 from sqlsentinel.config.applied import AppliedStore
@@ -51,14 +50,6 @@ def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sup
     if sup.recorder is not None:
         sup.stop()
         sup.run()
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def test_invalid_with_nothing_applied_fails_to_start_and_is_never_ready(
