@@ -196,6 +196,10 @@ class Supervisor:
         summary = self.backend.install(applied, now, missed)
         self.applied, self.failure = applied, None
         log.info("config applied sha256=%s %s", meta.sha256, summary)
+        env = self.settings.environ
+        url = resolve_state_url(self.settings.state_db, loaded.settings.state_db, env)
+        if self.db is not None and url != self.db.url:
+            log.warning("the config now names another state database: restart to record there")
 
     def _open_state(self, configured: str | None) -> dict[str, datetime]:
         """Open the state database; the next runs a previous daemon of this config recorded."""
