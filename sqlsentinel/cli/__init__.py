@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "notify-test": "sqlsentinel.cli.notify_test_cmd:notify_test",
     "install-units": "sqlsentinel.cli.units_cmd:install_units",
     "uninstall-units": "sqlsentinel.cli.units_cmd:uninstall_units",
+    "daemon": "sqlsentinel.cli.daemon_cmd:daemon",
+    "reload": "sqlsentinel.cli.daemon_cmd:reload_daemon",
 }
 
 

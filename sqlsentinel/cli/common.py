@@ -6,11 +6,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from sqlsentinel.jsonsafe import to_jsonable
+
+if TYPE_CHECKING:
+    from sqlsentinel.config.applied import AppliedStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,3 +98,11 @@ def load_config(path: str, *, show_warnings: bool = False) -> Any:
         for w in loaded.warnings:
             click.echo(f"warning: {w}", err=True)
     return loaded
+
+
+def applied_store(config: str) -> AppliedStore:
+    """Where CONFIG's applied copy lives: under the state directory (docs/systemd.md)."""
+    from sqlsentinel.config.applied import AppliedStore
+    from sqlsentinel.state.location import state_dir
+
+    return AppliedStore.for_config(config, state_dir(os.environ))

@@ -28,7 +28,8 @@ from sqlsentinel.state.location import resolve_state_url
 def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool) -> None:
     """Check the config, the state database and every alert database.
 
-    CONFIG must be valid, and the state database and every alert database answer.
+    CONFIG must be valid, the state database and every alert database answer, and
+    a daemon that runs CONFIG must have a fresh heartbeat.
 
     Exits 0 when all checks pass, 6 when any fails.
     """
@@ -49,6 +50,7 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
         version = db.schema_version()
         detail = f"schema v{version}" if version else "reachable; schema not created yet"
         rows.append({"check": "state database", "ok": True, "detail": detail})
+        rows += _daemon_rows(db, config)
     except SentinelError as exc:
         rows.append({"check": "state database", "ok": False, "detail": str(exc)})
     seen: set[str] = set()
@@ -69,6 +71,25 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
     emit(rows, ("check", "ok", "detail"), as_json)
     if not all(r["ok"] for r in rows):
         raise SystemExit(ExitCode.UNHEALTHY)
+
+
+def _daemon_rows(db: Any, config: str) -> list[dict[str, Any]]:
+    """A row for the daemon running CONFIG, if one ever ran: it fails when its heartbeat
+    is stale (it should be running and is not)."""
+    from sqlsentinel.state.daemon_state import read_daemon_status
+
+    now = datetime.now(UTC)
+    rows = []
+    for d in read_daemon_status(db, os.path.abspath(config)):
+        ago = int((now - d.beat.beat_at).total_seconds())
+        if d.beat.stopped_at is not None:
+            detail = f"stopped at {d.beat.stopped_at:%Y-%m-%d %H:%M:%S} UTC"
+        elif d.stale(now):
+            detail = f"no heartbeat for {ago}s (pid {d.beat.pid} on {d.beat.host}): not running"
+        else:
+            detail = f"running ({d.beat.backend}, heartbeat {ago}s ago): {d.beat.status}"
+        rows.append({"check": "daemon", "ok": not d.stale(now), "detail": detail})
+    return rows
 
 
 @click.command()

@@ -7,7 +7,8 @@ import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +16,7 @@ from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_
 from sqlsentinel.errors import ExitCode
 
 if TYPE_CHECKING:
+    from sqlsentinel.config.fallbacks import Fallbacks
     from sqlsentinel.core.spec import AlertSpec, Settings
     from sqlsentinel.engine.run import RunSummary
     from sqlsentinel.state.db import StateDB
@@ -27,6 +29,31 @@ def timer_instant(environ: Mapping[str, str]) -> datetime | None:
     if not value.isdigit():
         return None
     return datetime.fromtimestamp(int(value) / 1e6, UTC)
+
+
+def _applied_copy(folder: str | None, config: str) -> tuple[bytes, Fallbacks] | None:
+    """`--applied DIR`: the applied copy of `config` kept there (ConfigError if none)."""
+    if folder is None:
+        return None
+    from sqlsentinel.config.applied import AppliedStore
+
+    return AppliedStore(Path(folder)).read(config)
+
+
+def _row(s: RunSummary) -> dict[str, Any]:
+    """One run's row of output."""
+    return {
+        "alert": s.alert,
+        "run_id": s.run_id,
+        "outcome": s.outcome,
+        "state": s.state,
+        "transition": s.transition,
+        "actual_value": s.actual_value,
+        "threshold": s.threshold,
+        "error": s.error,
+        "notifications": s.notifications,
+        "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications) or None,
+    }
 
 
 COLUMNS = (
@@ -56,6 +83,12 @@ COLUMNS = (
     show_default=True,
     help="Recorded in history; systemd timers pass CRON.",
 )
+@click.option(
+    "--applied",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Run the copy of CONFIG applied in DIR (what timers run), not the file on disk.",
+)
 @state_db_option
 @json_option
 def run(
@@ -63,6 +96,7 @@ def run(
     alerts: tuple[str, ...],
     dry_run: bool,
     triggered_by: str,
+    applied: str | None,
     state_db: str | None,
     as_json: bool,
 ) -> None:
@@ -78,7 +112,7 @@ def run(
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.location import resolve_state_url
 
-    settings, specs = load_for_run(config, alerts)
+    settings, specs = load_for_run(config, alerts, applied=_applied_copy(applied, config))
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:
         _dry_run(specs, settings, db, as_json)
@@ -98,23 +132,7 @@ def run(
 
 def _report(summaries: list[RunSummary], as_json: bool) -> None:
     """Print what each run did and exit with the code that tells systemd the truth."""
-    rows = [
-        {
-            "alert": s.alert,
-            "run_id": s.run_id,
-            "outcome": s.outcome,
-            "state": s.state,
-            "transition": s.transition,
-            "actual_value": s.actual_value,
-            "threshold": s.threshold,
-            "error": s.error,
-            "notifications": s.notifications,
-            "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications)
-            or None,
-        }
-        for s in summaries
-    ]
-    emit(rows, COLUMNS, as_json)
+    emit([_row(s) for s in summaries], COLUMNS, as_json)
     code = ExitCode.OK
     if any(s.check_failed for s in summaries):
         code = ExitCode.CHECK_FAILED

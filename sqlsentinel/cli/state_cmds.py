@@ -76,7 +76,9 @@ def init(config: str | None, state_db: str | None) -> None:
 def status(config: str | None, state_db: str | None, as_json: bool) -> None:
     """Each alert's state, since when and why, its silence and its timer.
 
-    The timer's next and last run come from systemd where install-units installed it.
+    The timer's next and last run come from systemd where install-units installed it,
+    the next run from the daemon while it runs. With CONFIG, also says (on stderr)
+    which config is applied, whether the file differs and why, and how the daemon is.
     """
     db, loaded = _open(config, state_db)
     now = datetime.now(UTC)
@@ -92,6 +94,7 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         configured = set(loaded.alert_names)
         rows = [r for r in rows if r["alert"] in configured]
         _add_timers(rows, loaded)
+        _add_daemon(rows, db, loaded.source, now)
     pending = listings.pending_count(db) if has_schema else {}
     silenced = active_silences(db, now) if has_schema else {}
     for r in rows:
@@ -124,6 +127,36 @@ def _decode_json(value: Any) -> Any:
     import json
 
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _add_daemon(rows: list[dict[str, Any]], db: StateDB, config: str, now: datetime) -> None:
+    """Say which config is applied and how its daemon is; take next runs from a live one."""
+    from sqlsentinel.cli.common import applied_store
+    from sqlsentinel.config.read import read_config
+    from sqlsentinel.errors import ConfigError
+    from sqlsentinel.state.daemon_state import read_daemon_status
+
+    meta = applied_store(config).meta()
+    try:
+        on_disk: bytes | None = read_config(config)
+    except ConfigError:
+        on_disk = None
+    if meta is None or meta.applied_at is None:
+        line = "not applied yet (install-units or the daemon applies it)"
+        if meta is not None:
+            line += f"; {meta.describe(on_disk)}"
+    else:
+        when = meta.applied_at.strftime("%Y-%m-%d %H:%M UTC")
+        line = f"applied {when} (sha256 {meta.sha256}); {meta.describe(on_disk)}"
+    click.echo(f"config {config}: {line}", err=True)
+    for d in read_daemon_status(db, os.path.abspath(config)):
+        ago = int((now - d.beat.beat_at).total_seconds())
+        how = "stopped" if d.beat.stopped_at else "STALE" if d.stale(now) else "running"
+        where = f"{d.beat.backend} backend, pid {d.beat.pid} on {d.beat.host}"
+        click.echo(f"daemon: {how} ({where}, heartbeat {ago}s ago): {d.beat.status}", err=True)
+        if d.running(now):
+            for r in rows:
+                r["next_run"] = d.next_runs.get(r["alert"], r.get("next_run"))
 
 
 def _add_timers(rows: list[dict[str, Any]], loaded: ConfigPeek) -> None:

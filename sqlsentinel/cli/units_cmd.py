@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from sqlsentinel.cli.common import (
+    applied_store,
     config_argument,
     emit,
     json_option,
-    load_config,
     manager_option,
 )
 from sqlsentinel.errors import UsageError
@@ -73,7 +73,8 @@ def _report(plan: Plan, dry_run: bool, as_json: bool, started: list[str]) -> Non
         click.echo(f"nothing changed in {plan.unit_dir}", err=True)
 
 
-def _check_env_file(path: str) -> str:
+def check_env_file(path: str) -> str:
+    """The absolute path of an env file; warns when others may read it."""
     full = os.path.abspath(path)
     try:
         mode = stat.S_IMODE(os.stat(full).st_mode)
@@ -145,42 +146,39 @@ def install_units(
 ) -> None:
     """Install a systemd timer and service for every enabled alert of CONFIG.
 
-    Validates CONFIG first (nothing is written for an invalid one), writes only the
-    files whose content changes, removes the units of alerts that left the config or
-    were disabled, runs daemon-reload once when something changed, then starts new
-    and changed timers. See docs/systemd.md.
+    Validates CONFIG first (nothing is written for an invalid one), keeps the
+    validated file as the applied copy the services run (editing CONFIG changes
+    nothing until it is applied again), writes only the unit files whose content
+    changes, removes the units of alerts that left the config or were disabled,
+    runs daemon-reload once when something changed, then starts new and changed
+    timers. See docs/systemd.md.
     """
-    from sqlsentinel.systemd.install import apply, default_system, plan_install
-    from sqlsentinel.systemd.units import (
-        STATE_DB_PASSWORD,
-        UnitOptions,
-        render_alert,
-        url_has_password,
-    )
+    from sqlsentinel.config.read import read_config
+    from sqlsentinel.systemd.apply import UnitTarget, accept, install, static_service_user
+    from sqlsentinel.systemd.install import default_system
+    from sqlsentinel.systemd.units import STATE_DB_PASSWORD, UnitOptions, url_has_password
 
     system = default_system() if system is None else system
-    loaded = load_config(config, show_warnings=True)
     if state_db is not None and url_has_password(state_db):
         raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
-    _warn_unseen_environment(loaded.env_used, env_file)
     if exec_path is not None and not os.path.isabs(exec_path):
         raise UsageError(f"--exec {exec_path!r} must be an absolute path")
-    command = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
+    store = applied_store(config)
+    loaded = accept(read_config(config), config, store, keep=not dry_run)
+    for w in loaded.warnings:
+        click.echo(f"warning: {w}", err=True)
+    _warn_unseen_environment(loaded.env_used, env_file)
     options = UnitOptions(
         system=system,
-        command=command,
+        command=(exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel"),
         config_path=os.path.abspath(config),
         state_db=state_db,
-        env_file=_check_env_file(env_file) if env_file else None,
+        env_file=check_env_file(env_file) if env_file else None,
+        static_user=system and static_service_user(),
     )
-    rendered = [
-        render_alert(a, loaded.translations[a.name].on_calendar, options)
-        for a in loaded.alerts
-        if a.enabled
-    ]
-    plan = plan_install(_unit_dir(system, unit_dir), options.config_path, rendered)
-    started = [] if dry_run else apply(plan, _systemctl(system, no_reload))
-    _report(plan, dry_run, as_json, started)
+    target = UnitTarget(_unit_dir(system, unit_dir), options, _systemctl(system, no_reload))
+    installed = install(loaded, store, target, dry_run=dry_run)
+    _report(installed.plan, dry_run, as_json, installed.started)
 
 
 @click.command("uninstall-units")

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from sqlsentinel.config import models as m
 from sqlsentinel.config.envsubst import substitute
+from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
 from sqlsentinel.config.messages import report
 from sqlsentinel.config.read import decode_config, read_config
 from sqlsentinel.config.to_specs import Validated, compile_config
@@ -41,14 +42,21 @@ class LoadedConfig:
         return next((a for a in self.alerts if a.name == name), None)
 
 
-def load_file(path: str, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+def load_file(
+    path: str, environ: Mapping[str, str] | None = None, fallbacks: Fallbacks = NO_FALLBACKS
+) -> LoadedConfig:
     """Read and validate the config file at `path`."""
     text = decode_config(read_config(path), path)
-    return load_text(text, path, os.environ if environ is None else environ)
+    return load_text(text, path, os.environ if environ is None else environ, fallbacks)
 
 
-def load_text(text: str, source: str, environ: Mapping[str, str]) -> LoadedConfig:
-    """Validate config `text`; `source` names it in messages and anchors relative paths."""
+def load_text(
+    text: str, source: str, environ: Mapping[str, str], fallbacks: Fallbacks = NO_FALLBACKS
+) -> LoadedConfig:
+    """Validate config `text`; `source` names it in messages and anchors relative paths.
+
+    `fallbacks` are values from outside the file (the daemon's --timezone, --database-url).
+    """
     parsed = parse_yaml(text, source)
     if parsed.problems and parsed.data is None:
         raise ConfigError(parsed.problems)
@@ -62,7 +70,7 @@ def load_text(text: str, source: str, environ: Mapping[str, str]) -> LoadedConfi
     early = len(parsed.problems)
     validated = _validate(parsed, source)
     warnings: list[Problem] = []
-    compiled = compile_config(validated, parsed, source, environ, env_used, warnings)
+    compiled = compile_config(validated, parsed, source, environ, env_used, warnings, fallbacks)
     if parsed.problems:
         raise ConfigError(_tidy(parsed.problems, early))
     return LoadedConfig(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from sqlsentinel.config.fallbacks import Fallbacks
 from sqlsentinel.config.read import read_config
 from sqlsentinel.config.spec_cache import SpecCache
 from sqlsentinel.core.spec import AlertSpec, Settings
@@ -12,12 +13,19 @@ from sqlsentinel.errors import UsageError
 
 
 def load_for_run(
-    path: str, names: Sequence[str], environ: Mapping[str, str] | None = None
+    path: str,
+    names: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    applied: tuple[bytes, Fallbacks] | None = None,
 ) -> tuple[Settings, list[AlertSpec]]:
-    """Settings and the named alerts (every enabled alert when `names` is empty)."""
+    """Settings and the named alerts (every enabled alert when `names` is empty).
+
+    `applied` is the applied copy of the file at `path` and its fallbacks (`run
+    --applied`): it is read instead of the file, which still names it in messages.
+    """
     env = os.environ if environ is None else environ
-    data = read_config(path)
-    cache = SpecCache(path, data, env)
+    data, fallbacks = applied or (read_config(path), Fallbacks())
+    cache = SpecCache(path, data + fallbacks.key(), env)
     if names:
         hit = cache.read(names)
         if hit is not None:
@@ -25,7 +33,7 @@ def load_for_run(
     from sqlsentinel.config.loader import load_text
     from sqlsentinel.config.read import decode_config
 
-    loaded = load_text(decode_config(data, path), path, env)
+    loaded = load_text(decode_config(data, path), path, env, fallbacks)
     cache.write(loaded.settings, loaded.alerts, set(loaded.env_used))
     if not names:
         return loaded.settings, [a for a in loaded.alerts if a.enabled]

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sqlsentinel.config import models as m
+from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
 from sqlsentinel.config.messages import alert_label
 from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
 from sqlsentinel.config.yamlsource import Parsed, Path, format_path
@@ -76,6 +77,7 @@ def compile_config(
     environ: Mapping[str, str],
     env_used: set[str],
     warnings: list[Problem],
+    fallbacks: Fallbacks = NO_FALLBACKS,
 ) -> Compiled:
     """Specs for every valid alert; problems go to `parsed.problems`."""
     if validated is None:
@@ -84,17 +86,19 @@ def compile_config(
     model, bad_keys = validated.model, validated.bad_keys
     base = FsPath(source).resolve().parent
     databases = {name: _database_spec(d, base, name) for name, d in model.databases.items()}
-    default_db = _database_spec(model.database, base, None) if model.database else None
+    default_db = _default_database(model, base, fallbacks, ctx)
     wants_email = any(
         getattr(t, "channel", None) == "email" for a in model.alerts for t in a.notify or ()
     )
     smtp = _smtp(model.smtp, environ, env_used, ctx) if wants_email or model.smtp else None
     _duplicate_names(parsed.data.get("alerts"), ctx)
     for i, schedule, zone in validated.loose:
-        _translate(schedule, zone, ("alerts", i), ctx)
+        _translate(schedule, zone or fallbacks.timezone, ("alerts", i), ctx)
     compiled = Compiled(Settings(source=source), [], {})
     for i, a in zip(validated.index, model.alerts, strict=True):
         path: Path = ("alerts", i)
+        if a.timezone is None and fallbacks.timezone:
+            a = a.model_copy(update={"timezone": fallbacks.timezone})
         db = _database(a, path, databases, default_db, bad_keys, ctx)
         translation = _translate(a.schedule, a.timezone, path, ctx, warn=True)
         if translation is not None and a.jitter:
@@ -128,6 +132,26 @@ def compile_config(
 def _database_spec(d: m.DatabaseModel, base: FsPath, name: str | None) -> DatabaseSpec:
     url = sqlite_relative(d.url, base)
     return DatabaseSpec(**given({"url": url, "read_only": d.read_only, "name": name}))
+
+
+def _default_database(
+    model: m.ConfigModel, base: FsPath, fallbacks: Fallbacks, ctx: _Context
+) -> DatabaseSpec | None:
+    """The config's `database:`, or the fallback URL where it has none or is overridden."""
+    configured = _database_spec(model.database, base, None) if model.database else None
+    url = fallbacks.database_url
+    if url is None or (configured is not None and configured.url == url):
+        return configured
+    if configured is None or fallbacks.database_url_overrides:
+        return DatabaseSpec(url=url)
+    from sqlsentinel.dburl import redact
+
+    ctx.warn(
+        ("database", "url"),
+        f"DATABASE_URL is {redact(url)} but the config names {redact(configured.url)}; "
+        "using the config's (pass --database-url to override it)",
+    )
+    return configured
 
 
 def _alert(

@@ -18,7 +18,8 @@ def spool_dir(environ: Mapping[str, str]) -> Path:
 
 
 def state_dir(environ: Mapping[str, str]) -> Path:
-    """This user's SQL Sentinel state folder."""
+    """This user's SQL Sentinel state folder: the default state DB's, the spool's and the
+    applied configs' home."""
     if environ.get("STATE_DIRECTORY"):
         base = Path(environ["STATE_DIRECTORY"].split(":")[0])
     elif os.geteuid() == 0:

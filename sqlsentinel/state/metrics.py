@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlsentinel.core.decide import State
 from sqlsentinel.state import listings
+from sqlsentinel.state.daemon_state import DaemonStatus, read_daemon_status
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.silences import active_silences
 
@@ -17,13 +18,15 @@ STATES = tuple(s.value for s in State)
 def metrics_text(db: StateDB, now: datetime) -> str:
     """The metrics of everything `db` holds (empty families before the schema exists)."""
     if db.schema_version() == 0:
-        return render_metrics([], {}, [], {}, {})
+        return render_metrics([], {}, [], {}, {}, [], now)
     return render_metrics(
         listings.states(db),
         active_silences(db, now),
         listings.run_counts(db),
         listings.pending_count(db),
         listings.last_lateness(db),
+        read_daemon_status(db),
+        now,
     )
 
 
@@ -70,10 +73,13 @@ def render_metrics(
     runs: list[dict[str, Any]],
     pending: dict[str, int],
     lateness: dict[str, float],
+    daemons: list[DaemonStatus],
+    now: datetime,
 ) -> str:
     """The Prometheus text exposition of the state database."""
     out = Exposition()
     _state_families(out, states, silenced)
+    _daemon_families(out, daemons, now)
     out.gauge(
         "sqlsentinel_alert_last_run_lateness_seconds",
         "How long after its timer elapsed the alert's last timer-started run began.",
@@ -133,4 +139,29 @@ def _state_families(
         "sqlsentinel_alert_silenced",
         "1 while a silence is active.",
         [({"alert": s["alert"]}, float(s["alert"] in silenced)) for s in states],
+    )
+
+
+def _daemon_families(out: Exposition, daemons: list[DaemonStatus], now: datetime) -> None:
+    labels = [{"config": d.beat.config, "backend": d.beat.backend} for d in daemons]
+    out.gauge(
+        "sqlsentinel_daemon_up",
+        "1 while the daemon running this config beats, else 0 (stopped or stale).",
+        [(label, float(d.running(now))) for label, d in zip(labels, daemons, strict=True)],
+    )
+    out.gauge(
+        "sqlsentinel_daemon_heartbeat_timestamp_seconds",
+        "When the daemon last recorded that it is alive.",
+        [(label, d.beat.beat_at.timestamp()) for label, d in zip(labels, daemons, strict=True)],
+    )
+    out.gauge(
+        "sqlsentinel_alert_next_run_timestamp_seconds",
+        "When the daemon plans the alert's next run.",
+        [
+            ({"alert": alert}, at.timestamp())
+            for d in daemons
+            if d.running(now)
+            for alert, at in sorted(d.next_runs.items())
+            if at is not None
+        ],
     )

@@ -16,7 +16,8 @@ DATETIME_COLUMNS = frozenset(
     {
         "since", "condition_since", "last_run_at", "last_notified_at", "updated_at",
         "scheduled_at", "launched_at", "started_at", "finished_at", "starts_at", "ends_at",
-        "ended_at", "created_at", "claimed_until",
+        "ended_at", "created_at", "claimed_until", "beat_at", "applied_at", "stopped_at",
+        "next_run_at",
     }
 )  # fmt: skip
 BOOLEAN_COLUMNS = frozenset({"suppressed", "spooled"})
@@ -124,10 +125,35 @@ ALTER TABLE history ADD COLUMN spooled BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE notifications ADD COLUMN claimed_by VARCHAR(128);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+CREATE TABLE daemon_heartbeat (
+    config VARCHAR(1024) NOT NULL,
+    pid INTEGER NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    backend VARCHAR(16) NOT NULL,
+    started_at {ts} NOT NULL,
+    beat_at {ts} NOT NULL,
+    interval_s FLOAT NOT NULL,
+    status TEXT NOT NULL,
+    applied_sha256 VARCHAR(64),
+    applied_at {ts},
+    stopped_at {ts},
+    PRIMARY KEY (config)
+);
+CREATE TABLE daemon_next_run (
+    config VARCHAR(1024) NOT NULL,
+    alert VARCHAR(255) NOT NULL,
+    next_run_at {ts},
+    PRIMARY KEY (config, alert)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 """v1: state, history, silences. v2: the outbox and the delivery log. v3: when the process
-was launched, runs recorded late from the spool, and who holds an outbox claim."""
+was launched, runs recorded late from the spool, and who holds an outbox claim. v4: the
+daemon's heartbeat (one row per config it runs) and each alert's next planned run."""
 SCHEMA_VERSION = len(MIGRATIONS)
+DAEMON_TABLES_SINCE = 4  # the schema version that added the daemon's tables
 
 
 def statements(migration: str, dialect: str) -> list[str]:

@@ -40,6 +40,8 @@ class UnitOptions:
     config_path: str  # absolute
     state_db: str | None = None  # passed as --state-db (must carry no password)
     env_file: str | None = None  # absolute; becomes EnvironmentFile=
+    applied: str | None = None  # the applied copy's folder: runs read it (`run --applied`)
+    static_user: bool = False  # system mode: a `sqlsentinel` user exists (else DynamicUser=)
 
 
 @dataclass(frozen=True)
@@ -116,21 +118,24 @@ STATE_DB_PASSWORD = (
 
 
 def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object]:
-    argv = [*options.command, "run", options.config_path, "--alert", alert.name]
-    argv += ["--triggered-by", "CRON"]
+    argv = [*options.command, "run", options.config_path]
+    if options.applied is not None:
+        argv += ["--applied", options.applied]
+    argv += ["--alert", alert.name, "--triggered-by", "CRON"]
     if options.state_db is not None:
         if url_has_password(options.state_db):
             raise SystemdError(STATE_DB_PASSWORD)
         argv += ["--state-db", options.state_db]
     exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in argv)
     state_dir = sqlite_dir(options.state_db)
-    read_paths = (options.command[0], options.config_path)
+    read_paths = (options.command[0], options.config_path, options.applied or "/")
     return {
         "description": one_line_text(f'SQL Sentinel alert "{alert.name}"'),
         "exec_start": exec_start,
         "timeout": unit_timeout(alert.timeout),
         "env_file": plain_path(options.env_file, "env file") if options.env_file else None,
         "system": options.system,
+        "static_user": options.static_user,
         "protect_home": "read-only" if any(p.startswith(_HOME_DIRS) for p in read_paths) else "yes",
         "read_write": [plain_path(state_dir, "state database folder")] if state_dir else [],
     }

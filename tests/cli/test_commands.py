@@ -18,6 +18,7 @@ from support import Cli, free_port
 from sqlsentinel import __version__
 from sqlsentinel.schedule.bursts import TICK_CPU_SECONDS
 from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.state.schema import SCHEMA_VERSION
 
 CONFIG = """
 database:
@@ -189,8 +190,11 @@ def test_healthcheck(cli: Cli, config: Path, tmp_path: Path) -> None:
 
 
 def test_init_reports_creation_then_up_to_date(cli: Cli, config: Path) -> None:
-    assert cli("init", config).stdout.strip() == "created state database schema v3"
-    assert cli("init", config).stdout.strip() == "state database is up to date (schema v3)"
+    assert cli("init", config).stdout.strip() == f"created state database schema v{SCHEMA_VERSION}"
+    assert (
+        cli("init", config).stdout.strip()
+        == f"state database is up to date (schema v{SCHEMA_VERSION})"
+    )
 
 
 def test_schedule_previews_valid_alerts_of_an_invalid_config(cli: Cli, tmp_path: Path) -> None:

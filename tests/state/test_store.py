@@ -97,7 +97,7 @@ def test_fresh_database_gets_the_whole_schema(url: str) -> None:
     state = StateDB(url)
     assert state.schema_version() == 0
     assert state.ensure_schema() == (0, SCHEMA_VERSION)
-    assert state.schema_version() == SCHEMA_VERSION == 3
+    assert state.schema_version() == SCHEMA_VERSION == 4
     assert tables(state) >= ALL_TABLES
 
 
@@ -124,10 +124,16 @@ def test_init_twice_and_concurrently_is_safe(url: str) -> None:
 
 def test_cli_init_twice(url: str, cli) -> None:
     first = cli("init", "--state-db", url)
-    assert (first.rc, first.stdout.strip()) == (0, "created state database schema v3"), first
+    assert (first.rc, first.stdout.strip()) == (
+        0,
+        f"created state database schema v{SCHEMA_VERSION}",
+    ), first
     second = cli("init", "--state-db", url)
-    assert (second.rc, second.stdout.strip()) == (0, "state database is up to date (schema v3)")
-    assert StateDB(url).schema_version() == 3
+    assert (second.rc, second.stdout.strip()) == (
+        0,
+        f"state database is up to date (schema v{SCHEMA_VERSION})",
+    )
+    assert StateDB(url).schema_version() == SCHEMA_VERSION
 
 
 def test_upgrade_from_v1_keeps_rows(url: str) -> None:
@@ -161,7 +167,7 @@ def test_upgrade_from_v1_keeps_rows(url: str) -> None:
 def test_newer_schema_is_refused_clearly(db: StateDB, url: str) -> None:
     with db.write() as tx:
         set_version(tx, SCHEMA_VERSION + 1)
-    with pytest.raises(StateDBError, match=r"schema v4, newer than .*\(v3\); upgrade sqlsentinel"):
+    with pytest.raises(StateDBError, match=r"schema v5, newer than .*\(v4\); upgrade sqlsentinel"):
         StateDB(url).ensure_schema()
 
 

@@ -41,6 +41,7 @@ def user_manager() -> Iterator[UserManager]:
         "PYTHONPATH": str(REPO),  # services run `python -m sqlsentinel` from this checkout
         "LANG": "C.UTF-8",
         "BASE": str(base),
+        "STATE_DIRECTORY": str(base / "state"),  # applied copies: never the machine's folder
     }
     proc = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SCRIPT],

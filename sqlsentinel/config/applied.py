@@ -1,0 +1,172 @@
+"""The applied config: the validated copy of a config file that the timers and the daemon run.
+
+`install-units` and the daemon apply a config only after it validated: they copy its
+bytes here, with their metadata (source, SHA-256, when, the fallbacks it was loaded
+with), and the units run `sqlsentinel run CONFIG --applied DIR`. Editing the file changes
+nothing until it is applied again; an edit that does not validate is recorded as
+rejected (since when, the first error) and never copied.
+
+Layout: `<state dir>/applied/<16 hex digits of the config path's SHA-256>/` holding
+`config.yaml` and `applied.json`. The folder is private (0700, files 0600) and, when
+root writes it, belongs to the owner of the state directory: the user the services run
+as can read it, nobody else can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlsentinel.atomic import atomic_write, folder_owner
+from sqlsentinel.config.fallbacks import Fallbacks
+from sqlsentinel.errors import ConfigError, Problem
+
+SNAPSHOT = "config.yaml"
+META = "applied.json"
+
+
+def digest(data: bytes) -> str:
+    """The SHA-256 of a config's bytes, as recorded."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """The latest edit that did not validate."""
+
+    sha256: str
+    since: datetime  # when the file became invalid (the first of a row of bad edits)
+    error: str  # the first problem, `alerts.yaml:14: field: message` (the file's base name)
+    count: int  # how many problems
+
+
+@dataclass(frozen=True)
+class AppliedMeta:
+    """What is applied for one config file, and the latest rejected edit."""
+
+    source: str
+    sha256: str | None  # None: nothing applied yet
+    applied_at: datetime | None
+    fallbacks: Fallbacks
+    rejected: Rejection | None
+
+    def describe(self, on_disk: bytes | None) -> str:
+        """Whether the file on disk is what is applied, and if not, why."""
+        if on_disk is None:
+            return "the file cannot be read"
+        sha = digest(on_disk)
+        if sha == self.sha256:
+            return "the file on disk is the applied config"
+        if self.rejected is not None and self.rejected.sha256 == sha:
+            since = self.rejected.since.strftime("%Y-%m-%d %H:%M UTC")
+            return f"the file on disk is invalid since {since}: {self.rejected.error}"
+        return "the file on disk was edited and is not applied yet"
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _meta_from_json(data: dict[str, Any]) -> AppliedMeta:
+    r = data.get("rejected")
+    rejected = None
+    if isinstance(r, dict):
+        since = datetime.fromisoformat(r["since"])
+        rejected = Rejection(r["sha256"], since, r["error"], int(r.get("count", 1)))
+    return AppliedMeta(
+        source=str(data["source"]),
+        sha256=data.get("sha256"),
+        applied_at=_time(data.get("applied_at")),
+        fallbacks=Fallbacks.from_json(data.get("fallbacks")),
+        rejected=rejected,
+    )
+
+
+def _meta_to_json(meta: AppliedMeta) -> dict[str, Any]:
+    r = meta.rejected
+    return {
+        "version": 1,
+        "source": meta.source,
+        "sha256": meta.sha256,
+        "applied_at": meta.applied_at.isoformat() if meta.applied_at else None,
+        "fallbacks": meta.fallbacks.to_json(),
+        "rejected": None
+        if r is None
+        else {"sha256": r.sha256, "since": r.since.isoformat(), "error": r.error, "count": r.count},
+    }
+
+
+class AppliedStore:
+    """The applied copy of one config file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @classmethod
+    def for_config(cls, config: str, state_dir: Path) -> AppliedStore:
+        """The store of `config` (by its absolute path) under `state_dir`."""
+        key = hashlib.sha256(os.path.abspath(config).encode()).hexdigest()[:16]
+        return cls(state_dir / "applied" / key)
+
+    def meta(self) -> AppliedMeta | None:
+        """The recorded metadata, or None when nothing was recorded (or it is unreadable)."""
+        try:
+            return _meta_from_json(json.loads((self.folder / META).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def read(self, config: str) -> tuple[bytes, Fallbacks]:
+        """The applied bytes and fallbacks; ConfigError naming `config` when there are none."""
+        meta = self.meta()
+        try:
+            data = (self.folder / SNAPSHOT).read_bytes()
+        except OSError as exc:
+            data, reason = None, exc.strerror or str(exc)
+        else:
+            reason = "its metadata is missing" if meta is None else "it does not match"
+        if meta is None or data is None or digest(data) != meta.sha256:
+            message = f"no applied copy in {self.folder} ({reason}); run install-units again"
+            raise ConfigError([Problem(config, None, "", message)])
+        return data, meta.fallbacks
+
+    def save(self, data: bytes, source: str, fallbacks: Fallbacks, now: datetime) -> AppliedMeta:
+        """Record `data` as applied (it validated): the copy first, then its metadata."""
+        meta = AppliedMeta(os.path.abspath(source), digest(data), now, fallbacks, None)
+        owner = self._prepare()
+        atomic_write(self.folder / SNAPSHOT, data, 0o600, owner)
+        self._write_meta(meta, owner)
+        return meta
+
+    def reject(
+        self, data: bytes | None, source: str, problems: list[Problem], now: datetime
+    ) -> None:
+        """Record an edit that did not validate (`data` None: the file cannot be read);
+        what is applied stays as it was."""
+        old = self.meta() or AppliedMeta(os.path.abspath(source), None, None, Fallbacks(), None)
+        since = old.rejected.since if old.rejected is not None else now
+        first = problems[0] if problems else Problem(source, None, "", "invalid")
+        error = str(Problem(os.path.basename(first.source), first.line, first.path, first.message))
+        sha = digest(data) if data is not None else ""
+        rejected = Rejection(sha, since.astimezone(UTC), error, len(problems))
+        meta = AppliedMeta(old.source, old.sha256, old.applied_at, old.fallbacks, rejected)
+        self._write_meta(meta, self._prepare())
+
+    def _prepare(self) -> tuple[int, int] | None:
+        """Create the folders (private); the owner to give files, when root writes them."""
+        state_dir = self.folder.parent.parent
+        state_dir.mkdir(parents=True, exist_ok=True)
+        owner = folder_owner(state_dir)
+        for folder in (self.folder.parent, self.folder):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            if owner is not None:
+                os.chown(folder, *owner)
+        return owner
+
+    def _write_meta(self, meta: AppliedMeta, owner: tuple[int, int] | None) -> None:
+        text = json.dumps(_meta_to_json(meta), indent=1, sort_keys=True)
+        atomic_write(self.folder / META, text.encode(), 0o600, owner)

@@ -1,0 +1,61 @@
+"""The local backend: the daemon fires the alerts itself (containers, hosts without systemd)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlsentinel.daemon.backend import Applied
+from sqlsentinel.daemon.runner import CheckRunner
+from sqlsentinel.daemon.scheduler import Scheduler
+
+STOP_GRACE_S = 8.0  # wait this long for running checks on SIGTERM (`docker stop` gives 10 s)
+
+
+def run_argv(config: str, applied_dir: str, alert: str) -> list[str]:
+    """The command of one check: `run` of the applied copy, recorded as CRON."""
+    return [
+        *(sys.executable, "-m", "sqlsentinel", "run", config),
+        *("--applied", applied_dir, "--alert", alert, "--triggered-by", "CRON"),
+    ]
+
+
+class LocalBackend:
+    """Schedules the jobs and runs each due tick as a child process."""
+
+    name = "local"
+
+    def __init__(
+        self, config: str, applied_dir: str, max_running: int, environ: Mapping[str, str]
+    ) -> None:
+        self.scheduler = Scheduler()
+        self.runner = CheckRunner(
+            lambda alert: run_argv(config, applied_dir, alert), max_running, environ
+        )
+
+    def install(self, applied: Applied, now: datetime, missed: Mapping[str, datetime]) -> str:
+        """Schedule the applied config's jobs (catching up on `missed` persistent runs)."""
+        self.scheduler.set_jobs(applied.jobs, now, missed)
+        self.runner.forget({j.name for j in applied.jobs})
+        return f"{len(applied.jobs)} alerts scheduled"
+
+    def step(self, now: datetime) -> tuple[datetime | None, int]:
+        """Start the checks due at `now`; reap finished ones."""
+        finished = self.runner.reap()
+        due = self.scheduler.due(now)
+        for tick in due:
+            self.runner.submit(tick)
+        return self.scheduler.wake_at(), len(due) + finished
+
+    def next_runs(self, now: datetime) -> dict[str, datetime | None]:
+        """The scheduler's next instant of every alert."""
+        return self.scheduler.next_runs()
+
+    def running(self) -> list[str]:
+        """Alerts being checked now."""
+        return self.runner.busy()
+
+    def stop(self) -> None:
+        """Stop scheduling; wait for running checks up to STOP_GRACE_S, then end them."""
+        self.runner.stop(STOP_GRACE_S)

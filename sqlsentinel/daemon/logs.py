@@ -1,0 +1,27 @@
+"""The daemon's log lines: stderr, with syslog priority prefixes when journald reads them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+
+# sd-daemon(3): journald reads a leading <N> as the line's priority (SyslogLevelPrefix=)
+_PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+
+class _JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{_PRIORITY.get(record.levelname, 6)}>{super().format(record)}"
+
+
+def configure(level: str, environ: Mapping[str, str]) -> None:
+    """Log at `level` to stderr: `<3>message` under journald, `LEVEL message` elsewhere."""
+    handler = logging.StreamHandler(sys.stderr)
+    if environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,235 @@
+"""The shipped user unit (`systemd/user/sqlsentinel.service`) running `sqlsentinel daemon`
+as a Type=notify service of a real `systemd --user` manager (see tests/systemd/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from systemd_harness import REPO, UserManager
+
+from sqlsentinel.systemd.unit_names import unit_base
+
+pytestmark = pytest.mark.systemd
+UNIT = "sqlsentinel.service"
+OK = "SELECT 'OK' AS status"
+
+
+def alert(name: str, cron: str = "0 4 * * *", query: str = OK, extra: str = "") -> str:
+    return f"  - name: {name}\n    query: \"{query}\"\n    schedule: '{cron}'\n{extra}"
+
+
+def config_text(workdir: Path, *alerts: str) -> str:
+    return (
+        f"database:\n  url: sqlite:///{workdir}/target.db\nstate_db: sqlite:///{workdir}/state.db\n"
+        "alerts:\n" + "".join(alerts)
+    )
+
+
+class Daemon:
+    """The daemon's unit in the test manager, started on `config`."""
+
+    def __init__(self, um: UserManager, workdir: Path) -> None:
+        self.um, self.workdir = um, workdir
+        self.unit_dir = Path(um.env["XDG_RUNTIME_DIR"]) / "systemd" / "user"
+
+    def install(self, config: Path, *args: str, watchdog: str = "30s") -> Path:
+        text = (REPO / "systemd" / "user" / UNIT).read_text()
+        text = text.replace("/usr/bin/sqlsentinel", f"{sys.executable} -m sqlsentinel")
+        text = text.replace("%h/.config/sqlsentinel/alerts.yaml", f"{config} {' '.join(args)}")
+        text = text.replace("%h/.config/sqlsentinel", str(self.workdir))
+        text = text.replace("WatchdogSec=30s", f"WatchdogSec={watchdog}")
+        state = self.um.env["STATE_DIRECTORY"]  # applied copies: not the machine's folder
+        text = text.replace("[Service]\n", f"[Service]\nEnvironment=STATE_DIRECTORY={state}\n")
+        self.um.unit_dir.mkdir(parents=True, exist_ok=True)
+        path = self.um.unit_dir / UNIT
+        path.write_text(text)
+        self.um.systemctl("daemon-reload")
+        return path
+
+    def start(self, config: Path, *args: str, watchdog: str = "30s") -> None:
+        self.install(config, *args, watchdog=watchdog)
+        self.um.systemctl("start", UNIT)
+
+    def prop(self, name: str) -> str:
+        return self.um.show(UNIT, name)[name]
+
+    def timers(self) -> dict[str, int]:
+        rows = json.loads(self.um.systemctl("list-timers", "--all", "--output=json"))
+        return {r["unit"]: r["next"] for r in rows if r["unit"].startswith("sqlsentinel-")}
+
+    def history(self) -> list[tuple[str, str]]:
+        if not (self.workdir / "state.db").exists():
+            return []
+        with sqlite3.connect(self.workdir / "state.db") as db:
+            return db.execute("SELECT alert, outcome FROM history ORDER BY id").fetchall()
+
+    def run_service(self, name: str) -> str:
+        """Start an alert's service (as its timer would) and return its Result."""
+        service = unit_base(name) + ".service"
+        self.um.systemctl("start", service, check=False)
+        return self.um.show(service, "Result")["Result"]
+
+
+def wait_until(check: Callable[[], object], timeout: float) -> float:
+    """Seconds until `check()` was true (AssertionError after `timeout`)."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout}s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def daemon(user_manager: UserManager, workdir: Path) -> Iterator[Daemon]:
+    d = Daemon(user_manager, workdir)
+    yield d
+    user_manager.systemctl("stop", UNIT, check=False)
+    user_manager.systemctl("reset-failed", check=False)
+    (user_manager.unit_dir / UNIT).unlink(missing_ok=True)
+    user_manager.sqlsentinel(
+        "uninstall-units", "--user", "--unit-dir", str(d.unit_dir), check=False
+    )
+
+
+def test_active_only_after_ready_with_a_status_line_and_a_silent_verify(
+    daemon: Daemon, workdir: Path
+) -> None:
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("daily revenue", "0 9 * * *")))
+    unit = daemon.install(config)
+    verify = daemon.um.run(
+        "systemd-analyze", "--user", "verify", "--man=no", str(unit), check=False
+    )
+    assert (verify.returncode, verify.stdout, verify.stderr) == (0, "", "")
+    daemon.um.systemctl("start", UNIT)  # Type=notify: returns once READY=1 arrived
+    assert daemon.prop("ActiveState") == "active"
+    assert set(daemon.timers()) == {unit_base("daily revenue") + ".timer"}  # applied before READY
+    status = daemon.prop("StatusText")
+    assert status.startswith("1 alert scheduled; next: daily revenue at ")
+    assert status.endswith(" 09:00 UTC")
+    assert daemon.run_service("daily revenue") == "success"
+    assert daemon.history() == [("daily revenue", "ok")]
+
+
+def test_an_added_alert_gets_its_timer_within_5s_however_the_file_is_saved(
+    daemon: Daemon, workdir: Path
+) -> None:
+    """A ConfigMap layout: alerts.yaml -> ..data/alerts.yaml, ..data -> ..v1."""
+    for version in ("..v1", "..v2"):
+        (workdir / version).mkdir()
+    target = workdir / "..v1" / "alerts.yaml"
+    target.write_text(config_text(workdir, alert("one")))
+    (workdir / "..data").symlink_to("..v1")
+    (workdir / "alerts.yaml").symlink_to("..data/alerts.yaml")
+    daemon.start(workdir / "alerts.yaml")
+    assert set(daemon.timers()) == {unit_base("one") + ".timer"}
+
+    with open(target, "a") as f:  # in place
+        f.write(alert("two"))
+    took = [wait_until(lambda: unit_base("two") + ".timer" in daemon.timers(), 5)]
+    aside = workdir / "..v1" / ".alerts.yaml.swp"  # an editor's save by rename
+    aside.write_text(config_text(workdir, alert("one"), alert("two"), alert("three")))
+    os.replace(aside, target)
+    took.append(wait_until(lambda: unit_base("three") + ".timer" in daemon.timers(), 5))
+    (workdir / "..v2" / "alerts.yaml").write_text(config_text(workdir, alert("four")))
+    (workdir / "..data_tmp").symlink_to("..v2")
+    os.replace(workdir / "..data_tmp", workdir / "..data")  # the swap
+    took.append(wait_until(lambda: set(daemon.timers()) == {unit_base("four") + ".timer"}, 5))
+    assert max(took) < 5
+    wait_until(lambda: daemon.prop("StatusText").startswith("1 alert scheduled; next: four "), 5)
+
+
+def test_a_broken_edit_changes_nothing_until_fixed(daemon: Daemon, workdir: Path) -> None:
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("steady")))
+    daemon.start(config)
+    units = {p.name: p.read_text() for p in daemon.unit_dir.glob("sqlsentinel-*")}
+    applied = next((Path(daemon.um.env["STATE_DIRECTORY"]) / "applied").glob("*/config.yaml"))
+    copy = applied.read_bytes()
+
+    config.write_text(config_text(workdir, alert("steady"), alert("new", "61 * * * *")))
+    wait_until(lambda: daemon.prop("StatusText").startswith("config invalid since"), 5)
+    status = daemon.prop("StatusText")
+    assert "alerts.yaml:10: alerts[1].schedule (alert 'new'): `61` is out of range" in status
+    assert "; running the config applied at " in status
+    time.sleep(1)
+    assert {p.name: p.read_text() for p in daemon.unit_dir.glob("sqlsentinel-*")} == units
+    assert applied.read_bytes() == copy
+    assert daemon.run_service("steady") == "success"  # the service runs the applied copy
+    assert daemon.history() == [("steady", "ok")]
+    journal = daemon.um.in_namespace("journalctl", "--no-pager", "-t", "sqlsentinel").stdout
+    assert f"config invalid: {config}:10: alerts[1].schedule (alert 'new')" in journal
+
+    config.write_text(config_text(workdir, alert("steady"), alert("new", "1 * * * *")))
+    wait_until(lambda: unit_base("new") + ".timer" in daemon.timers(), 5)
+    wait_until(lambda: daemon.prop("StatusText").startswith("2 alerts scheduled"), 5)
+
+
+def test_an_unset_variable_in_one_alert_does_not_stop_another(
+    daemon: Daemon, workdir: Path
+) -> None:
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("good")))
+    daemon.start(config)
+    hook = "    notify:\n      - channel: webhook\n        url: ${SQLSENTINEL_TEST_UNSET_URL}\n"
+    config.write_text(config_text(workdir, alert("good"), alert("other", extra=hook)))
+    wait_until(lambda: "SQLSENTINEL_TEST_UNSET_URL" in daemon.prop("StatusText"), 5)
+    assert daemon.run_service("good") == "success"
+    assert daemon.run_service("good") == "success"
+    assert daemon.history() == [("good", "ok"), ("good", "ok")]
+
+
+def test_reload_returns_after_applying_and_refuses_a_broken_file(
+    daemon: Daemon, workdir: Path
+) -> None:
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("first")))
+    daemon.start(config, "--no-reload")  # only `systemctl reload` applies
+    config.write_text(config_text(workdir, alert("first"), alert("second")))
+    time.sleep(1.5)
+    assert unit_base("second") + ".timer" not in daemon.timers()
+    daemon.um.systemctl("reload", UNIT)
+    assert unit_base("second") + ".timer" in daemon.timers()  # already, when reload returned
+    config.write_text("alerts: [\n")
+    refused = daemon.um.run("systemctl", "--user", "reload", UNIT, check=False)
+    assert refused.returncode != 0
+    assert daemon.prop("ActiveState") == "active"
+    wait_until(lambda: daemon.prop("StatusText").startswith("config invalid since"), 5)
+    assert len(daemon.timers()) == 2
+
+
+def test_killed_or_hung_it_is_restarted_and_a_stop_leaves_the_timers(
+    daemon: Daemon, workdir: Path
+) -> None:
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("kept")))
+    daemon.start(config, watchdog="3s")
+    pid = int(daemon.prop("MainPID"))
+    os.kill(pid, signal.SIGKILL)  # Restart=on-failure
+    wait_until(
+        lambda: daemon.prop("NRestarts") == "1" and daemon.prop("ActiveState") == "active", 20
+    )
+    hung = int(daemon.prop("MainPID"))
+    assert hung != pid
+    os.kill(hung, signal.SIGSTOP)  # the main loop stops pinging: the watchdog fires
+    wait_until(
+        lambda: daemon.prop("NRestarts") == "2" and daemon.prop("ActiveState") == "active", 30
+    )
+    assert int(daemon.prop("MainPID")) not in (pid, hung)
+
+    started = time.monotonic()
+    daemon.um.systemctl("stop", UNIT)
+    assert time.monotonic() - started < 1.0
+    assert daemon.prop("ExecMainStatus") == "0" and daemon.prop("Result") == "success"
+    assert set(daemon.timers()) == {unit_base("kept") + ".timer"}  # independent units
+    status = daemon.um.sqlsentinel("status", str(config)).stderr
+    assert "daemon: stopped (systemd backend" in status
