@@ -23,7 +23,7 @@ RUN --mount=type=secret,id=cacert \
 FROM ${BASE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3.11 tini \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sqlsentinel \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin sqlsentinel \

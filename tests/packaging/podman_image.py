@@ -35,7 +35,9 @@ def cannot_run_podman() -> str | None:
     return f"{', '.join(missing)} not installed (.ci/run installs them)" if missing else None
 
 
-def podman(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def podman(
+    *args: str, check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """Run podman with the test's containers.conf."""
     conf = CACHE / "containers.conf"
     if not conf.exists() or conf.read_text() != CONTAINERS_CONF:
@@ -51,10 +53,11 @@ def podman(*args: str, check: bool = True, timeout: float = 900) -> subprocess.C
 
 
 def base_image() -> str:
-    """The minbase Debian 12 root as a local image (imported once)."""
+    """The minbase Debian 12 root as a local image (imported once), like debian:*-slim."""
     if podman("image", "exists", BASE, check=False).returncode != 0:
         root = cached_rootfs("bookworm-minbase")
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        argv = ["tar", "-C", str(root), "--exclude=./var/cache/apt/archives/*.deb", "-c", "."]
+        tar = subprocess.Popen(argv, stdout=subprocess.PIPE)
         conf = {**os.environ, "CONTAINERS_CONF": str(CACHE / "containers.conf")}
         subprocess.run(["podman", "import", "--change", 'CMD ["/bin/bash"]', "-", BASE],
                        stdin=tar.stdout, env=conf, check=True, capture_output=True)  # fmt: skip

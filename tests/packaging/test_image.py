@@ -74,7 +74,7 @@ def test_compose_runs_the_image_on_a_postgresql_state_database() -> None:
     assert "/config/alerts.yaml" in " ".join(app["volumes"])
     assert database["environment"]["POSTGRES_DB"] == "sqlsentinel"
     example = (REPO / ".env.example").read_text()
-    for name in ("POSTGRES_PASSWORD", "DATABASE_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD"):
+    for name in ("POSTGRES_PASSWORD", "DATABASE_URL", "SMTP_HOST", "SMTP_PASSWORD"):
         assert f"\n{name}=" in example
 
 
