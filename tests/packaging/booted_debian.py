@@ -76,16 +76,20 @@ class BootedDebian:
 
     `binds` maps host folders to read-only folders in the container. Commands run in the
     container's namespaces through nsenter (the host has no system bus for machinectl).
+    With `volatile=False` the container writes to `rootfs` itself (an `overlay()`, to
+    keep what it wrote across a reboot).
     """
 
-    def __init__(self, rootfs: Path, binds: dict[Path, str]) -> None:
+    def __init__(self, rootfs: Path, binds: dict[Path, str], volatile: bool = True) -> None:
         self.machine = f"sqs-{os.getpid()}-{next(_machines)}"
         self.log = Path(f"/tmp/{self.machine}.log")
         argv = [
             "systemd-nspawn", "-D", str(rootfs), "--boot", "--register=no", "--keep-unit",
-            "--console=pipe", "--volatile=overlay", f"--machine={self.machine}",
+            "--console=pipe", f"--machine={self.machine}",
             *(f"--bind-ro={host}:{inside}" for host, inside in binds.items()),
         ]  # fmt: skip
+        if volatile:
+            argv.append("--volatile=overlay")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             argv,
@@ -94,8 +98,16 @@ class BootedDebian:
             stderr=subprocess.STDOUT,
         )
         self.leader = self._find_leader()
-        self.run("systemctl", "is-system-running", "--wait", check=False, timeout=60)
+        self._wait_running(time.monotonic() + 60)
         self.boot_seconds = time.monotonic() - self.started
+
+    def _wait_running(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            state = self.run("systemctl", "is-system-running", check=False).stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the container did not finish booting:\n{self.log.read_text()}")
 
     def _find_leader(self) -> int:
         deadline = time.monotonic() + 30
@@ -161,20 +173,22 @@ def booted(rootfs: Path, binds: dict[Path, str]) -> Iterator[BootedDebian]:
 
 
 @contextlib.contextmanager
-def overlay(rootfs: Path, scratch: Path) -> Iterator[Path]:
-    """A writable copy of `rootfs` (an overlay; the cache stays untouched) with /proc mounted.
+def overlay(rootfs: Path, scratch: Path, proc: bool = True) -> Iterator[Path]:
+    """A writable copy of `rootfs` (an overlay; the cache stays untouched).
 
-    /proc is there as `dnf --installroot` and mock provide it: scriptlets that run
-    chrooted into the root (systemd-tmpfiles) need it.
+    With `proc`, /proc is mounted in it as `dnf --installroot` and mock do: scriptlets
+    that run chrooted into the root (systemd-tmpfiles) need it.
     """
     upper, work, merged = scratch / "upper", scratch / "work", scratch / "merged"
     for folder in (upper, work, merged):
         folder.mkdir(parents=True)
     options = f"lowerdir={rootfs},upperdir={upper},workdir={work}"
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(merged)], check=True)
-    subprocess.run(["mount", "-t", "proc", "proc", str(merged / "proc")], check=True)
+    if proc:
+        subprocess.run(["mount", "-t", "proc", "proc", str(merged / "proc")], check=True)
     try:
         yield merged
     finally:
-        subprocess.run(["umount", "--lazy", str(merged / "proc")], check=False)
+        if proc:
+            subprocess.run(["umount", "--lazy", str(merged / "proc")], check=False)
         subprocess.run(["umount", "--lazy", str(merged)], check=False)
