@@ -15,10 +15,10 @@ COPY packaging /src/packaging
 # bundle for a TLS-intercepting proxy between pip and PyPI (absent: not used).
 RUN --mount=type=secret,id=cacert \
     if [ -s /run/secrets/cacert ]; then export PIP_CERT=/run/secrets/cacert; fi \
- && /src/packaging/build-venv.sh /stage \
- && mkdir -p /stage/usr/share/sqlsentinel \
- && /stage/opt/sqlsentinel/bin/python3.11 /src/packaging/files/make-example-db.py \
-      /stage/usr/share/sqlsentinel/example.db
+ && /src/packaging/build-venv.sh /build/sqlsentinel-stage \
+ && mkdir -p /build/sqlsentinel-stage/usr/share/sqlsentinel \
+ && /build/sqlsentinel-stage/opt/sqlsentinel/bin/python3.11 /src/packaging/files/make-example-db.py \
+      /build/sqlsentinel-stage/usr/share/sqlsentinel/example.db
 
 FROM ${BASE}
 RUN apt-get update \
@@ -29,7 +29,7 @@ RUN apt-get update \
       --shell /usr/sbin/nologin sqlsentinel \
  && mkdir -p /config /data \
  && chown sqlsentinel:sqlsentinel /data
-COPY --from=build /stage/ /
+COPY --from=build /build/sqlsentinel-stage/ /
 COPY packaging/files/alerts.yaml /config/alerts.yaml
 COPY packaging/docker/sqlsentinel /usr/local/bin/sqlsentinel
 # STATE_DIRECTORY makes /data/state.db the default state database (a config's state_db:

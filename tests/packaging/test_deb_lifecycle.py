@@ -48,6 +48,10 @@ def _history(debian: BootedDebian, config: str) -> list[dict[str, object]]:
     return rows
 
 
+def _failed_units(debian: BootedDebian) -> str:
+    return debian.run("systemctl", "--failed", "--plain", "--no-legend").stdout
+
+
 def _wait_for_cron_row(debian: BootedDebian, config: str, alert: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -108,6 +112,7 @@ def test_units_installed_by_hand_fire_and_record_a_cron_run(debian: BootedDebian
                "--exec", "/usr/bin/sqlsentinel", "--env-file", ENV_FILE)  # fmt: skip
     assert "sqlsentinel-by-hand-every-minute-" in _timers(debian)
     _wait_for_cron_row(debian, BY_HAND, "by_hand_every_minute", 75)
+    assert _failed_units(debian) == ""
 
 
 @needs_daemon
@@ -137,6 +142,7 @@ def test_a_broken_edit_keeps_the_timers(debian: BootedDebian) -> None:
 @needs_daemon
 def test_the_daemon_s_timer_records_a_cron_run(debian: BootedDebian) -> None:
     _wait_for_cron_row(debian, CONFIG, "daemon_every_minute", 75)
+    assert _failed_units(debian) == ""
 
 
 def test_an_upgrade_keeps_the_edited_config_the_history_and_the_timers(
