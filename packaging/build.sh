@@ -49,9 +49,10 @@ mkdir -p "$STAGE/usr/share/sqlsentinel"
 
 # The daemon's units come from systemd/ as they are. A CLI with a `daemon` command must
 # ship its unit: refuse to build a package whose supervisor could not start.
-rm -rf "$WORK/units" "$WORK/files" "$WORK/deb" "$WORK/rpm"
-mkdir -p "$WORK/units"
+rm -rf "$WORK/units" "$WORK/user-units" "$WORK/files" "$WORK/deb" "$WORK/rpm"
+mkdir -p "$WORK/units" "$WORK/user-units"
 cp "$SRC"/systemd/*.service "$SRC"/systemd/*.timer "$WORK/units/" 2>/dev/null || true
+cp "$SRC"/systemd/user/*.service "$WORK/user-units/" 2>/dev/null || true
 if [ ! -f "$WORK/units/sqlsentinel.service" ]; then
   if PYTHONPATH= "$STAGE/opt/sqlsentinel/bin/python3.11" -c \
       'import sys; from sqlsentinel.cli import COMMANDS; sys.exit("daemon" in COMMANDS)'; then

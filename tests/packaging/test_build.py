@@ -75,8 +75,10 @@ def test_deb_config_files_are_conffiles_and_the_env_file_is_private(packages: Pa
 
 
 @needs_daemon
-def test_deb_ships_the_daemon_unit(packages: Packages) -> None:
-    assert "lib/systemd/system/sqlsentinel.service" in _deb_listing(packages.deb)
+def test_deb_ships_the_daemon_units(packages: Packages) -> None:
+    rows = _deb_listing(packages.deb)
+    assert "lib/systemd/system/sqlsentinel.service" in rows
+    assert "usr/lib/systemd/user/sqlsentinel.service" in rows
 
 
 def test_lintian_reports_no_errors_and_only_the_kept_warning(packages: Packages) -> None:
@@ -110,9 +112,10 @@ def test_rpm_lists_files_requirements_and_scriptlets(packages: Packages) -> None
 
 
 @needs_daemon
-def test_rpm_ships_the_daemon_unit(packages: Packages) -> None:
+def test_rpm_ships_the_daemon_units(packages: Packages) -> None:
     files = _out("rpm", "-qpl", packages.rpm).splitlines()
     assert "/usr/lib/systemd/system/sqlsentinel.service" in files
+    assert "/usr/lib/systemd/user/sqlsentinel.service" in files
 
 
 def test_rpm_installs_with_its_scriptlets_and_verifies(
