@@ -8,6 +8,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 UPGRADE_VERSION = f"{VERSION}+1"  # sorts above VERSION for dpkg and rpm
@@ -18,6 +20,11 @@ def daemon_available() -> bool:
     from sqlsentinel.cli import COMMANDS
 
     return "daemon" in COMMANDS
+
+
+needs_daemon = pytest.mark.skipif(
+    not daemon_available(), reason="sqlsentinel daemon is not in this tree yet"
+)
 
 
 @dataclass(frozen=True)

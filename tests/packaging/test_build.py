@@ -8,13 +8,9 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pytest
 from booted_debian import overlay
-from package_build import VERSION, Packages, daemon_available
+from package_build import VERSION, Packages, needs_daemon
 
-needs_daemon = pytest.mark.skipif(
-    not daemon_available(), reason="sqlsentinel daemon is not in this tree yet"
-)
 SITE = "opt/sqlsentinel/lib/python3.11/site-packages"
 
 

@@ -14,11 +14,8 @@ from pathlib import Path
 
 import pytest
 from booted_debian import BootedDebian, booted
-from package_build import UPGRADE_VERSION, VERSION, Packages, daemon_available
+from package_build import UPGRADE_VERSION, VERSION, Packages, needs_daemon
 
-needs_daemon = pytest.mark.skipif(
-    not daemon_available(), reason="sqlsentinel daemon is not in this tree yet"
-)
 CONFIG = "/etc/sqlsentinel/alerts.yaml"
 ENV_FILE = "/etc/sqlsentinel/sqlsentinel.env"
 BY_HAND = "/etc/sqlsentinel/by-hand.yaml"  # units installed by hand, beside the daemon's

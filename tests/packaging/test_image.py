@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from package_build import REPO, VERSION, daemon_available
+from package_build import REPO, VERSION, needs_daemon
 from podman_image import build_image, cannot_run_podman, podman
 from support import Cli
 
-needs_daemon = pytest.mark.skipif(
-    not daemon_available(), reason="sqlsentinel daemon is not in this tree yet"
-)
 UID = 10001  # the image's sqlsentinel user (Dockerfile)
 
 
