@@ -31,6 +31,14 @@ def timer_instant(environ: Mapping[str, str]) -> datetime | None:
     return datetime.fromtimestamp(int(value) / 1e6, UTC)
 
 
+def timer_offset(environ: Mapping[str, str]) -> float:
+    """The timer's fixed random delay the unit states (SQLSENTINEL_TIMER_OFFSET), else 0."""
+    try:
+        return max(0.0, float(environ.get("SQLSENTINEL_TIMER_OFFSET", "0")))
+    except ValueError:
+        return 0.0
+
+
 def _applied_copy(folder: str | None, config: str) -> tuple[bytes, Fallbacks] | None:
     """`--applied DIR`: the applied copy of `config` kept there (ConfigError if none)."""
     if folder is None:
@@ -124,7 +132,7 @@ def run(
     handed, launched = timer_instant(os.environ), launched_at()
     if handed is not None:  # the launch is known to a clock tick (10 ms): never before it
         launched = max(launched, handed)
-    trigger = Trigger(triggered_by.upper(), handed, launched)
+    trigger = Trigger(triggered_by.upper(), handed, launched, timer_offset(os.environ))
     spool = spool_dir(os.environ)
     summaries = [run_alert(a, settings, db, trigger, spool) for a in specs]
     _report(summaries, as_json)

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.schedule.cron import parse
 from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.systemd.install import default_system
+from sqlsentinel.systemd.offsets import timer_offset
 
 
 @dataclass(frozen=True)
@@ -28,13 +30,10 @@ class Job:
 
 
 def tick_offset(alert: AlertSpec) -> float:
-    """Seconds after each of its ticks that `alert` fires: its fixed `jitter` offset.
-
-    The single place the shared per-alert offset plugs in (the one the systemd units get
-    for `jitter`, so both backends fire at the same instants). Until that function
-    lands, every alert fires on its tick: offset 0.
-    """
-    return 0.0
+    """Seconds after each of its ticks that `alert` fires: its fixed `jitter` offset, the
+    one systemd gives its timer on this host (the system manager's for root), so both
+    backends fire at the same instants."""
+    return timer_offset(alert.name, alert.jitter, default_system()).total_seconds()
 
 
 def job_for(alert: AlertSpec, now: datetime) -> Job:

@@ -31,6 +31,7 @@ class Trigger:
     triggered_by: str = "MANUAL"
     handed_elapse: datetime | None = None  # TRIGGER_TIMER_REALTIME_USEC (see engine.scheduled)
     launched_at: datetime | None = None
+    offset: float = 0.0  # the timer's fixed random delay (jitter), seconds
 
     def scheduled_at(self, alert: AlertSpec) -> datetime | None:
         """The elapse of `alert`'s timer this run belongs to (None when no timer started it)."""
@@ -38,7 +39,7 @@ class Trigger:
             return self.handed_elapse
         from sqlsentinel.engine.scheduled import scheduled_elapse
 
-        return scheduled_elapse(alert, self.handed_elapse, self.launched_at)
+        return scheduled_elapse(alert, self.handed_elapse, self.launched_at, self.offset)
 
     def launched_monotonic(self) -> float | None:
         """The launch on the monotonic clock (for the run's budget)."""

@@ -22,6 +22,7 @@ from sqlsentinel.core.budget import unit_timeout
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import SystemdError
 from sqlsentinel.schedule.jitter import TIMER_ACCURACY, randomized_delay_sec
+from sqlsentinel.systemd.offsets import timer_offset
 from sqlsentinel.systemd.unit_names import unit_base
 
 MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
@@ -138,7 +139,15 @@ def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object
         "static_user": options.static_user,
         "protect_home": "read-only" if any(p.startswith(_HOME_DIRS) for p in read_paths) else "yes",
         "read_write": [plain_path(state_dir, "state database folder")] if state_dir else [],
+        "timer_offset": _offset_seconds(alert, options.system),
     }
+
+
+def _offset_seconds(alert: AlertSpec, system: bool) -> str | None:
+    """The timer's fixed random delay, for the run to know its own elapse (engine.scheduled)."""
+    if alert.jitter <= 0:
+        return None
+    return f"{timer_offset(alert.name, alert.jitter, system).total_seconds():.6f}"
 
 
 def render_alert(alert: AlertSpec, on_calendar: Sequence[str], options: UnitOptions) -> AlertUnits:
