@@ -19,14 +19,6 @@ def normalise(url: str) -> URL:
     return parsed
 
 
-def redact(url: str | URL) -> str:
-    """The URL with its password hidden, for messages and logs."""
-    try:
-        return (url if isinstance(url, URL) else make_url(url)).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
-
-
 def sqlite_relative(url: str, base: Path) -> str:
     """Anchor a relative SQLite path (or a bare file path) at the config file's folder."""
     if "://" not in url:

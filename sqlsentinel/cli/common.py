@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from sqlsentinel.jsonsafe import to_jsonable
+from sqlsentinel.redaction import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,12 +41,14 @@ def emit(
 ) -> None:
     """Print rows as JSON (a list of objects) or as an aligned table of `columns`.
 
-    The last column is never shortened (it is where errors and details go). A reader
-    that closes the pipe early (`| head`) does not change the command's exit code.
+    Every text goes through `redact`. The last column is never shortened (it is where
+    errors and details go). A reader that closes the pipe early (`| head`) does not
+    change the command's exit code.
     """
+    rows = _redacted(to_jsonable(list(rows)))
     try:
         if as_json:
-            click.echo(json.dumps(to_jsonable(list(rows)), indent=2, ensure_ascii=False))
+            click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         elif not rows:
             click.echo(empty)
         else:
@@ -53,6 +56,21 @@ def emit(
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def say(kind: str, message: object) -> None:
+    """`kind: message` on stderr (`error`, `warning`), secrets redacted."""
+    click.echo(f"{kind}: {redact(str(message))}", err=True)
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -83,5 +101,5 @@ def load_config(path: str, *, show_warnings: bool = False) -> Any:
     loaded = load_file(path)
     if show_warnings:
         for w in loaded.warnings:
-            click.echo(f"warning: {w}", err=True)
+            say("warning", w)
     return loaded

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
+from sqlsentinel.cli.common import config_argument, emit, json_option, load_config, say
 from sqlsentinel.errors import ConfigError, ExitCode, Problem
 
 
@@ -27,17 +27,17 @@ def validate(config: str, strict: bool) -> None:
         loaded = load_config(config)
     except ConfigError as exc:
         for p in exc.problems:
-            click.echo(f"error: {p}", err=True)
+            say("error", p)
         raise SystemExit(ExitCode.CONFIG) from None
     for w in loaded.warnings:
-        click.echo(f"warning: {w}", err=True)
+        say("warning", w)
     systemd_problems = verify_with_systemd(list(loaded.translations.values()))
     systemd_problems += [
         f"alert names {first!r} and {second!r} map to the same systemd unit name; rename one"
         for first, second in check_unit_names([a.name for a in loaded.alerts])
     ]
     for text in systemd_problems:
-        click.echo(f"error: {Problem(config, None, '', text)}", err=True)
+        say("error", Problem(config, None, "", text))
     if systemd_problems or (strict and loaded.warnings):
         raise SystemExit(ExitCode.CONFIG)
     enabled = sum(a.enabled for a in loaded.alerts)
@@ -69,7 +69,7 @@ def schedule(config: str, count: int, as_json: bool) -> None:
         valid = True
     except ConfigError as exc:
         for p in exc.problems:
-            click.echo(f"error: {p}", err=True)
+            say("error", p)
         entries = list(peek_file(config).schedules)
         valid = False
     rows = preview(entries, count, datetime.now(UTC))

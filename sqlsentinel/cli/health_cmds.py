@@ -57,7 +57,7 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
             continue
         seen.add(alert.database.url)
         result = run_query(alert.database, "SELECT 'OK' AS status", timeout)
-        from sqlsentinel.dburl import redact
+        from sqlsentinel.redaction import redact
 
         rows.append(
             {

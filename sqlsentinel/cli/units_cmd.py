@@ -128,7 +128,8 @@ def _warn_unseen_environment(used: frozenset[str], env_file: str | None) -> None
 @click.option(
     "--state-db",
     metavar="URL",
-    help="State database URL passed to every run (no password: put it in the env file).",
+    help="State database URL passed to every run (no password or other secret: put such a "
+    "URL in the env file as SQLSENTINEL_STATE_DB).",
 )
 @json_option
 def install_units(
@@ -149,17 +150,13 @@ def install_units(
     were disabled, runs daemon-reload once when something changed, then starts new
     and changed timers. See docs/systemd.md.
     """
+    from sqlsentinel.redaction import url_has_secret
     from sqlsentinel.systemd.install import apply, plan_install
-    from sqlsentinel.systemd.units import (
-        STATE_DB_PASSWORD,
-        UnitOptions,
-        render_alert,
-        url_has_password,
-    )
+    from sqlsentinel.systemd.units import STATE_DB_PASSWORD, UnitOptions, render_alert
 
     system = os.geteuid() == 0 if system is None else system
     loaded = load_config(config, show_warnings=True)
-    if state_db is not None and url_has_password(state_db):
+    if state_db is not None and url_has_secret(state_db):
         raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
     _warn_unseen_environment(loaded.env_used, env_file)
     if exec_path is not None and not os.path.isabs(exec_path):

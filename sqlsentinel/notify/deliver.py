@@ -20,7 +20,7 @@ from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.notify.channels import Outcome, SendResult, get_channel
-from sqlsentinel.notify.redact import scrub, usable_secrets
+from sqlsentinel.redaction import redact
 
 BACKOFF_BASE = 1.0  # seconds; the n-th retry waits uniform(0, min(cap, base * 2**(n-1)))
 BACKOFF_CAP = 30.0
@@ -62,8 +62,8 @@ def describe_target(target: TargetSpec) -> str:
 
 
 def secrets_of(target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
-    """Every secret string a target (and the SMTP settings) could leak, for `scrub`."""
-    return usable_secrets(get_channel(target.channel).secrets(target, smtp))
+    """Every secret string a target (and the SMTP settings) could leak, for `redact`."""
+    return get_channel(target.channel).secrets(target, smtp)
 
 
 def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
@@ -73,7 +73,7 @@ def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
 
 @dataclass(frozen=True)
 class _Sender:
-    """One target's attempts: send once, scrub, record and log."""
+    """One target's attempts: send once, redact, record and log."""
 
     event: AlertEvent
     target: TargetSpec
@@ -89,7 +89,7 @@ class _Sender:
             result = channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout)
         except Exception as exc:  # a channel bug must not lose the message
             result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
-        detail = scrub(result.detail, usable_secrets(channel.secrets(self.target, self.smtp)))
+        detail = redact(result.detail, channel.secrets(self.target, self.smtp))
         record = Attempt(
             event_id=self.event.event_id,
             alert=self.event.alert,
@@ -154,4 +154,4 @@ def preview(event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None) -> 
     try:
         return {**head, **channel.preview(event, target, smtp=smtp)}
     except SentinelError as exc:
-        return {**head, "error": scrub(str(exc), secrets_of(target, smtp))}
+        return {**head, "error": redact(str(exc), secrets_of(target, smtp))}

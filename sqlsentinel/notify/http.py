@@ -9,7 +9,6 @@ URL silently is how alerts end up somewhere nobody reads.
 
 from __future__ import annotations
 
-import base64
 import errno
 import http.client
 import socket
@@ -18,11 +17,11 @@ import time
 import urllib.request
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlsentinel import __version__
 from sqlsentinel.notify.channels import SendResult
-from sqlsentinel.notify.redact import redact_url
+from sqlsentinel.redaction import basic_credentials, redact_url
 
 USER_AGENT = f"sqlsentinel/{__version__}"
 EVENT_ID_HEADER = "X-SQLSentinel-Event-Id"
@@ -88,9 +87,9 @@ def _status_result(code: int, reason: str, headers: Any, body: bytes) -> SendRes
     return SendResult("permanent", code, "http_status", detail)
 
 
-def _basic(user: str | None, password: str | None) -> str:
-    pair = f"{unquote(user or '')}:{unquote(password or '')}".encode()
-    return "Basic " + base64.b64encode(pair).decode("ascii")
+def _basic(header: str, user: str | None, password: str | None) -> dict[str, str]:
+    """Basic authentication from URL userinfo (redaction knows every form it takes)."""
+    return {header: basic_credentials(user, password or "")} if user else {}
 
 
 def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
@@ -101,12 +100,12 @@ def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str,
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    extra = {"Authorization": _basic(parts.username, parts.password)} if parts.username else {}
+    extra = _basic("Authorization", parts.username, parts.password)
     context = ssl.create_default_context() if https else None
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and not urllib.request.proxy_bypass(parts.hostname):
         p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        auth = {"Proxy-Authorization": _basic(p.username, p.password)} if p.username else {}
+        auth = _basic("Proxy-Authorization", p.username, p.password)
         if https:
             conn = http.client.HTTPSConnection(
                 p.hostname or "", p.port or 80, timeout=timeout, context=context

@@ -17,8 +17,9 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, select
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from sqlsentinel.dburl import normalise, redact
+from sqlsentinel.dburl import normalise
 from sqlsentinel.errors import StateDBError
+from sqlsentinel.redaction import redact
 from sqlsentinel.state.schema import MIGRATIONS, SCHEMA_VERSION, schema_info
 
 BUSY_TIMEOUT_S = 60.0

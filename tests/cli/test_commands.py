@@ -242,3 +242,36 @@ def test_unusable_database_urls_are_named(cli: Cli, tmp_path: Path) -> None:
     assert rows["missing"]["error"] == f"no SQLite database at {tmp_path / 'no-such-file.db'}"
     assert not (tmp_path / "no-such-file.db").exists()
     assert "error=\"unknown database type 'sqllite'" in result.stderr  # the journal says why
+
+
+def test_healthcheck_never_prints_a_url_secret(cli: Cli, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"postgresql://nobody:pw-in-userinfo@127.0.0.1:{port}/x?sslmode=disable&password=hunter22"
+    path = tmp_path / "secret.yaml"
+    path.write_text(CONFIG.replace("sqlite:///target.db", url))
+    for args in (("--json",), ()):
+        result = cli("healthcheck", path, "--timeout", "3", *args)
+        assert result.rc == 6, result.stderr
+        output = result.stdout + result.stderr
+        assert "hunter22" not in output and "pw-in-userinfo" not in output
+    check = json.loads(cli("healthcheck", path, "--timeout", "3", "--json").stdout)[-1]["check"]
+    assert check.endswith("?sslmode=disable&password=…redacted)")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["sslpassword=k3y-secret", "password=k3y-secret", "token=k3y-secret", "api_key=k3y-secret"],
+)
+def test_install_units_refuses_a_state_db_with_a_secret(
+    cli: Cli, config: Path, tmp_path: Path, query: str
+) -> None:
+    state_db = f"postgresql://sentinel@db.example.com/state?sslmode=require&{query}"
+    result = cli("install-units", config, "--user", "--unit-dir", tmp_path / "units",
+                 "--no-reload", "--state-db", state_db)  # fmt: skip
+    assert result.rc == 2, result.stderr
+    assert "secret" in result.stderr and "k3y-secret" not in result.stderr
+    assert not (tmp_path / "units").exists()
+    path_only = "postgresql://sentinel@db/state?sslkey=/etc/sentinel/key.pem"
+    fine = cli("install-units", config, "--user", "--unit-dir", tmp_path / "units",
+               "--no-reload", "--state-db", path_only)  # fmt: skip
+    assert fine.rc == 0, fine.stderr

@@ -54,6 +54,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    echo: bool = False  # append the request's headers to the body, as some receivers do
 
 
 @dataclass
@@ -88,13 +89,14 @@ class HookServer:
                     )
                     reply = outer.replies.pop(0) if outer.replies else outer.default
                 time.sleep(reply.delay)
+                body = reply.body + (str(self.headers).encode() if reply.echo else b"")
                 try:
                     self.send_response(reply.status)
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    self.wfile.write(body)
                 except OSError:
                     pass  # the client gave up (timeout tests)
 

@@ -266,6 +266,26 @@ def test_secrets_never_reach_attempts_logs_or_previews(
     assert "token=…redacted" in attempts[0].target
 
 
+def test_a_receiver_echoing_basic_credentials_leaks_no_form_of_them(
+    hook: HookServer, attempts: list[Attempt], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Userinfo becomes `Authorization: Basic …`; an echo of it is redacted in every form."""
+    url = hook.url("/hook").replace("//", "//alice:p%40ss-w0rd@")
+    hook.default = Reply(401, b"denied; you sent: ", echo=True)
+    headers = {"X-Api-Key": "Basic " + base64.b64encode(b"bob:key-pa55").decode()}
+    target = make_target("webhook", url=url, headers=headers, max_attempts=1)
+    caplog.set_level("INFO")
+    _, result = run(target, attempts)
+    sent = hook.requests[0].headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(b"alice:p@ss-w0rd").decode()
+    forms = [sent, sent.split()[1], "p@ss-w0rd", "p%40ss-w0rd", "alice:p@ss", "key-pa55",
+             headers["X-Api-Key"].split()[1]]  # fmt: skip
+    for text in (attempts[0].detail, result.detail, caplog.text):
+        assert "denied" in text and "Authorization: …redacted" in text
+        for form in forms:
+            assert form not in text
+
+
 def test_parse_retry_after() -> None:
     now = 1_770_000_000.0
     http_date = formatdate(now + 90, usegmt=True)

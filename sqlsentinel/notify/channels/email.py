@@ -18,6 +18,7 @@ from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.notify.channels import Outcome, SendResult
 from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, network_failure
 from sqlsentinel.notify.templates import TemplateError, render_email
+from sqlsentinel.redaction import smtp_secrets
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -197,8 +198,8 @@ class EmailChannel:
         return "email " + ", ".join(options(target).recipients)
 
     def secrets(self, target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
-        """The SMTP password."""
-        return [smtp.password or ""] if smtp is not None else []
+        """The SMTP password, in every form AUTH sends it."""
+        return smtp_secrets(smtp.username, smtp.password) if smtp is not None else []
 
     def default_timeout(self, smtp: SmtpSpec | None) -> float:
         """The SMTP settings' timeout."""

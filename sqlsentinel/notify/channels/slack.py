@@ -10,7 +10,7 @@ from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
 from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, http_send
-from sqlsentinel.notify.redact import redact_url, url_secrets
+from sqlsentinel.redaction import redact_url, url_secrets
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
