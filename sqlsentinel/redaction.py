@@ -58,15 +58,18 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every known secret, URL password, secret parameter and credential hidden."""
     for secret in sorted({s for s in secrets if len(s) >= _SHORTEST}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{REDACTED}@", text)
-    text = _PARAM.sub(lambda m: f"{m['key']}={REDACTED}" if _hidden(m) else m[0], text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{_hide(m['pw'])}@", text)
+    text = _PARAM.sub(
+        lambda m: f"{m['key']}={_hide(m['value'])}" if is_secret_param(m["key"]) else m[0], text
+    )
     text = _BEARER.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
     return _BASIC.sub(lambda m: f"{m['scheme']} {REDACTED}" if _is_basic(m["cred"]) else m[0], text)
 
 
-def _hidden(m: re.Match[str]) -> bool:
-    """A `key=value` whose value is secret (and not already redacted)."""
-    return is_secret_param(m["key"]) and not m["value"].startswith(REDACTED)
+def _hide(value: str) -> str:
+    """REDACTED, unless `value` holds no secret: already redacted, a `${VAR}` reference or
+    the word `password` of an example."""
+    return value if value.startswith((REDACTED, "${")) or value == "password" else REDACTED
 
 
 def _is_basic(credential: str) -> bool:

@@ -15,7 +15,9 @@ from sqlsentinel.redaction import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-config_argument = click.argument("config", type=click.Path(dir_okay=False))
+# No checks here: reading the file (config.read) says what is wrong with it, with exit 3.
+CONFIG_PATH = click.Path(readable=False)
+config_argument = click.argument("config", type=CONFIG_PATH)
 
 
 def json_option(f: F) -> F:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
+from sqlsentinel.cli.common import CONFIG_PATH, config_argument, emit, json_option, state_db_option
 from sqlsentinel.errors import ConfigError, ExitCode, SentinelError
 from sqlsentinel.state.location import resolve_state_url
 
@@ -72,7 +72,7 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
 
 
 @click.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=CONFIG_PATH)
 @click.option(
     "--textfile",
     type=click.Path(dir_okay=False),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
+from sqlsentinel.cli.common import CONFIG_PATH, config_argument, emit, json_option, load_config
 from sqlsentinel.errors import UsageError
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def install_units(
 
 
 @click.command("uninstall-units")
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=CONFIG_PATH)
 @_mode_options
 @json_option
 def uninstall_units(
