@@ -46,6 +46,8 @@ class Parsed:
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    substituted: set[Path] = field(default_factory=set)
+    """Paths of the strings that held a `${VAR}` reference (see envsubst)."""
 
     def line_of(self, path: Path) -> int | None:
         """Line of `path` or of its nearest ancestor that has one."""

@@ -151,15 +151,15 @@ def test_history_retention_duration() -> None:
 def test_env_substitution_forms() -> None:
     text = MINIMAL + fields(
         """\
-        description: "${SET} ${UNSET:-dflt} ${EMPTY:-dflt} [${EMPTY-dflt}] ${UNSET-dash} $$5"
+        description: "${SET} ${UNSET:-dflt} ${EMPTY:-dflt} [${EMPTY-dflt}] ${UNSET-dash} $${SET}"
         """
     )
     a = one(text, {"SET": "v", "EMPTY": ""})
-    assert a.description == "v dflt dflt [] dash $5"
+    assert a.description == "v dflt dflt [] dash ${SET}"
 
 
 def test_env_used_lists_every_variable_read() -> None:
-    cfg = load(MINIMAL + '    description: "${A} ${B:-x} $$NOT_A_VAR"\n', {"A": "1", "B": "2"})
+    cfg = load(MINIMAL + '    description: "${A} ${B:-x} $${NOT_A_VAR}"\n', {"A": "1", "B": "2"})
     assert {"A", "B"} <= cfg.env_used
     assert "NOT_A_VAR" not in cfg.env_used
 
