@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +19,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 # No checks here: reading the file (config.read) says what is wrong with it, with exit 3.
 CONFIG_PATH = click.Path(readable=False)
 config_argument = click.argument("config", type=CONFIG_PATH)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in (0, `high`]: `nan` and `inf` are usage errors too."""
+
+    name = "number of seconds"
+
+    def __init__(self, high: float) -> None:
+        super().__init__(0, high, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
 
 
 def json_option(f: F) -> F:

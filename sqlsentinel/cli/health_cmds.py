@@ -9,8 +9,15 @@ from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import CONFIG_PATH, config_argument, emit, json_option, state_db_option
-from sqlsentinel.errors import ConfigError, ExitCode, SentinelError
+from sqlsentinel.cli.common import (
+    CONFIG_PATH,
+    Seconds,
+    config_argument,
+    emit,
+    json_option,
+    state_db_option,
+)
+from sqlsentinel.errors import ConfigError, ExitCode, SentinelError, UsageError
 from sqlsentinel.state.location import resolve_state_url
 
 
@@ -20,7 +27,8 @@ from sqlsentinel.state.location import resolve_state_url
     "--timeout",
     default=10.0,
     show_default=True,
-    type=click.FloatRange(0, 3600, min_open=True),
+    type=Seconds(3600),
+    metavar="SECONDS",
     help="Seconds per database check.",
 )
 @state_db_option
@@ -97,4 +105,7 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
         return
     from sqlsentinel.atomic import atomic_write
 
-    atomic_write(Path(textfile), text.encode(), 0o644)
+    try:
+        atomic_write(Path(textfile), text.encode(), 0o644)
+    except OSError as exc:
+        raise UsageError(f"--textfile {textfile}: cannot write: {exc.strerror or exc}") from None

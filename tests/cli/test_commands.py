@@ -275,3 +275,18 @@ def test_install_units_refuses_a_state_db_with_a_secret(
     fine = cli("install-units", config, "--user", "--unit-dir", tmp_path / "units",
                "--no-reload", "--state-db", path_only)  # fmt: skip
     assert fine.rc == 0, fine.stderr
+
+
+def test_typed_values_are_usage_errors_not_internal_errors(
+    cli: Cli, config: Path, tmp_path: Path
+) -> None:
+    for timeout in ("nan", "inf", "-inf"):
+        result = cli("healthcheck", config, "--timeout", timeout)
+        assert result.rc == 2, (timeout, result.stderr)
+        assert "Invalid value for '--timeout'" in result.stderr
+    missing = tmp_path / "no-such-folder" / "sqlsentinel.prom"
+    result = cli("metrics", config, "--textfile", missing)
+    assert result.rc == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"error: --textfile {missing}: cannot write: No such file or directory"
+    )

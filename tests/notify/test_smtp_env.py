@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sqlsentinel.config.smtp_env import SmtpEnvError, smtp_from_env
@@ -56,8 +58,18 @@ def test_aliases_plain_and_implicit_tls() -> None:
         ({"SMTP_PORT": "70000"}, "SMTP_PORT=70000: expected a port number"),
         ({"SMTP_USE_TLS": "maybe"}, "SMTP_USE_TLS='maybe': expected true or false"),
         ({"SMTP_TIMEOUT": "-1"}, "SMTP_TIMEOUT='-1': expected a positive number"),
+        ({"SMTP_TIMEOUT": "nan"}, "SMTP_TIMEOUT='nan': expected a positive number"),
+        ({"SMTP_TIMEOUT": "inf"}, "SMTP_TIMEOUT='inf': expected a positive number"),
+        ({"SMTP_TIMEOUT": "0"}, "SMTP_TIMEOUT='0': expected a positive number"),
+        ({"SMTP_TIMEOUT": "1e9"}, "SMTP_TIMEOUT='1e9': expected a positive number"),
+        (
+            {"SMTP_PORT": "\u0665\u0668\u0667"},
+            "SMTP_PORT='\u0665\u0668\u0667': expected a positive",
+        ),
+        ({"SMTP_HOST": "mail example.com"}, "SMTP_HOST='mail example.com': expected a host name"),
+        ({"SMTP_FROM": "a@x\nBcc: b@y"}, "SMTP_FROM_ADDRESS='a@x\\nBcc: b@y': expected an email"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SmtpEnvError, match="^" + message.replace("(", r"\(")):
+    with pytest.raises(SmtpEnvError, match="^" + re.escape(message)):
         smtp_from_env({"SMTP_HOST": "h", **env})

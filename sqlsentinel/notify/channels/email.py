@@ -65,15 +65,27 @@ def config_model() -> type[BaseModel]:
         @field_validator("recipients")
         @classmethod
         def _addresses(cls, v: list[str]) -> list[str]:
-            from email.utils import parseaddr
-
             for addr in v:
-                _, parsed = parseaddr(addr)
-                if "@" not in parsed or parsed.startswith("@") or parsed.endswith("@"):
-                    raise ValueError(f"{addr!r} is not an email address")
+                problem = address_problem(addr)
+                if problem:
+                    raise ValueError(problem)
             return v
 
     return EmailModel
+
+
+def address_problem(addr: str) -> str | None:
+    """Why `addr` (`a@example.com` or `Name <a@example.com>`) is no usable address, if it is not."""
+    from email.utils import parseaddr
+
+    from sqlsentinel.model_fields import has_control
+
+    if has_control(addr):
+        return f"{addr!r} must be one address without line breaks or control characters"
+    _, parsed = parseaddr(addr)
+    if "@" not in parsed or parsed.startswith("@") or parsed.endswith("@") or " " in parsed:
+        return f"{addr!r} is not an email address"
+    return None
 
 
 def build_message(event: AlertEvent, target: TargetSpec, smtp: SmtpSpec) -> EmailMessage:

@@ -47,7 +47,7 @@ def config_model() -> type[BaseModel]:
 
     from pydantic import Field, field_validator
 
-    from sqlsentinel.notify.channels.config_base import TargetModel, check_http_url
+    from sqlsentinel.notify.channels.config_base import TargetModel, check_headers, check_http_url
 
     class WebhookModel(TargetModel):
         """`channel: webhook`."""
@@ -59,6 +59,7 @@ def config_model() -> type[BaseModel]:
         secret: str | None = Field(default=None, min_length=1)
 
         _url = field_validator("url")(check_http_url)
+        _headers = field_validator("headers")(check_headers)
 
         @field_validator("method")
         @classmethod
