@@ -112,12 +112,18 @@ def _cell(value: Any, whole: bool) -> str:
     return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
-def load_config(path: str, *, show_warnings: bool = False) -> Any:
-    """Load and validate `path` (raises ConfigError); optionally print its warnings."""
+def load_config(path: str, *, show_warnings: bool = False, allow_broken: bool = False) -> Any:
+    """Load and validate `path` (raises ConfigError); optionally print its warnings.
+
+    A config with a broken alert (config.isolate) is refused unless `allow_broken`.
+    """
     from sqlsentinel.config.loader import load_file
+    from sqlsentinel.errors import ConfigError
 
     loaded = load_file(path)
     if show_warnings:
         for w in loaded.warnings:
             say("warning", w)
+    if loaded.broken and not allow_broken:
+        raise ConfigError(loaded.broken_problems())
     return loaded

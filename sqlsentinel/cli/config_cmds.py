@@ -24,11 +24,14 @@ def validate(config: str, strict: bool) -> None:
     from sqlsentinel.systemd.unit_names import check_unit_names
 
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, allow_broken=True)
     except ConfigError as exc:
         for p in exc.problems:
             say("error", p)
         raise SystemExit(ExitCode.CONFIG) from None
+    broken = loaded.broken_problems()
+    for p in broken:
+        say("error", p)
     for w in loaded.warnings:
         say("warning", w)
     systemd_problems = verify_with_systemd(list(loaded.translations.values()))
@@ -38,7 +41,7 @@ def validate(config: str, strict: bool) -> None:
     ]
     for text in systemd_problems:
         say("error", Problem(config, None, "", text))
-    if systemd_problems or (strict and loaded.warnings):
+    if broken or systemd_problems or (strict and loaded.warnings):
         raise SystemExit(ExitCode.CONFIG)
     enabled = sum(a.enabled for a in loaded.alerts)
     click.echo(f"ok: {len(loaded.alerts)} alerts ({enabled} enabled) in {config}")

@@ -36,7 +36,9 @@ from sqlsentinel.state.location import resolve_state_url
 def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool) -> None:
     """Check the config, the state database and every alert database.
 
-    CONFIG must be valid, and the state database and every alert database answer.
+    CONFIG must be valid, every alert able to run here (the variables it reads set,
+    an SMTP server configured when it sends email), and the state database and every
+    alert database must answer.
 
     Exits 0 when all checks pass, 6 when any fails.
     """
@@ -46,12 +48,13 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
 
     rows: list[dict[str, Any]] = []
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, allow_broken=True)
     except ConfigError as exc:
         rows.append({"check": "config", "ok": False, "detail": str(exc).replace("\n", "; ")})
         emit(rows, ("check", "ok", "detail"), as_json)
         raise SystemExit(ExitCode.UNHEALTHY) from None
     rows.append({"check": "config", "ok": True, "detail": f"{len(loaded.alerts)} alerts"})
+    rows += _alert_rows(loaded)
     try:
         db = StateDB(resolve_state_url(state_db, loaded.settings.state_db, os.environ))
         version = db.schema_version()
@@ -77,6 +80,22 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
     emit(rows, ("check", "ok", "detail"), as_json)
     if not all(r["ok"] for r in rows):
         raise SystemExit(ExitCode.UNHEALTHY)
+
+
+def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
+    """A failed check for each alert that cannot run here: its own settings are broken,
+    or it sends email and no SMTP server is configured."""
+    from sqlsentinel.config.smtp_env import unmet_smtp
+
+    rows = [
+        {"check": f"alert {name}", "ok": False, "detail": "; ".join(map(str, problems))}
+        for name, problems in loaded.broken.items()
+    ]
+    for alert in loaded.alerts:
+        unmet = unmet_smtp(alert, loaded.settings)
+        if unmet is not None:
+            rows.append({"check": f"alert {alert.name}", "ok": False, "detail": str(unmet)})
+    return rows
 
 
 @click.command()

@@ -7,11 +7,15 @@ import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
 from sqlsentinel.errors import ExitCode
+
+if TYPE_CHECKING:
+    from sqlsentinel.engine.run import RunSummary
 
 
 def timer_instant(environ: Mapping[str, str]) -> datetime | None:
@@ -33,6 +37,22 @@ COLUMNS = (
     "notified",
     "error",
 )
+
+
+def _row(s: RunSummary) -> dict[str, object]:
+    notified = ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications)
+    return {
+        "alert": s.alert,
+        "run_id": s.run_id,
+        "outcome": s.outcome,
+        "state": s.state,
+        "transition": s.transition,
+        "actual_value": s.actual_value,
+        "threshold": s.threshold,
+        "error": s.error,
+        "notifications": s.notifications,
+        "notified": notified or None,
+    }
 
 
 @click.command()
@@ -63,14 +83,17 @@ def run(
     """Run alerts now: query, evaluate, record the run, and notify.
 
     Exits 0 when every check ran (whether it found OK or ALERT), 1 when a check
-    failed, 5 when a notification could not be delivered (it is retried next run).
+    failed, 5 when a notification could not be delivered (it is retried next run),
+    3 when an alert's own settings are broken (an unset variable it reads, say: it is
+    recorded as an ERROR run with outcome config_error, and the other alerts run).
     """
     logging.basicConfig(level=logging.INFO, format="sqlsentinel: %(message)s", stream=sys.stderr)
     from sqlsentinel.config.run_loader import load_for_run
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.location import resolve_state_url
 
-    settings, specs = load_for_run(config, alerts)
+    selection = load_for_run(config, alerts)
+    settings, specs, broken = selection.settings, selection.alerts, selection.broken
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:
         from sqlsentinel.engine.dry_run import dry_run_alert
@@ -78,32 +101,25 @@ def run(
         rows = [dry_run_alert(a, settings, db) for a in specs]
         for r in rows:
             r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
+        rows += [{"alert": n, "outcome": "config_error", "error": e} for n, e in broken.items()]
         emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
+        if broken:
+            sys.exit(int(ExitCode.CONFIG))
         return
     db.ensure_schema()
-    from sqlsentinel.engine.run import run_alert
+    from sqlsentinel.engine.run import record_broken, run_alert
 
     scheduled_at = timer_instant(os.environ)
     summaries = [run_alert(a, settings, db, triggered_by.upper(), scheduled_at) for a in specs]
-    rows = [
-        {
-            "alert": s.alert,
-            "run_id": s.run_id,
-            "outcome": s.outcome,
-            "state": s.state,
-            "transition": s.transition,
-            "actual_value": s.actual_value,
-            "threshold": s.threshold,
-            "error": s.error,
-            "notifications": s.notifications,
-            "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications)
-            or None,
-        }
-        for s in summaries
+    summaries += [
+        record_broken(name, error, settings, db, triggered_by.upper(), scheduled_at)
+        for name, error in broken.items()
     ]
-    emit(rows, COLUMNS, as_json)
+    emit([_row(s) for s in summaries], COLUMNS, as_json)
     code = ExitCode.OK
-    if any(s.check_failed for s in summaries):
+    if broken:
+        code = ExitCode.CONFIG
+    elif any(s.check_failed for s in summaries):
         code = ExitCode.CHECK_FAILED
     elif any(s.delivery_failed for s in summaries):
         code = ExitCode.DELIVERY_FAILED

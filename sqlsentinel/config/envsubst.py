@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlsentinel.config.yamlsource import Parsed, Path, format_path
-from sqlsentinel.errors import Problem
+from sqlsentinel.config.yamlsource import Parsed, Path
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HINT = "write ${NAME} or ${NAME:-default} (and $${ for a literal ${)"
@@ -24,8 +23,8 @@ def substitute(parsed: Parsed, environ: Mapping[str, str], source: str) -> set[s
     """Replace references in every string of `parsed.data` in place.
 
     `${VAR:-x}` uses `x` when VAR is unset or empty, `${VAR-x}` only when unset.
-    Returns the names of every variable consulted; the paths of the values that held
-    a reference are added to `parsed.substituted`.
+    Returns the names of every variable consulted; the paths of the values that the
+    environment decided are added to `parsed.substituted`.
     """
     walker = _Walker(parsed, environ, source)
     parsed.data = walker.walk(parsed.data, ())
@@ -43,17 +42,19 @@ class _Walker:
         if isinstance(value, str):
             if "${" not in value:
                 return value
-            self.parsed.substituted.add(path)
-            return _Text(self, value, path).expand(0, len(value))
+            text = _Text(self, value, path)
+            expanded = text.expand(0, len(value))
+            if text.from_env and not text.malformed:
+                self.parsed.substituted.add(path)
+            return expanded
         if isinstance(value, dict):
             return {k: self.walk(v, (*path, k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.walk(v, (*path, i)) for i, v in enumerate(value)]
         return value
 
-    def problem(self, path: Path, message: str) -> None:
-        line = self.parsed.line_of(path)
-        self.parsed.problems.append(Problem(self.source, line, format_path(path), message))
+    def problem(self, path: Path, message: str, *, from_env: bool = False) -> None:
+        self.parsed.report(self.source, path, message, from_env=from_env)
 
 
 @dataclass
@@ -63,6 +64,8 @@ class _Text:
     walker: _Walker
     text: str
     path: Path
+    from_env: bool = False  # a variable (or its default) decided part of the value
+    malformed: bool = False
 
     def expand(self, start: int, end: int) -> str:
         """`text[start:end]` with its references replaced."""
@@ -94,15 +97,18 @@ class _Text:
             stop = text.find("}", start, end)
             whole = text[start : stop + 1 if stop >= 0 else end]
             self.walker.problem(self.path, f"malformed variable reference {whole!r}; {_HINT}")
+            self.malformed = True
             return whole, start + len(whole)
         var = name.group()
+        self.from_env = True
         self.walker.used.add(var)
         current = self.walker.env.get(var)
         if op != "}" and (current is None or (op == ":-" and not current)):
             return self.expand(after + len(op), close), close + 1
         if current is None:
             hint = f"write ${{{var}:-default}} to give a default"
-            self.walker.problem(self.path, f"environment variable {var} is not set ({hint})")
+            message = f"environment variable {var} is not set ({hint})"
+            self.walker.problem(self.path, message, from_env=True)
             return text[start : close + 1], close + 1
         return current, close + 1
 

@@ -12,7 +12,8 @@ import math
 import re
 from collections.abc import Mapping
 
-from sqlsentinel.core.spec import SmtpSpec, given
+from sqlsentinel.core.spec import AlertSpec, Settings, SmtpSpec, given
+from sqlsentinel.errors import Problem
 
 SMTP_ENV_NAMES = (
     "SMTP_HOST",
@@ -100,3 +101,15 @@ def smtp_from_env(environ: Mapping[str, str]) -> SmtpSpec | None:
         "timeout": _number(environ, "SMTP_TIMEOUT", float),
     }
     return SmtpSpec(**given(values))
+
+
+def unmet_smtp(alert: AlertSpec, settings: Settings) -> Problem | None:
+    """Why `alert` cannot run here: it sends email, and no SMTP server is configured."""
+    if settings.smtp is not None or all(t.channel != "email" for t in alert.notify):
+        return None
+    message = (
+        f"alert {alert.name!r} sends email, but no SMTP server is configured: set SMTP_HOST "
+        "in the environment of its runs (for systemd: install-units --env-file) or add an "
+        "smtp: block"
+    )
+    return Problem(settings.source, alert.line, "", message)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
-from sqlsentinel.core.decide import Previous, Transition, decide, rule_of
-from sqlsentinel.core.outcomes import check_failed, condition_for
+from sqlsentinel.core.decide import Previous, Rule, Transition, decide, rule_of
+from sqlsentinel.core.outcomes import CONFIG_ERROR, check_failed, condition_for
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
@@ -100,6 +100,29 @@ def run_alert(
 
         deadline = budget.delivery_deadline
         summary.notifications = deliver_claimed(alert, settings, db, claimed, deadline)
+    _log(summary, record, prev)
+    return summary
+
+
+def record_broken(
+    name: str,
+    error: str,
+    settings: Settings,
+    db: StateDB,
+    triggered_by: str,
+    scheduled_at: datetime | None = None,
+) -> RunSummary:
+    """Record a run of an alert whose own settings are broken: ERROR, `config_error`, `error`
+    as the reason; nothing is sent (its targets may be what is broken)."""
+    now = datetime.now(UTC)
+    record = RunRecord(uuid.uuid4().hex, name, triggered_by, scheduled_at, now, now,
+                       CONFIG_ERROR, "error", error=error)  # fmt: skip
+    with open_run(db, name, now) as tx:
+        prev = tx.previous
+        t = decide(prev, "error", Rule(notify_on_error=False), tx.silenced, now)
+        tx.write(record, t, [], settings.history_retention)
+    summary = RunSummary(name, record.run_id, CONFIG_ERROR, t.state.value, t.reason.value,
+                         error=error, check_failed=True)  # fmt: skip
     _log(summary, record, prev)
     return summary
 

@@ -181,7 +181,8 @@ def test_state_commands_need_neither_valid_alerts_nor_secrets(
     mailing.write_text(
         CONFIG + "    notify:\n      - channel: email\n        recipients: [ops@example.com]\n"
     )
-    assert cli("validate", mailing).rc == 3  # no SMTP settings in this environment
+    validated = cli("validate", mailing)  # no SMTP settings here: a warning, for they may be
+    assert validated.rc == 0 and "warning:" in validated.stderr  # set where the alerts run
     for command in ("status", "history", "deliveries"):
         result = cli(command, mailing, "--json")
         assert result.rc == 0, (command, result.stderr)
