@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from sqlsentinel.config.loader import load_text
 from sqlsentinel.config.smtp_env import SmtpEnvError, smtp_from_env
 from sqlsentinel.core.spec import SmtpSpec
 
@@ -73,3 +74,17 @@ def test_aliases_plain_and_implicit_tls() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SmtpEnvError, match="^" + re.escape(message)):
         smtp_from_env({"SMTP_HOST": "h", **env})
+
+
+def test_a_bad_variable_breaks_the_alerts_that_send_email() -> None:
+    text = (
+        "database: {url: 'sqlite:///x.db'}\nalerts:\n  - name: a\n    query: SELECT 1\n"
+        "    schedule: '* * * * *'\n    notify:\n      - channel: email\n"
+        "        recipients: [ops@example.com]\n"
+    )
+    loaded = load_text(text, "c.yaml", {"SMTP_HOST": "mail", "SMTP_TIMEOUT": "nan"})
+    assert [str(p) for p in loaded.broken["a"]] == [
+        "c.yaml:1: SMTP settings from the environment: "
+        "SMTP_TIMEOUT='nan': expected a positive number"
+    ]
+    assert loaded.warnings == ()  # and no second message about missing SMTP settings
