@@ -1,7 +1,9 @@
 """The one delivery loop: timeout, retries with backoff and jitter, Retry-After, attempt records.
 
 Channels make single attempts; this module decides whether and when to try
-again, always inside the caller's deadline, and reports every attempt through
+again, always inside the caller's deadline: each attempt gets at most
+min(its timeout, the time left) in total (`deadline.bounded`), so a run ends by its
+deadline whatever a receiver does. It reports every attempt, timed out or not, through
 `on_attempt` (the state database turns them into delivery rows). What is still
 `retryable` when the loop stops is retried by the next run (from the outbox).
 """
@@ -20,6 +22,7 @@ from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.notify.channels import Outcome, SendResult, get_channel
+from sqlsentinel.notify.deadline import bounded
 from sqlsentinel.redaction import redact
 
 BACKOFF_BASE = 1.0  # seconds; the n-th retry waits uniform(0, min(cap, base * 2**(n-1)))
@@ -86,7 +89,10 @@ class _Sender:
         channel = get_channel(self.target.channel)
         started_at, start = datetime.now(UTC), self.clock()
         try:
-            result = channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout)
+            result = bounded(
+                lambda: channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout),
+                timeout,
+            )
         except Exception as exc:  # a channel bug must not lose the message
             result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
         detail = redact(result.detail, channel.secrets(self.target, self.smtp))

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlsentinel import __version__
 from sqlsentinel.notify.channels import SendResult
+from sqlsentinel.notify.deadline import AttemptDeadline, timed_out
 from sqlsentinel.redaction import basic_credentials, redact_url
 
 USER_AGENT = f"sqlsentinel/{__version__}"
@@ -50,7 +51,7 @@ def _snippet(raw: bytes) -> str:
 def network_failure(exc: OSError | http.client.HTTPException, timeout: float) -> SendResult:
     """Classify an exception raised before an HTTP status arrived."""
     if isinstance(exc, TimeoutError):
-        return SendResult("retryable", None, "timeout", f"no answer within {timeout:g} s")
+        return timed_out(timeout)
     if isinstance(exc, ConnectionRefusedError):
         return SendResult("retryable", None, "connection_refused", "connection refused")
     if isinstance(exc, socket.gaierror):
@@ -123,24 +124,27 @@ def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str,
 def http_send(
     method: str, url: str, body: bytes, headers: dict[str, str], timeout: float
 ) -> SendResult:
-    """One HTTP request with headers exactly as given; never raises, never follows a redirect."""
+    """One HTTP request with headers exactly as given, ended after `timeout` seconds in
+    total; never raises, never follows a redirect."""
     try:
         conn, target, extra = _connect(url, timeout)
     except ValueError as exc:
         return SendResult("permanent", None, "invalid_target", str(exc))
-    try:
-        conn.request(method, target, body=body, headers={**extra, **headers})
-        response = conn.getresponse()
-    except (OSError, http.client.HTTPException) as exc:
-        conn.close()
-        return network_failure(exc, timeout)
-    except ValueError as exc:  # e.g. a header value http.client refuses to send
-        conn.close()
-        return SendResult("permanent", None, "invalid_request", str(exc))
-    try:  # the status decides; a body that does not arrive only loses the detail
-        raw = b"" if 200 <= response.status < 300 else response.read(_SNIPPET * 4)
-    except (OSError, http.client.HTTPException):
-        raw = b""
-    finally:
-        conn.close()
+    deadline = AttemptDeadline(timeout)
+    with deadline.watch(lambda: conn.sock):
+        try:
+            conn.request(method, target, body=body, headers={**extra, **headers})
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            return timed_out(timeout) if deadline.expired else network_failure(exc, timeout)
+        except ValueError as exc:  # e.g. a header value http.client refuses to send
+            conn.close()
+            return SendResult("permanent", None, "invalid_request", str(exc))
+        try:  # the status decides; a body that does not arrive only loses the detail
+            raw = b"" if 200 <= response.status < 300 else response.read(_SNIPPET * 4)
+        except (OSError, http.client.HTTPException):
+            raw = b""
+        finally:
+            conn.close()
     return _status_result(response.status, response.reason, response.headers, raw)

@@ -191,7 +191,7 @@ def test_slow_server_times_out(hook: HookServer, attempts: list[Attempt]) -> Non
     assert time.monotonic() - start < 1.5
     assert (result.outcome, result.attempts) == ("retryable", 2)
     assert {a.error_class for a in attempts} == {"timeout"}
-    assert attempts[0].detail == "no answer within 0.3 s"
+    assert attempts[0].detail == "no complete answer within 0.3 s"
 
 
 def test_silent_server_times_out(silent_url: str, attempts: list[Attempt]) -> None:
