@@ -10,6 +10,8 @@ from pathlib import Path
 
 from support import Cli
 
+from sqlsentinel.notify.channels import CHANNELS
+
 FORBIDDEN = (
     "pydantic",
     "yaml",
@@ -40,10 +42,16 @@ NOTIFY = """\
 
 
 def test_warm_run_imports_only_what_a_run_needs(cli: Cli, tmp_path: Path) -> None:
-    """Every channel kind in the file, none due: the warm run takes its alert from the cache."""
+    """Every channel kind in the file, none due: the warm run takes its alert from the cache,
+    also when another alert is broken (it reads a variable that is not set)."""
+    assert set(re.findall(r"- channel: (\w+)", NOTIFY)) == set(CHANNELS)  # every kind, always
     alerts = "".join(
         f"  - name: a{i}\n    query: SELECT 'OK' AS status\n    schedule: '*/5 * * * *'\n{NOTIFY}"
         for i in range(200)
+    )
+    alerts += NOTIFY.replace("http://127.0.0.1:9/hook", "${HOT_PATH_UNSET}").replace(
+        "    notify:\n",
+        "  - name: broken\n    query: SELECT 1\n    schedule: '0 * * * *'\n    notify:\n",
     )
     sqlite3.connect(tmp_path / "t.db").close()
     config = tmp_path / "alerts.yaml"
