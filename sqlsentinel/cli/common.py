@@ -1,8 +1,12 @@
-"""What commands share: the config argument, --json, --state-db, output and loading."""
+"""What commands share: the config argument, --json, --state-db, output and loading.
+
+Everything a command prints or logs goes through `sqlsentinel.redaction.redact` here
+(`emit`, `say`, `log_to_stderr`), so no secret reaches a terminal or the journal."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -84,6 +88,18 @@ def _redacted(value: Any) -> Any:
     if isinstance(value, list):
         return [_redacted(v) for v in value]
     return value
+
+
+class _Redacting(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def log_to_stderr(level: int) -> None:
+    """Log lines (`sqlsentinel: …`) on stderr, the journal under systemd; secrets redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Redacting("sqlsentinel: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def say(kind: str, message: object) -> None:

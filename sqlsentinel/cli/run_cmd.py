@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
+from sqlsentinel.cli.common import (
+    config_argument,
+    emit,
+    json_option,
+    log_to_stderr,
+    state_db_option,
+)
 from sqlsentinel.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -87,7 +93,7 @@ def run(
     3 when an alert's own settings are broken (an unset variable it reads, say: it is
     recorded as an ERROR run with outcome config_error, and the other alerts run).
     """
-    logging.basicConfig(level=logging.INFO, format="sqlsentinel: %(message)s", stream=sys.stderr)
+    log_to_stderr(logging.INFO)
     from sqlsentinel.config.run_loader import load_for_run
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.location import resolve_state_url

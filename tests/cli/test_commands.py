@@ -291,3 +291,18 @@ def test_typed_values_are_usage_errors_not_internal_errors(
     assert result.stderr.strip() == (
         f"error: --textfile {missing}: cannot write: No such file or directory"
     )
+
+
+def test_log_lines_are_redacted_like_every_other_output(cli: Cli) -> None:
+    code = (
+        "import logging\n"
+        "from sqlsentinel.cli.common import log_to_stderr\n"
+        "log_to_stderr(logging.INFO)\n"
+        "logging.getLogger('sqlsentinel.run').info("
+        "'run finished error=%r', 'cannot connect to postgresql://u:hunter22@db/x?sslpassword=k3y')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli.env)
+    assert done.stderr == (
+        "sqlsentinel: run finished error='cannot connect to "
+        "postgresql://u:…redacted@db/x?sslpassword=…redacted'\n"
+    )
