@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlsentinel.config.yamlsource import Parsed, Path
+from sqlsentinel.config.parsed import Parsed, Path
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HINT = "write ${NAME} or ${NAME:-default} (and $${ for a literal ${)"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlsentinel.config.yamlsource import Parsed, Path
+from sqlsentinel.config.parsed import Parsed, Path
 from sqlsentinel.errors import Problem
 
 

@@ -18,9 +18,10 @@ from sqlsentinel.config import models as m
 from sqlsentinel.config.envsubst import substitute
 from sqlsentinel.config.isolate import disabled, isolate
 from sqlsentinel.config.messages import report
+from sqlsentinel.config.parsed import Parsed
 from sqlsentinel.config.read import decode_config, read_config
 from sqlsentinel.config.to_specs import Validated, compile_config
-from sqlsentinel.config.yamlsource import Parsed, parse_yaml
+from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.errors import ConfigError, Problem
 from sqlsentinel.schedule.translate import Translation

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sqlsentinel.config import models as m
-from sqlsentinel.config.yamlsource import Parsed, Path
+from sqlsentinel.config.parsed import Parsed, Path
 from sqlsentinel.notify.channels import CHANNELS, config_models
 
 

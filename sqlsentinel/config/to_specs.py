@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from sqlsentinel.config import models as m
+from sqlsentinel.config.parsed import Parsed, Path, alert_label, format_path
 from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
-from sqlsentinel.config.yamlsource import Parsed, Path, alert_label, format_path
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
 from sqlsentinel.dburl import sqlite_relative
 from sqlsentinel.errors import Problem

@@ -5,7 +5,8 @@ from __future__ import annotations
 from textwrap import dedent
 
 from sqlsentinel.config.loader import load_text
-from sqlsentinel.config.yamlsource import MAX_VALUES, parse_yaml
+from sqlsentinel.config.yaml_build import MAX_VALUES
+from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.errors import ConfigError
 
 MERGED = """\
