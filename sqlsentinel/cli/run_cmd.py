@@ -18,6 +18,7 @@ from sqlsentinel.cli.common import (
     log_to_stderr,
     state_db_option,
 )
+from sqlsentinel.core.outcomes import CONFIG_ERROR
 from sqlsentinel.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def run(
         rows = [dry_run_alert(a, settings, db) for a in specs]
         for r in rows:
             r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
-        rows += [{"alert": n, "outcome": "config_error", "error": e} for n, e in broken.items()]
+        rows += [{"alert": n, "outcome": CONFIG_ERROR, "error": e} for n, e in broken.items()]
         emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
         if broken:
             sys.exit(int(ExitCode.CONFIG))

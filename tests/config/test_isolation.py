@@ -74,6 +74,15 @@ def test_a_run_of_the_broken_alert_records_an_error(cli: Cli, config: Path) -> N
     assert status["state"] == "ERROR"
 
 
+def test_a_dry_run_shows_the_broken_alert_and_records_nothing(cli: Cli, config: Path) -> None:
+    result = cli("run", config.name, "--dry-run", "--json")
+    assert result.rc == 3, result.stderr
+    rows = {r["alert"]: r for r in json.loads(result.stdout)}
+    assert rows["good"]["outcome"] == "ok"
+    assert (rows["bad"]["outcome"], rows["bad"]["error"]) == ("config_error", UNSET)
+    assert json.loads(cli("history", config.name, "--json").stdout) == []
+
+
 def test_a_run_of_every_alert_runs_the_good_ones(cli: Cli, config: Path) -> None:
     result = cli("run", config.name, "--json")
     assert result.rc == 3, result.stderr
