@@ -10,6 +10,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's package
 from sqlsentinel.cli import COMMANDS, cli
 
 DOC = Path(__file__).with_name("cli.md")

@@ -111,17 +111,6 @@ def sqlalchemy_url(text: str) -> Any:
     return parsed
 
 
-def redact(url: str) -> str:
-    """The URL with its password hidden, for messages and logs."""
-    match = _URL.match(url)
-    if match is None:
-        return "<unparseable URL>"
-    if match["password"] is None:
-        return url
-    start, end = match.span("password")
-    return url[:start] + "***" + url[end:]
-
-
 def sqlite_relative(url: str, base: Path) -> str:
     """Anchor a relative SQLite path (or a bare file path) at the config file's folder."""
     if "://" not in url:

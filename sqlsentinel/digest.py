@@ -9,8 +9,10 @@ from __future__ import annotations
 
 try:
     from _blake2 import blake2b
-except ImportError:  # not CPython: the public name
+    from _operator import _compare_digest  # what hmac.compare_digest falls back to
+except ImportError:  # not CPython: the public names
     from hashlib import blake2b
+    from hmac import compare_digest as _compare_digest  # type: ignore[no-redef]
 
 
 def digest(*parts: bytes, size: int = 32) -> str:
@@ -24,3 +26,8 @@ def digest(*parts: bytes, size: int = 32) -> str:
 def mac(key: bytes, data: bytes, size: int = 32) -> str:
     """Hex MAC of `data` under `key` (at most 64 bytes)."""
     return blake2b(data, digest_size=size, key=key).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    """Compare two MACs in constant time."""
+    return bool(_compare_digest(a, b))

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)")  # ASCII digits only
 
 
 MAX_SECONDS = 3650 * 86400.0  # ten years: longer durations are mistakes (and overflow dates)
@@ -21,7 +21,7 @@ def parse_duration(text: str | int | float) -> timedelta:
     s = text.strip().lower().replace(" ", "")
     if not s:
         raise ValueError("expected a duration such as 90s, 5m, 4h or 1d")
-    if re.fullmatch(r"\d+(\.\d+)?", s):
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", s):
         return _checked(float(s))
     pos, total = 0, 0.0
     for m in _PART.finditer(s):

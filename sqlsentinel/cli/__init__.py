@@ -63,6 +63,8 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI and map errors to messages and documented exit codes."""
+    from sqlsentinel.cli.common import say
+
     try:
         code = cli.main(args=argv, prog_name="sqlsentinel", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -75,10 +77,10 @@ def main(argv: list[str] | None = None) -> Any:
         code = ExitCode.CHECK_FAILED
     except ConfigError as exc:
         for problem in exc.problems:
-            click.echo(f"error: {problem}", err=True)
+            say("error", problem)
         code = exc.exit_code
     except SentinelError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say("error", exc)
         code = exc.exit_code
     except KeyboardInterrupt:
         code = 130

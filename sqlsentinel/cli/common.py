@@ -1,8 +1,13 @@
-"""What commands share: the config argument, --json, --state-db, output and loading."""
+"""What commands share: the config argument, --json, --state-db, output and loading.
+
+Everything a command prints or logs goes through `sqlsentinel.redaction.redact` here
+(`emit`, `say`, `log_to_stderr`), so no secret reaches a terminal or the journal."""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -11,13 +16,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from sqlsentinel.jsonsafe import to_jsonable
+from sqlsentinel.redaction import redact
 
 if TYPE_CHECKING:
     from sqlsentinel.config.applied import AppliedStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-config_argument = click.argument("config", type=click.Path(dir_okay=False))
+# No checks here: reading the file (config.read) says what is wrong with it, with exit 3.
+CONFIG_PATH = click.Path(readable=False)
+config_argument = click.argument("config", type=CONFIG_PATH)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in (0, `high`]: `nan` and `inf` are usage errors too."""
+
+    name = "number of seconds"
+
+    def __init__(self, high: float) -> None:
+        super().__init__(0, high, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
 
 
 def json_option(f: F) -> F:
@@ -53,12 +76,14 @@ def emit(
 ) -> None:
     """Print rows as JSON (a list of objects) or as an aligned table of `columns`.
 
-    The last column is never shortened (it is where errors and details go). A reader
-    that closes the pipe early (`| head`) does not change the command's exit code.
+    Every text goes through `redact`. The last column is never shortened (it is where
+    errors and details go). A reader that closes the pipe early (`| head`) does not
+    change the command's exit code.
     """
+    rows = _redacted(to_jsonable(list(rows)))
     try:
         if as_json:
-            click.echo(json.dumps(to_jsonable(list(rows)), indent=2, ensure_ascii=False))
+            click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         elif not rows:
             click.echo(empty)
         else:
@@ -66,6 +91,33 @@ def emit(
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+class _Redacting(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def log_to_stderr(level: int) -> None:
+    """Log lines (`sqlsentinel: …`) on stderr, the journal under systemd; secrets redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Redacting("sqlsentinel: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def say(kind: str, message: object) -> None:
+    """`kind: message` on stderr (`error`, `warning`), secrets redacted."""
+    click.echo(f"{kind}: {redact(str(message))}", err=True)
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -89,14 +141,20 @@ def _cell(value: Any, whole: bool) -> str:
     return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
-def load_config(path: str, *, show_warnings: bool = False) -> Any:
-    """Load and validate `path` (raises ConfigError); optionally print its warnings."""
+def load_config(path: str, *, show_warnings: bool = False, allow_broken: bool = False) -> Any:
+    """Load and validate `path` (raises ConfigError); optionally print its warnings.
+
+    A config with a broken alert (config.isolate) is refused unless `allow_broken`.
+    """
     from sqlsentinel.config.loader import load_file
+    from sqlsentinel.errors import ConfigError
 
     loaded = load_file(path)
     if show_warnings:
         for w in loaded.warnings:
-            click.echo(f"warning: {w}", err=True)
+            say("warning", w)
+    if loaded.broken and not allow_broken:
+        raise ConfigError(loaded.broken_problems())
     return loaded
 
 

@@ -13,6 +13,7 @@ from sqlsentinel.cli.common import (
     json_option,
     load_config,
     manager_option,
+    say,
 )
 from sqlsentinel.errors import ConfigError, ExitCode, Problem
 
@@ -33,24 +34,27 @@ def validate(config: str, strict: bool) -> None:
     from sqlsentinel.systemd.unit_names import check_unit_names
 
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, allow_broken=True)
     except ConfigError as exc:
         for p in exc.problems:
-            click.echo(f"error: {p}", err=True)
+            say("error", p)
         raise SystemExit(ExitCode.CONFIG) from None
     warnings = list(loaded.warnings)
     burst = burst_warning(loaded.alerts, config, default_system(), datetime.now(UTC))
     warnings += [burst] if burst else []
+    broken = loaded.broken_problems()
+    for p in broken:
+        say("error", p)
     for w in warnings:
-        click.echo(f"warning: {w}", err=True)
+        say("warning", w)
     systemd_problems = verify_with_systemd(list(loaded.translations.values()))
     systemd_problems += [
         f"alert names {first!r} and {second!r} map to the same systemd unit name; rename one"
         for first, second in check_unit_names([a.name for a in loaded.alerts])
     ]
     for text in systemd_problems:
-        click.echo(f"error: {Problem(config, None, '', text)}", err=True)
-    if systemd_problems or (strict and warnings):
+        say("error", Problem(config, None, "", text))
+    if broken or systemd_problems or (strict and warnings):
         raise SystemExit(ExitCode.CONFIG)
     enabled = sum(a.enabled for a in loaded.alerts)
     click.echo(f"ok: {len(loaded.alerts)} alerts ({enabled} enabled) in {config}")
@@ -90,7 +94,7 @@ def schedule(config: str, count: int, system: bool | None, as_json: bool) -> Non
         valid = True
     except ConfigError as exc:
         for p in exc.problems:
-            click.echo(f"error: {p}", err=True)
+            say("error", p)
         entries = list(peek_file(config).schedules)
         valid = False
     rows = preview(entries, count, datetime.now(UTC), offsets)

@@ -51,8 +51,8 @@ def _env_file(path: str | None) -> str | None:
 
 def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
     from sqlsentinel.daemon.setup import DaemonOptions
+    from sqlsentinel.redaction import url_has_secret
     from sqlsentinel.systemd.install import default_system
-    from sqlsentinel.systemd.units import url_has_password
 
     state_db = kw["state_db"]
     from_command_line = (
@@ -62,7 +62,7 @@ def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
         config=os.path.abspath(config),
         state_db=state_db,
         unit_state_db=state_db
-        if from_command_line and state_db and not url_has_password(state_db)
+        if from_command_line and state_db and not url_has_secret(state_db)
         else None,
         fallbacks=_fallbacks(ctx, kw["timezone"], kw["database_url"]),
         watch=kw["reload"],

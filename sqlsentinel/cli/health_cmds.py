@@ -9,8 +9,15 @@ from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
-from sqlsentinel.errors import ConfigError, ExitCode, SentinelError
+from sqlsentinel.cli.common import (
+    CONFIG_PATH,
+    Seconds,
+    config_argument,
+    emit,
+    json_option,
+    state_db_option,
+)
+from sqlsentinel.errors import ConfigError, ExitCode, SentinelError, UsageError
 from sqlsentinel.state.location import resolve_state_url
 
 
@@ -20,7 +27,8 @@ from sqlsentinel.state.location import resolve_state_url
     "--timeout",
     default=10.0,
     show_default=True,
-    type=click.FloatRange(0, 3600, min_open=True),
+    type=Seconds(3600),
+    metavar="SECONDS",
     help="Seconds per database check.",
 )
 @state_db_option
@@ -28,8 +36,9 @@ from sqlsentinel.state.location import resolve_state_url
 def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool) -> None:
     """Check the config, the state database and every alert database.
 
-    CONFIG must be valid, the state database and every alert database answer, and
-    a daemon that runs CONFIG must have a fresh heartbeat.
+    CONFIG must be valid, every alert able to run here (the variables it reads set,
+    an SMTP server configured when it sends email), the state database and every
+    alert database must answer, and a daemon that runs CONFIG must have a fresh heartbeat.
 
     Exits 0 when all checks pass, 6 when any fails.
     """
@@ -39,12 +48,13 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
 
     rows: list[dict[str, Any]] = []
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, allow_broken=True)
     except ConfigError as exc:
         rows.append({"check": "config", "ok": False, "detail": str(exc).replace("\n", "; ")})
         emit(rows, ("check", "ok", "detail"), as_json)
         raise SystemExit(ExitCode.UNHEALTHY) from None
     rows.append({"check": "config", "ok": True, "detail": f"{len(loaded.alerts)} alerts"})
+    rows += _alert_rows(loaded)
     try:
         db = StateDB(resolve_state_url(state_db, loaded.settings.state_db, os.environ))
         version = db.schema_version()
@@ -59,7 +69,7 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
             continue
         seen.add(alert.database.url)
         result = run_query(alert.database, "SELECT 'OK' AS status", timeout)
-        from sqlsentinel.dburl import redact
+        from sqlsentinel.redaction import redact
 
         rows.append(
             {
@@ -92,8 +102,24 @@ def _daemon_rows(db: Any, config: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
+    """A failed check for each alert that cannot run here: its own settings are broken,
+    or it sends email and no SMTP server is configured."""
+    from sqlsentinel.config.smtp_env import unmet_smtp
+
+    rows = [
+        {"check": f"alert {name}", "ok": False, "detail": "; ".join(map(str, problems))}
+        for name, problems in loaded.broken.items()
+    ]
+    for alert in loaded.alerts:
+        unmet = unmet_smtp(alert, loaded.settings)
+        if unmet is not None:
+            rows.append({"check": f"alert {alert.name}", "ok": False, "detail": str(unmet)})
+    return rows
+
+
 @click.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=CONFIG_PATH)
 @click.option(
     "--textfile",
     type=click.Path(dir_okay=False),
@@ -118,4 +144,7 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
         return
     from sqlsentinel.atomic import atomic_write
 
-    atomic_write(Path(textfile), text.encode(), 0o644)
+    try:
+        atomic_write(Path(textfile), text.encode(), 0o644)
+    except OSError as exc:
+        raise UsageError(f"--textfile {textfile}: cannot write: {exc.strerror or exc}") from None

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, load_config
-from sqlsentinel.errors import ExitCode, UsageError
+from sqlsentinel.cli.common import config_argument, emit, json_option, load_config, log_to_stderr
+from sqlsentinel.errors import ConfigError, ExitCode, UsageError
 
 COLUMNS = ("channel", "target", "outcome", "attempts", "detail")
 
@@ -30,10 +30,12 @@ def notify_test(config: str, name: str, dry_run: bool, as_json: bool) -> None:
     full bodies). Exits 0 when every target accepted the message, 5 otherwise.
     Nothing is written to the state database.
     """
-    logging.basicConfig(level=logging.WARNING, format="sqlsentinel: %(message)s", stream=sys.stderr)
+    log_to_stderr(logging.WARNING)
     from sqlsentinel.notify.synthetic import send_test
 
-    loaded = load_config(config)
+    loaded = load_config(config, allow_broken=True)  # another alert's problem is not ours
+    if name in loaded.broken:
+        raise ConfigError(list(loaded.broken[name]))
     alert = loaded.alert(name)
     if alert is None:
         from sqlsentinel.config.run_loader import unknown_alert

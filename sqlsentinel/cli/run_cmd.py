@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
-from sqlsentinel.errors import ExitCode
+from sqlsentinel.cli.common import (
+    config_argument,
+    emit,
+    json_option,
+    log_to_stderr,
+    state_db_option,
+)
+from sqlsentinel.core.outcomes import CONFIG_ERROR
+from sqlsentinel.errors import ExitCode, StateDBError
 
 if TYPE_CHECKING:
     from sqlsentinel.config.fallbacks import Fallbacks
@@ -111,38 +118,53 @@ def run(
     """Run alerts now: query, evaluate, record the run, and notify.
 
     Exits 0 when every check ran (whether it found OK or ALERT), 1 when a check
-    failed, 4 when the result could not be recorded (it is kept and recorded by the
-    next run), 5 when a notification could not be delivered (it is retried next run).
-    --dry-run exits as the run would (1 when a check fails) and changes nothing.
+    failed, 3 when an alert's own settings are broken (an unset variable it reads, say:
+    it is recorded as an ERROR run with outcome config_error, and the other alerts run),
+    4 when the result could not be recorded (it is kept and recorded by the next run),
+    5 when a notification could not be delivered (it is retried next run).
+    --dry-run exits as the run would and changes nothing.
     """
-    logging.basicConfig(level=logging.INFO, format="sqlsentinel: %(message)s", stream=sys.stderr)
+    log_to_stderr(logging.INFO)
     from sqlsentinel.config.run_loader import load_for_run
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.location import resolve_state_url
 
-    settings, specs = load_for_run(config, alerts, applied=_applied_copy(applied, config))
+    selection = load_for_run(config, alerts, applied=_applied_copy(applied, config))
+    settings, specs, broken = selection.settings, selection.alerts, selection.broken
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:
-        _dry_run(specs, settings, db, as_json)
+        _dry_run(specs, broken, settings, db, as_json)
         return
-    from sqlsentinel.engine.run import Trigger, run_alert
+    from sqlsentinel.engine.run import Trigger, record_broken, run_alert
     from sqlsentinel.procinfo import launched_at
-    from sqlsentinel.state.location import spool_dir
 
     handed, launched = timer_instant(os.environ), launched_at()
     if handed is not None:  # the launch is known to a clock tick (10 ms): never before it
         launched = max(launched, handed)
     trigger = Trigger(triggered_by.upper(), handed, launched, timer_offset(os.environ))
-    spool = spool_dir(os.environ)
+    spool = _spool()
     summaries = [run_alert(a, settings, db, trigger, spool) for a in specs]
-    _report(summaries, as_json)
+    summaries += [record_broken(n, e, settings, db, trigger) for n, e in broken.items()]
+    _report(summaries, bool(broken), as_json)
 
 
-def _report(summaries: list[RunSummary], as_json: bool) -> None:
+def _spool() -> Path | None:
+    """Where a result that cannot be recorded is kept (None: no state folder to keep it in)."""
+    from sqlsentinel.state.location import spool_dir
+
+    try:
+        return spool_dir(os.environ)
+    except StateDBError:
+        return None
+
+
+def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
     """Print what each run did and exit with the code that tells systemd the truth."""
     emit([_row(s) for s in summaries], COLUMNS, as_json)
     code = ExitCode.OK
-    if any(s.check_failed for s in summaries):
+    if broken:
+        code = ExitCode.CONFIG
+    elif any(s.check_failed for s in summaries):
         code = ExitCode.CHECK_FAILED
     elif any(s.delivery_failed for s in summaries):
         code = ExitCode.DELIVERY_FAILED
@@ -153,13 +175,20 @@ def _report(summaries: list[RunSummary], as_json: bool) -> None:
     sys.exit(int(code))
 
 
-def _dry_run(specs: list[AlertSpec], settings: Settings, db: StateDB, as_json: bool) -> None:
-    """Show what a run would find and send; exit as that run would (1 when a check fails)."""
+def _dry_run(
+    specs: list[AlertSpec], broken: Mapping[str, str], settings: Settings, db: StateDB,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Show what a run would find and send; exit as that run would (3, or 1 when a check
+    fails)."""
     from sqlsentinel.engine.dry_run import dry_run_alert
 
     rows = [dry_run_alert(a, settings, db) for a in specs]
     for r in rows:
         r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
+    rows += [{"alert": n, "outcome": CONFIG_ERROR, "error": e} for n, e in broken.items()]
     emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
+    if broken:
+        sys.exit(int(ExitCode.CONFIG))
     if any(r["check_failed"] for r in rows):
         sys.exit(int(ExitCode.CHECK_FAILED))

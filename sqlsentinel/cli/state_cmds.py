@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, state_db_option
+from sqlsentinel.cli.common import CONFIG_PATH, config_argument, emit, json_option, state_db_option
 from sqlsentinel.config.peek import ConfigPeek, peek_file
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
@@ -55,7 +55,7 @@ def _known_alert(peek: ConfigPeek | None, name: str, config: str) -> None:
 
 
 @click.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=CONFIG_PATH)
 @state_db_option
 def init(config: str | None, state_db: str | None) -> None:
     """Create the state database schema, or upgrade an older one. Safe to run twice."""
@@ -70,7 +70,7 @@ def init(config: str | None, state_db: str | None) -> None:
 
 
 @click.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=CONFIG_PATH)
 @state_db_option
 @json_option
 def status(config: str | None, state_db: str | None, as_json: bool) -> None:
@@ -222,7 +222,7 @@ def _listing(
                 metavar="NAME",
                 help="Only this alert (repeatable).",
             ),
-            click.argument("config", required=False, type=click.Path(dir_okay=False)),
+            click.argument("config", required=False, type=CONFIG_PATH),
         ):
             decorated = option(decorated)
         return click.command(f.__name__)(decorated)

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from sqlsentinel.cli.common import (
+    CONFIG_PATH,
     applied_store,
     config_argument,
     emit,
     json_option,
     manager_option,
+    say,
 )
-from sqlsentinel.errors import UsageError
+from sqlsentinel.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from sqlsentinel.systemd.install import Plan
@@ -130,7 +132,8 @@ def _warn_unseen_environment(used: frozenset[str], env_file: str | None) -> None
 @click.option(
     "--state-db",
     metavar="URL",
-    help="State database URL passed to every run (no password: put it in the env file).",
+    help="State database URL passed to every run (no password or other secret: put such a "
+    "URL in the env file as SQLSENTINEL_STATE_DB).",
 )
 @json_option
 def install_units(
@@ -146,7 +149,8 @@ def install_units(
 ) -> None:
     """Install a systemd timer and service for every enabled alert of CONFIG.
 
-    Validates CONFIG first (nothing is written for an invalid one), keeps the
+    Validates CONFIG first (nothing is written for an invalid one; an alert whose own
+    settings are broken is left out, reported, and the command exits 3), keeps the
     validated file as the applied copy the services run (editing CONFIG changes
     nothing until it is applied again), writes only the unit files whose content
     changes, removes the units of alerts that left the config or were disabled,
@@ -154,19 +158,20 @@ def install_units(
     timers. See docs/systemd.md.
     """
     from sqlsentinel.config.read import read_config
+    from sqlsentinel.redaction import url_has_secret
     from sqlsentinel.systemd.apply import UnitTarget, accept, install, static_service_user
     from sqlsentinel.systemd.install import default_system
-    from sqlsentinel.systemd.units import STATE_DB_PASSWORD, UnitOptions, url_has_password
+    from sqlsentinel.systemd.units import STATE_DB_PASSWORD, UnitOptions
 
     system = default_system() if system is None else system
-    if state_db is not None and url_has_password(state_db):
+    if state_db is not None and url_has_secret(state_db):
         raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
     if exec_path is not None and not os.path.isabs(exec_path):
         raise UsageError(f"--exec {exec_path!r} must be an absolute path")
     store = applied_store(config)
     loaded = accept(read_config(config), config, store, keep=not dry_run)
     for w in loaded.warnings:
-        click.echo(f"warning: {w}", err=True)
+        say("warning", w)
     _warn_unseen_environment(loaded.env_used, env_file)
     options = UnitOptions(
         system=system,
@@ -179,10 +184,14 @@ def install_units(
     target = UnitTarget(_unit_dir(system, unit_dir), options, _systemctl(system, no_reload))
     installed = install(loaded, store, target, dry_run=dry_run)
     _report(installed.plan, dry_run, as_json, installed.started)
+    if loaded.broken:  # the others are installed; these are not until their settings are fixed
+        for problem in loaded.broken_problems():
+            say("error", problem)
+        raise SystemExit(ExitCode.CONFIG)
 
 
 @click.command("uninstall-units")
-@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=CONFIG_PATH)
 @_mode_options
 @json_option
 def uninstall_units(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,10 +17,12 @@ from pydantic import ValidationError
 from sqlsentinel.config import models as m
 from sqlsentinel.config.envsubst import substitute
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
+from sqlsentinel.config.isolate import disabled, isolate
 from sqlsentinel.config.messages import report
+from sqlsentinel.config.parsed import Parsed
 from sqlsentinel.config.read import decode_config, read_config
 from sqlsentinel.config.to_specs import Validated, compile_config
-from sqlsentinel.config.yamlsource import Parsed, parse_yaml
+from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.errors import ConfigError, Problem
 from sqlsentinel.schedule.translate import Translation
@@ -36,10 +38,20 @@ class LoadedConfig:
     env_used: frozenset[str] = field(default_factory=frozenset)
     translations: Mapping[str, Translation] = field(default_factory=dict)
     """Each alert's schedule as OnCalendar= lines, by alert name."""
+    broken: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)
+    """Alerts that cannot run, by name, with the problems that concern them alone (an
+    unset variable they read, say; see config.isolate). They are not in `alerts`."""
+    broken_disabled: frozenset[str] = frozenset()
+    """The broken alerts that say `enabled: false`."""
 
     def alert(self, name: str) -> AlertSpec | None:
         """The alert called `name`, if any."""
         return next((a for a in self.alerts if a.name == name), None)
+
+    def broken_problems(self) -> list[Problem]:
+        """Every problem of a broken alert, once each, in line order."""
+        found = {p: None for problems in self.broken.values() for p in problems}
+        return sorted(found, key=lambda p: (p.line or 0, p.path))
 
 
 def load_file(
@@ -71,14 +83,22 @@ def load_text(
     validated = _validate(parsed, source)
     warnings: list[Problem] = []
     compiled = compile_config(validated, parsed, source, environ, env_used, warnings, fallbacks)
+    broken: dict[str, list[Problem]] = {}
     if parsed.problems:
-        raise ConfigError(_tidy(parsed.problems, early))
+        problems = _tidy(parsed.problems, early)
+        file_wide, broken = isolate(parsed, problems)
+        if file_wide:
+            raise ConfigError(problems)
+    alerts = tuple(a for a in compiled.alerts if a.name not in broken)
+    names = (*(a.name for a in alerts), *sorted(broken))
     return LoadedConfig(
-        compiled.settings,
-        tuple(compiled.alerts),
+        replace(compiled.settings, alert_names=names),
+        alerts,
         tuple(warnings),
         frozenset(env_used),
-        compiled.translations,
+        {k: v for k, v in compiled.translations.items() if k not in broken},
+        {name: tuple(problems) for name, problems in broken.items()},
+        disabled(parsed, broken),
     )
 
 

@@ -8,8 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sqlsentinel.config import models as m
-from sqlsentinel.config.yamlsource import Parsed, Path, format_path
-from sqlsentinel.errors import Problem
+from sqlsentinel.config.parsed import Parsed, Path
 from sqlsentinel.notify.channels import CHANNELS, config_models
 
 
@@ -30,14 +29,8 @@ def report(exc: ValidationError, prefix: Path, parsed: Parsed, source: str) -> N
             continue
         if err["type"] == "union_tag_invalid":
             loc = (*loc, "channel")
-        parsed.problems.append(
-            Problem(
-                source,
-                parsed.line_of(loc),
-                format_path(loc) + alert_label(loc, parsed.data),
-                _message(err, loc, parsed.data),
-            )
-        )
+        message = _message(err, loc, parsed.data)
+        parsed.report(source, loc, message)
 
 
 def _close_key(key: str, known: list[str]) -> list[str]:
@@ -61,16 +54,6 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
         else:
             node = None
     return tuple(out)
-
-
-def alert_label(loc: Path, data: Any) -> str:
-    if len(loc) >= 2 and loc[0] == "alerts" and isinstance(loc[1], int):
-        alerts = data.get("alerts") if isinstance(data, dict) else None
-        if isinstance(alerts, list) and loc[1] < len(alerts) and isinstance(alerts[loc[1]], dict):
-            name = alerts[loc[1]].get("name")
-            if isinstance(name, str) and name.strip() and name.isprintable():
-                return f" (alert {name.strip()!r})"
-    return ""
 
 
 def _keys_of(model: type[BaseModel]) -> list[str]:

@@ -13,8 +13,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from sqlsentinel.core.spec import OnOutcome
-from sqlsentinel.model_fields import OptionalDuration, StrictModel, listify, positive
+from sqlsentinel.model_fields import (
+    OptionalDuration,
+    Port,
+    StrictModel,
+    has_control,
+    listify,
+    one_word,
+    positive,
+)
 from sqlsentinel.notify.channels import config_models
+from sqlsentinel.notify.channels.email import address_problem
 
 # The grammar of sqlalchemy.engine.make_url (which uses `re.match`, so anything after the
 # host part is accepted), checked without importing SQLAlchemy: `validate` stays fast.
@@ -38,8 +47,11 @@ class DatabaseModel(StrictModel):
                 "not a valid SQLAlchemy database URL; write it like "
                 "postgresql://user:password@host/dbname or sqlite:///path/to/file.db"
             )
-        if m["port"] is not None and not m["port"].isdigit():
-            raise ValueError(f"the port in the database URL must be a number, not {m['port']!r}")
+        port = m["port"]
+        if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(f"the port in the database URL must be 1-65535, not {port!r}")
+        if has_control(v) or any(c.isspace() for c in v):
+            raise ValueError("the database URL must not contain spaces or control characters")
         return v
 
 
@@ -53,7 +65,7 @@ class SmtpModel(StrictModel):
     """`smtp:` (otherwise the SMTP_* environment variables are used)."""
 
     host: str = Field(min_length=1)
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: Port | None = None
     username: str | None = None
     password: str | None = None
     from_address: str | None = None
@@ -62,6 +74,15 @@ class SmtpModel(StrictModel):
     timeout: OptionalDuration = None
 
     _t = field_validator("timeout")(positive)
+    _host = field_validator("host")(one_word)
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, v: str | None) -> str | None:
+        problem = None if v is None else address_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
 
 class _AlertSettings(StrictModel):
@@ -128,8 +149,10 @@ class AlertModel(_AlertSettings):
     def _name(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("must not be blank")
-        if any(ord(c) < 32 or ord(c) == 127 for c in v):
-            raise ValueError("must not contain control characters (such as newlines or tabs)")
+        if has_control(v):
+            raise ValueError(
+                "must not contain control characters (such as newlines, tabs, U+0085 or U+2028)"
+            )
         return v.strip()
 
     @field_validator("query")

@@ -1,15 +1,32 @@
-"""Load just what a run needs: through the spec cache when it can answer."""
+"""Load just what a run needs: through the spec cache when it can answer.
+
+An alert whose own settings are broken (config.isolate), or that sends email while no
+SMTP server is configured where it runs, does not stop the others: it is handed back
+in `RunSelection.broken` with the reason, for the engine to record as an ERROR run.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlsentinel.config.fallbacks import Fallbacks
 from sqlsentinel.config.read import read_config
+from sqlsentinel.config.smtp_env import unmet_smtp
 from sqlsentinel.config.spec_cache import SpecCache
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RunSelection:
+    """The settings, the alerts that can run, and why the others cannot."""
+
+    settings: Settings
+    alerts: list[AlertSpec]
+    broken: dict[str, str]
+    """Alert name -> its config problems (`file:line: field: message`, joined by `; `)."""
 
 
 def load_for_run(
@@ -17,8 +34,8 @@ def load_for_run(
     names: Sequence[str],
     environ: Mapping[str, str] | None = None,
     applied: tuple[bytes, Fallbacks] | None = None,
-) -> tuple[Settings, list[AlertSpec]]:
-    """Settings and the named alerts (every enabled alert when `names` is empty).
+) -> RunSelection:
+    """The named alerts (every enabled alert when `names` is empty).
 
     `applied` is the applied copy of the file at `path` and its fallbacks (`run
     --applied`): it is read instead of the file, which still names it in messages.
@@ -29,19 +46,30 @@ def load_for_run(
     if names:
         hit = cache.read(names)
         if hit is not None:
-            return hit
+            return _selection(*hit)
     from sqlsentinel.config.loader import load_text
     from sqlsentinel.config.read import decode_config
 
     loaded = load_text(decode_config(data, path), path, env, fallbacks)
-    cache.write(loaded.settings, loaded.alerts, set(loaded.env_used))
+    broken = {n: "; ".join(map(str, problems)) for n, problems in loaded.broken.items()}
+    cache.write(loaded.settings, loaded.alerts, set(loaded.env_used), broken)
     if not names:
-        return loaded.settings, [a for a in loaded.alerts if a.enabled]
+        enabled = [a for a in loaded.alerts if a.enabled]
+        wanted = {n: why for n, why in broken.items() if n not in loaded.broken_disabled}
+        return _selection(loaded.settings, enabled, wanted)
     by_name = {a.name: a for a in loaded.alerts}
-    missing = [n for n in names if n not in by_name]
+    missing = [n for n in names if n not in by_name and n not in broken]
     if missing:
-        raise UsageError("; ".join(unknown_alert(n, list(by_name), path) for n in missing))
-    return loaded.settings, [by_name[n] for n in names]
+        known = [*by_name, *broken]
+        raise UsageError("; ".join(unknown_alert(n, known, path) for n in missing))
+    chosen = [by_name[n] for n in names if n in by_name]
+    return _selection(loaded.settings, chosen, {n: broken[n] for n in names if n in broken})
+
+
+def _selection(settings: Settings, alerts: list[AlertSpec], broken: dict[str, str]) -> RunSelection:
+    unmet = {a.name: str(problem) for a in alerts if (problem := unmet_smtp(a, settings))}
+    runnable = [a for a in alerts if a.name not in unmet]
+    return RunSelection(settings, runnable, {**broken, **unmet})
 
 
 def unknown_alert(name: str, known: Sequence[str], source: str) -> str:

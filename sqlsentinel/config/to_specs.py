@@ -18,9 +18,8 @@ from pydantic import BaseModel
 
 from sqlsentinel.config import models as m
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
-from sqlsentinel.config.messages import alert_label
+from sqlsentinel.config.parsed import Parsed, Path, alert_label, format_path
 from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
-from sqlsentinel.config.yamlsource import Parsed, Path, format_path
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
 from sqlsentinel.dburl import sqlite_relative
 from sqlsentinel.durations import format_duration
@@ -29,6 +28,10 @@ from sqlsentinel.schedule.jitter import TIMER_ACCURACY, max_jitter
 from sqlsentinel.schedule.translate import ScheduleError, Translation, translate
 
 _COMMON_TARGET_KEYS = frozenset({"channel", "timeout", "max_attempts"})
+NO_SMTP = (
+    "email needs SMTP settings, and SMTP_HOST is not set here: set it where the alert runs "
+    "(its runs fail without it) or add an smtp: block (with host:)"
+)
 
 
 @dataclass
@@ -59,8 +62,8 @@ class _Context:
     source: str
     warnings: list[Problem]
 
-    def problem(self, path: Path, message: str) -> None:
-        self.parsed.problems.append(self._at(path, message))
+    def problem(self, path: Path, message: str, **how: Any) -> None:
+        self.parsed.report(self.source, path, message, **how)
 
     def warn(self, path: Path, message: str) -> None:
         self.warnings.append(self._at(path, message))
@@ -90,7 +93,9 @@ def compile_config(
     wants_email = any(
         getattr(t, "channel", None) == "email" for a in model.alerts for t in a.notify or ()
     )
-    smtp = _smtp(model.smtp, environ, env_used, ctx) if wants_email or model.smtp else None
+    smtp, smtp_given = None, "smtp" in bad_keys  # given: there are settings, broken or not
+    if wants_email or model.smtp:
+        smtp, smtp_given = _smtp(model.smtp, environ, env_used, ctx)
     _duplicate_names(parsed.data.get("alerts"), ctx)
     for i, schedule, zone in validated.loose:
         _translate(schedule, zone or fallbacks.timezone, ("alerts", i), ctx)
@@ -105,11 +110,8 @@ def compile_config(
             _check_jitter(a, path, ctx)
         targets = tuple(_target(t) for t in a.notify or ())
         email = [j for j, t in enumerate(targets) if t.channel == "email"]
-        if smtp is None and email and "smtp" not in bad_keys:
-            ctx.problem(
-                (*path, "notify", email[0]),
-                "email needs SMTP settings: add an smtp: block (with host:) or set SMTP_HOST",
-            )
+        if smtp is None and email and not smtp_given:
+            ctx.warn((*path, "notify", email[0]), NO_SMTP)
         if db is None:
             continue
         if translation is not None:
@@ -144,7 +146,7 @@ def _default_database(
         return configured
     if configured is None or fallbacks.database_url_overrides:
         return DatabaseSpec(url=url)
-    from sqlsentinel.dburl import redact
+    from sqlsentinel.redaction import redact
 
     ctx.warn(
         ("database", "url"),
@@ -251,13 +253,17 @@ def _target(t: BaseModel) -> TargetSpec:
 
 def _smtp(
     block: m.SmtpModel | None, environ: Mapping[str, str], env_used: set[str], ctx: _Context
-) -> SmtpSpec | None:
+) -> tuple[SmtpSpec | None, bool]:
+    """The SMTP settings, and whether any were given (a bad SMTP_* value is reported here)."""
     if block is not None:
         values = block.model_dump(exclude={"use_tls"})
-        return SmtpSpec(**given({**values, "starttls": False if block.ssl else block.use_tls}))
+        starttls = False if block.ssl else block.use_tls
+        return SmtpSpec(**given({**values, "starttls": starttls})), True
     env_used.update(SMTP_ENV_NAMES)
     try:
-        return smtp_from_env(environ)
+        spec = smtp_from_env(environ)
     except SmtpEnvError as exc:
-        ctx.problem((), f"SMTP settings from the environment: {exc}")
-        return None
+        message = f"SMTP settings from the environment: {exc}"
+        ctx.problem((), message, from_env=True, about=("smtp",))
+        return None, True
+    return spec, spec is not None

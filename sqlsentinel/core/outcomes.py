@@ -11,8 +11,10 @@ from sqlsentinel.core.spec import AlertSpec
 OK = "ok"
 ALERT = "alert"
 NO_DATA = "no_data"
+CONFIG_ERROR = "config_error"  # the alert's own settings are broken: it did not run at all
 ERROR_OUTCOMES = frozenset(
     {
+        CONFIG_ERROR,
         "multiple_rows",
         "missing_status",
         "invalid_status",

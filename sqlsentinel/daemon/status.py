@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlsentinel.config.applied import Rejection
@@ -17,8 +18,11 @@ def _hm(t: datetime | None) -> str:
     return t.strftime("%H:%M UTC") if t is not None else "?"
 
 
-def scheduled_line(next_runs: dict[str, datetime | None], running: list[str]) -> str:
-    """`12 alerts scheduled; next: daily_revenue_check at 2026-12-01 09:00 UTC`."""
+def scheduled_line(
+    next_runs: dict[str, datetime | None], running: list[str], broken: Mapping[str, str]
+) -> str:
+    """`12 alerts scheduled; next: daily_revenue_check at 2026-12-01 09:00 UTC`, and the
+    alerts left out because their own settings are broken (`broken`: name -> first error)."""
     planned = [(t, name) for name, t in next_runs.items() if t is not None]
     n = len(next_runs)
     line = f"{n} alert{'s' if n != 1 else ''} scheduled"
@@ -27,6 +31,11 @@ def scheduled_line(next_runs: dict[str, datetime | None], running: list[str]) ->
         line += f"; next: {name} at {_at(t)}"
     if running:
         line += f"; {len(running)} running"
+    if broken:
+        name, error = next(iter(sorted(broken.items())))
+        error = error if len(error) <= ERROR_MAX else error[:ERROR_MAX] + "..."
+        more = f" (+{len(broken) - 1} more)" if len(broken) > 1 else ""
+        line += f"; {len(broken)} not scheduled, broken: {name}: {error}{more}"
     return line
 
 

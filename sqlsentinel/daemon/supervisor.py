@@ -179,6 +179,8 @@ class Supervisor:
         loaded = accept(data, config, self.store, environ=env, fallbacks=fallbacks, keep=keep)
         for w in loaded.warnings:
             log.warning("config: %s", w)
+        for p in loaded.broken_problems():
+            log.error("alert not scheduled: %s", p)
         return loaded
 
     def _rejected(self, exc: ConfigError) -> list[Problem]:
@@ -227,7 +229,9 @@ class Supervisor:
             return status.invalid_line(meta.rejected, applied_at)
         if runs is None:
             runs = self.backend.next_runs(self.clock())
-        return status.scheduled_line(runs, self.backend.running())
+        broken = self.applied.loaded.broken if self.applied else {}
+        first = {name: problems[0].message for name, problems in broken.items() if problems}
+        return status.scheduled_line(runs, self.backend.running(), first)
 
     # ------------------------------------------------------------------ the loop
 

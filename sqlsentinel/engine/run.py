@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
-from sqlsentinel.core.decide import Previous, Transition, decide, rule_of
-from sqlsentinel.core.outcomes import check_failed, condition_for
+from sqlsentinel.core.decide import Previous, Rule, Transition, decide, rule_of
+from sqlsentinel.core.outcomes import CONFIG_ERROR, check_failed, condition_for
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
@@ -96,7 +96,7 @@ def observe(
 
 
 def run_alert(
-    alert: AlertSpec, settings: Settings, db: StateDB, trigger: Trigger, spool_root: Path
+    alert: AlertSpec, settings: Settings, db: StateDB, trigger: Trigger, spool_root: Path | None
 ) -> RunSummary:
     """Run `alert` once and record it; deliver what is due (and what earlier runs could not).
 
@@ -107,12 +107,14 @@ def run_alert(
     record, result = observe(alert, trigger, budget)
     try:
         db.ensure_schema(budget.delivery_deadline)
-        for path, waiting in spool.waiting(spool_root, alert.name):
+        for path, waiting in spool.waiting(spool_root, alert.name) if spool_root else ():
             if not recorded(db, waiting.run_id):
                 _record(alert, settings, db, waiting, budget, spooled=True)
             path.unlink(missing_ok=True)
         prev, t, claimed = _record(alert, settings, db, record, budget, spooled=False)
     except StateDBError as exc:
+        if spool_root is None:
+            raise
         kept = spool.save(spool_root, record)
         raise StateDBError(f"{exc}; the result of this run is kept in {kept}") from None
     summary = RunSummary(
@@ -159,6 +161,27 @@ def _record(
         lease = lease_seconds(budget.delivery_deadline - time.monotonic())
         claimed = tx.claim_pending(datetime.now(UTC), lease) if alert.notify else []
     return prev, t, claimed
+
+
+def record_broken(
+    name: str, error: str, settings: Settings, db: StateDB, trigger: Trigger
+) -> RunSummary:
+    """Record a run of an alert whose own settings are broken: ERROR, `config_error`, `error`
+    as the reason; nothing is sent (its targets may be what is broken)."""
+    now = datetime.now(UTC)
+    record = RunRecord(
+        os.urandom(16).hex(), name, trigger.triggered_by, trigger.handed_elapse,
+        trigger.launched_at, now, now, CONFIG_ERROR, "error", error=error,
+    )  # fmt: skip
+    db.ensure_schema()
+    with open_run(db, name, now) as tx:
+        prev = tx.previous
+        t = decide(prev, "error", Rule(notify_on_error=False), tx.silenced, now)
+        tx.write(record, t, [], settings.history_retention)
+    summary = RunSummary(name, record.run_id, CONFIG_ERROR, t.state.value, t.reason.value,
+                         error=error, check_failed=True)  # fmt: skip
+    _log(summary, record, prev)
+    return summary
 
 
 def _log(summary: RunSummary, record: RunRecord, prev: Previous | None) -> None:

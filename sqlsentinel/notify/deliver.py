@@ -1,7 +1,9 @@
 """The one delivery loop: timeout, retries with backoff and jitter, Retry-After, attempt records.
 
 Channels make single attempts; this module decides whether and when to try
-again, always inside the caller's deadline, and reports every attempt through
+again, always inside the caller's deadline: each attempt gets at most
+min(its timeout, the time left) in total (`deadline.bounded`), so a run ends by its
+deadline whatever a receiver does. It reports every attempt, timed out or not, through
 `on_attempt` (the state database turns them into delivery rows). What is still
 `retryable` when the loop stops is retried by the next run (from the outbox).
 """
@@ -20,7 +22,8 @@ from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.notify.channels import Outcome, SendResult, get_channel
-from sqlsentinel.notify.redact import scrub, usable_secrets
+from sqlsentinel.notify.deadline import bounded
+from sqlsentinel.redaction import redact
 
 BACKOFF_BASE = 1.0  # seconds; the n-th retry waits uniform(0, min(cap, base * 2**(n-1)))
 BACKOFF_CAP = 30.0
@@ -62,8 +65,8 @@ def describe_target(target: TargetSpec) -> str:
 
 
 def secrets_of(target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
-    """Every secret string a target (and the SMTP settings) could leak, for `scrub`."""
-    return usable_secrets(get_channel(target.channel).secrets(target, smtp))
+    """Every secret string a target (and the SMTP settings) could leak, for `redact`."""
+    return get_channel(target.channel).secrets(target, smtp)
 
 
 def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
@@ -73,7 +76,7 @@ def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
 
 @dataclass(frozen=True)
 class _Sender:
-    """One target's attempts: announce, send once, scrub, record and log."""
+    """One target's attempts: announce, send once, redact, record and log."""
 
     event: AlertEvent
     target: TargetSpec
@@ -102,10 +105,13 @@ class _Sender:
         if self.on_start is not None:  # the attempt is on record before anything is sent
             self.on_start(record)
         try:
-            result = channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout)
+            result = bounded(
+                lambda: channel.send(self.event, self.target, smtp=self.smtp, timeout=timeout),
+                timeout,
+            )
         except Exception as exc:  # a channel bug must not lose the message
             result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
-        detail = scrub(result.detail, usable_secrets(channel.secrets(self.target, self.smtp)))
+        detail = redact(result.detail, channel.secrets(self.target, self.smtp))
         record = replace(
             record,
             outcome=result.outcome,
@@ -169,4 +175,4 @@ def preview(event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None) -> 
     try:
         return {**head, **channel.preview(event, target, smtp=smtp)}
     except SentinelError as exc:
-        return {**head, "error": scrub(str(exc), secrets_of(target, smtp))}
+        return {**head, "error": redact(str(exc), secrets_of(target, smtp))}

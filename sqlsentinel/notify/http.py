@@ -9,7 +9,6 @@ URL silently is how alerts end up somewhere nobody reads.
 
 from __future__ import annotations
 
-import base64
 import errno
 import http.client
 import socket
@@ -18,11 +17,12 @@ import time
 import urllib.request
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlsentinel import __version__
 from sqlsentinel.notify.channels import SendResult
-from sqlsentinel.notify.redact import redact_url
+from sqlsentinel.notify.deadline import AttemptDeadline, timed_out
+from sqlsentinel.redaction import basic_credentials, redact_url
 
 USER_AGENT = f"sqlsentinel/{__version__}"
 EVENT_ID_HEADER = "X-SQLSentinel-Event-Id"
@@ -51,7 +51,7 @@ def _snippet(raw: bytes) -> str:
 def network_failure(exc: OSError | http.client.HTTPException, timeout: float) -> SendResult:
     """Classify an exception raised before an HTTP status arrived."""
     if isinstance(exc, TimeoutError):
-        return SendResult("retryable", None, "timeout", f"no answer within {timeout:g} s")
+        return timed_out(timeout)
     if isinstance(exc, ConnectionRefusedError):
         return SendResult("retryable", None, "connection_refused", "connection refused")
     if isinstance(exc, socket.gaierror):
@@ -88,9 +88,9 @@ def _status_result(code: int, reason: str, headers: Any, body: bytes) -> SendRes
     return SendResult("permanent", code, "http_status", detail)
 
 
-def _basic(user: str | None, password: str | None) -> str:
-    pair = f"{unquote(user or '')}:{unquote(password or '')}".encode()
-    return "Basic " + base64.b64encode(pair).decode("ascii")
+def _basic(header: str, user: str | None, password: str | None) -> dict[str, str]:
+    """Basic authentication from URL userinfo (redaction knows every form it takes)."""
+    return {header: basic_credentials(user, password or "")} if user else {}
 
 
 def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
@@ -101,12 +101,12 @@ def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str,
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    extra = {"Authorization": _basic(parts.username, parts.password)} if parts.username else {}
+    extra = _basic("Authorization", parts.username, parts.password)
     context = ssl.create_default_context() if https else None
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and not urllib.request.proxy_bypass(parts.hostname):
         p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        auth = {"Proxy-Authorization": _basic(p.username, p.password)} if p.username else {}
+        auth = _basic("Proxy-Authorization", p.username, p.password)
         if https:
             conn = http.client.HTTPSConnection(
                 p.hostname or "", p.port or 80, timeout=timeout, context=context
@@ -124,24 +124,27 @@ def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str,
 def http_send(
     method: str, url: str, body: bytes, headers: dict[str, str], timeout: float
 ) -> SendResult:
-    """One HTTP request with headers exactly as given; never raises, never follows a redirect."""
+    """One HTTP request with headers exactly as given, ended after `timeout` seconds in
+    total; never raises, never follows a redirect."""
     try:
         conn, target, extra = _connect(url, timeout)
     except ValueError as exc:
         return SendResult("permanent", None, "invalid_target", str(exc))
-    try:
-        conn.request(method, target, body=body, headers={**extra, **headers})
-        response = conn.getresponse()
-    except (OSError, http.client.HTTPException) as exc:
-        conn.close()
-        return network_failure(exc, timeout)
-    except ValueError as exc:  # e.g. a header value http.client refuses to send
-        conn.close()
-        return SendResult("permanent", None, "invalid_request", str(exc))
-    try:  # the status decides; a body that does not arrive only loses the detail
-        raw = b"" if 200 <= response.status < 300 else response.read(_SNIPPET * 4)
-    except (OSError, http.client.HTTPException):
-        raw = b""
-    finally:
-        conn.close()
+    deadline = AttemptDeadline(timeout)
+    with deadline.watch(lambda: conn.sock):
+        try:
+            conn.request(method, target, body=body, headers={**extra, **headers})
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            return timed_out(timeout) if deadline.expired else network_failure(exc, timeout)
+        except ValueError as exc:  # e.g. a header value http.client refuses to send
+            conn.close()
+            return SendResult("permanent", None, "invalid_request", str(exc))
+        try:  # the status decides; a body that does not arrive only loses the detail
+            raw = b"" if 200 <= response.status < 300 else response.read(_SNIPPET * 4)
+        except (OSError, http.client.HTTPException):
+            raw = b""
+        finally:
+            conn.close()
     return _status_result(response.status, response.reason, response.headers, raw)

@@ -1,5 +1,8 @@
 """jinja2 rendering of email and Slack messages, escaped to fit each channel.
 
+Every template, built-in or from the config, runs in jinja2's immutable sandbox: no
+attribute starting with `_` or other Python internal, no call that changes a value.
+`check_template` refuses at validate time what the sandbox would refuse at send time.
 Every `{{ value }}` goes through `show` (Decimal, datetimes and bytes print
 cleanly) and then through the channel's escaping: HTML for the email's HTML part
 (autoescape), Slack mrkdwn (`&`, `<`, `>`) for Slack, none for plain text. Literal
@@ -17,6 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import (
+    UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
+    UNSAFE_COROUTINE_ATTRIBUTES,
+    UNSAFE_GENERATOR_ATTRIBUTES,
+    ImmutableSandboxedEnvironment,
+    modifies_known_mutable,
+)
 
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.event import AlertEvent
@@ -36,6 +47,14 @@ _HEADLINES = {
     NotifyReason.SILENCE_ENDED: "{alert} is still firing (silence ended)",
     NotifyReason.TEST: "Test message for {alert}",
 }
+_INTERNAL = (
+    {"mro"}
+    | UNSAFE_GENERATOR_ATTRIBUTES
+    | UNSAFE_COROUTINE_ATTRIBUTES
+    | UNSAFE_ASYNC_GENERATOR_ATTRIBUTES
+)
+_ATTRIBUTE_FILTERS = frozenset({"attr", "selectattr", "rejectattr", "groupby"})  # 1st argument
+_MUTABLES: tuple[object, ...] = ([], {}, set())
 
 
 class TemplateError(SentinelError):
@@ -66,7 +85,7 @@ def mrkdwn_escape(value: Any) -> str:
 @cache
 def _env(kind: str) -> jinja2.Environment:
     finalize = mrkdwn_escape if kind == "slack" else show
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=kind == "html",
         finalize=finalize,
@@ -85,12 +104,44 @@ def _compile(kind: str, source: str) -> jinja2.Template:
 
 
 def check_template(text: str) -> str | None:
-    """An error message if `text` is not a valid template, else None (for config validation)."""
+    """An error message if `text` is not a valid template or does what the sandbox refuses,
+    else None (for config validation)."""
     try:
+        tree = _env("text").parse(text)
         _env("text").compile(text)
     except jinja2.TemplateSyntaxError as exc:
         return f"template syntax error on line {exc.lineno}: {exc.message}"
+    found = tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Call))
+    # find_all goes outside in; `a.b.c` is refused where the reader meets it first: at `b`
+    refusals = [(n.lineno, -i, *_refused(n)) for i, n in enumerate(found)]
+    line, _, name, call = min((r for r in refusals if r[2] or r[3]), default=(0, 0, "", ""))
+    if call:
+        return f"template line {line}: calling .{call}() is not allowed: templates change nothing"
+    if name:
+        return (
+            f"template line {line}: {name!r} is not allowed: templates run in a sandbox "
+            "without attributes that start with '_' or reach Python internals"
+        )
     return None
+
+
+def _refused(node: nodes.Node) -> tuple[str, str]:
+    """A name the sandbox would refuse in `node`, or a method call that changes a value."""
+    names: list[str] = []
+    if isinstance(node, nodes.Getattr):
+        names = [node.attr]
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        names = [node.arg.value] if isinstance(node.arg.value, str) else []
+    elif isinstance(node, nodes.Filter):
+        given = node.args[:1] if node.name in _ATTRIBUTE_FILTERS else []
+        given += [kw.value for kw in node.kwargs if kw.key == "attribute"]
+        texts = [c.value for c in given if isinstance(c, nodes.Const)]
+        names = [part for t in texts if isinstance(t, str) for part in t.split(".")]
+    elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+        name = node.node.attr
+        if any(modifies_known_mutable(m, name) for m in _MUTABLES):
+            return "", name
+    return next((n for n in names if n.startswith("_") or n in _INTERNAL), ""), ""
 
 
 def template_vars(event: AlertEvent) -> dict[str, Any]:

@@ -194,8 +194,8 @@ def _split_last_day(dom: str) -> tuple[str, bool]:
     return ",".join(rest), len(rest) != len(items)
 
 
-_NTH = re.compile(r"^([a-z]+|\d+)#(\d+)$", re.IGNORECASE)
-_LAST_WD = re.compile(r"^L([a-z]{3}|\d)$|^([a-z]{3}|\d)L$", re.IGNORECASE)
+_NTH = re.compile(r"^([a-z]+|\d+)#(\d+)$", re.IGNORECASE | re.ASCII)
+_LAST_WD = re.compile(r"^L([a-z]{3}|\d)$|^([a-z]{3}|\d)L$", re.IGNORECASE | re.ASCII)
 
 
 def _parse_dow(
@@ -353,8 +353,8 @@ def _reject_dialect_item(item: str, field: Field) -> None:
 
 
 def _value(token: str, field: Field, item: str) -> int:
-    """A number or 3-letter name within the field's bounds."""
-    if token.isdigit():
+    """A number (ASCII digits only, not U+0665 for 5) or 3-letter name within the field's bounds."""
+    if token.isascii() and token.isdigit():
         number = int(token)
         if not field.low <= number <= field.high:
             raise ScheduleError(

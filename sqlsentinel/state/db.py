@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlsentinel.dburl import POSTGRESQL, SQLITE, UrlError, parse_url, redact
+from sqlsentinel.dburl import POSTGRESQL, SQLITE, UrlError, parse_url
 from sqlsentinel.errors import StateDBError
+from sqlsentinel.redaction import redact
 from sqlsentinel.state.schema import (
     BOOLEAN_COLUMNS,
     DATETIME_COLUMNS,

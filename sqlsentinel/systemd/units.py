@@ -14,13 +14,13 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 
 from sqlsentinel.core.budget import unit_timeout
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import SystemdError
+from sqlsentinel.redaction import url_has_secret
 from sqlsentinel.schedule.jitter import TIMER_ACCURACY, randomized_delay_sec
 from sqlsentinel.systemd.offsets import timer_offset
 from sqlsentinel.systemd.unit_names import unit_base
@@ -94,13 +94,6 @@ def plain_path(path: str, what: str) -> str:
     return path.replace("%", "%%")
 
 
-def url_has_password(url: str) -> bool:
-    """True when a database URL carries a password (in the userinfo or the query)."""
-    parts = urlsplit(url)
-    query = {k.lower() for k in parse_qs(parts.query)}
-    return parts.password is not None or bool(query & {"password", "passwd", "pass"})
-
-
 def sqlite_dir(url: str | None) -> str | None:
     """The folder of a SQLite database file URL (it must be writable), else None."""
     if not url or not url.startswith("sqlite") or ":///" not in url:
@@ -113,8 +106,9 @@ def sqlite_dir(url: str | None) -> str | None:
 
 _HOME_DIRS = ("/home/", "/root/", "/run/user/")
 STATE_DB_PASSWORD = (
-    "the state database URL carries a password, and unit files are world-readable: "
-    "put SQLSENTINEL_STATE_DB=URL in the --env-file instead of passing --state-db"
+    "the state database URL carries a password or another secret parameter, and unit files "
+    "are world-readable: put SQLSENTINEL_STATE_DB=URL in the --env-file instead of passing "
+    "--state-db"
 )
 
 
@@ -124,7 +118,7 @@ def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object
         argv += ["--applied", options.applied]
     argv += ["--alert", alert.name, "--triggered-by", "CRON"]
     if options.state_db is not None:
-        if url_has_password(options.state_db):
+        if url_has_secret(options.state_db):
             raise SystemdError(STATE_DB_PASSWORD)
         argv += ["--state-db", options.state_db]
     exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in argv)

@@ -216,7 +216,8 @@ def test_state_commands_need_neither_valid_alerts_nor_secrets(
     mailing.write_text(
         CONFIG + "    notify:\n      - channel: email\n        recipients: [ops@example.com]\n"
     )
-    assert cli("validate", mailing).rc == 3  # no SMTP settings in this environment
+    validated = cli("validate", mailing)  # no SMTP settings here: a warning, for they may be
+    assert validated.rc == 0 and "warning:" in validated.stderr  # set where the alerts run
     for command in ("status", "history", "deliveries"):
         result = cli(command, mailing, "--json")
         assert result.rc == 0, (command, result.stderr)
@@ -277,3 +278,66 @@ def test_unusable_database_urls_are_named(cli: Cli, tmp_path: Path) -> None:
     assert rows["missing"]["error"] == f"no SQLite database at {tmp_path / 'no-such-file.db'}"
     assert not (tmp_path / "no-such-file.db").exists()
     assert "error=\"unknown database type 'sqllite'" in result.stderr  # the journal says why
+
+
+def test_healthcheck_never_prints_a_url_secret(cli: Cli, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"postgresql://nobody:pw-in-userinfo@127.0.0.1:{port}/x?sslmode=disable&password=hunter22"
+    path = tmp_path / "secret.yaml"
+    path.write_text(CONFIG.replace("sqlite:///target.db", url))
+    for args in (("--json",), ()):
+        result = cli("healthcheck", path, "--timeout", "3", *args)
+        assert result.rc == 6, result.stderr
+        output = result.stdout + result.stderr
+        assert "hunter22" not in output and "pw-in-userinfo" not in output
+    check = json.loads(cli("healthcheck", path, "--timeout", "3", "--json").stdout)[-1]["check"]
+    assert check.endswith("?sslmode=disable&password=…redacted)")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["sslpassword=k3y-secret", "password=k3y-secret", "token=k3y-secret", "api_key=k3y-secret"],
+)
+def test_install_units_refuses_a_state_db_with_a_secret(
+    cli: Cli, config: Path, tmp_path: Path, query: str
+) -> None:
+    state_db = f"postgresql://sentinel@db.example.com/state?sslmode=require&{query}"
+    result = cli("install-units", config, "--user", "--unit-dir", tmp_path / "units",
+                 "--no-reload", "--state-db", state_db)  # fmt: skip
+    assert result.rc == 2, result.stderr
+    assert "secret" in result.stderr and "k3y-secret" not in result.stderr
+    assert not (tmp_path / "units").exists()
+    path_only = "postgresql://sentinel@db/state?sslkey=/etc/sentinel/key.pem"
+    fine = cli("install-units", config, "--user", "--unit-dir", tmp_path / "units",
+               "--no-reload", "--state-db", path_only)  # fmt: skip
+    assert fine.rc == 0, fine.stderr
+
+
+def test_typed_values_are_usage_errors_not_internal_errors(
+    cli: Cli, config: Path, tmp_path: Path
+) -> None:
+    for timeout in ("nan", "inf", "-inf"):
+        result = cli("healthcheck", config, "--timeout", timeout)
+        assert result.rc == 2, (timeout, result.stderr)
+        assert "Invalid value for '--timeout'" in result.stderr
+    missing = tmp_path / "no-such-folder" / "sqlsentinel.prom"
+    result = cli("metrics", config, "--textfile", missing)
+    assert result.rc == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"error: --textfile {missing}: cannot write: No such file or directory"
+    )
+
+
+def test_log_lines_are_redacted_like_every_other_output(cli: Cli) -> None:
+    code = (
+        "import logging\n"
+        "from sqlsentinel.cli.common import log_to_stderr\n"
+        "log_to_stderr(logging.INFO)\n"
+        "logging.getLogger('sqlsentinel.run').info("
+        "'run finished error=%r', 'cannot connect to postgresql://u:hunter22@db/x?sslpassword=k3y')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli.env)
+    assert done.stderr == (
+        "sqlsentinel: run finished error='cannot connect to "
+        "postgresql://u:…redacted@db/x?sslpassword=…redacted'\n"
+    )

@@ -15,6 +15,8 @@ from pathlib import Path
 from notify.servers import HookServer
 from support import Cli
 
+from sqlsentinel.notify.channels import CHANNELS
+
 NEVER = (
     "pydantic", "yaml", "jinja2", "croniter", "sqlalchemy",
     "sqlsentinel.config.loader", "sqlsentinel.config.models", "sqlsentinel.schedule.translate",
@@ -58,10 +60,16 @@ def _warm_tick(cli: Cli, config: Path, alert: str, *env: str) -> set[str]:
 
 
 def test_sqlite_tick_imports_only_what_it_needs(cli: Cli, tmp_path: Path) -> None:
-    """Every channel kind in the file, none due: the tick takes its alert from the cache."""
+    """Every channel kind in the file, none due: the tick takes its alert from the cache,
+    also when another alert is broken (it reads a variable that is not set)."""
+    assert set(re.findall(r"- channel: (\w+)", NOTIFY)) == set(CHANNELS)  # every kind, always
     alerts = "".join(
         f"  - name: a{i}\n    query: SELECT 'OK' AS status\n    schedule: '*/5 * * * *'\n{NOTIFY}"
         for i in range(200)
+    )
+    alerts += NOTIFY.replace("http://127.0.0.1:9/hook", "${HOT_PATH_UNSET}").replace(
+        "    notify:\n",
+        "  - name: broken\n    query: SELECT 1\n    schedule: '0 * * * *'\n    notify:\n",
     )
     sqlite3.connect(tmp_path / "t.db").close()
     config = tmp_path / "alerts.yaml"

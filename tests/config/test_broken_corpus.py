@@ -25,7 +25,7 @@ RUN_CASES = [
     "02-unclosed-bracket.yaml",
     "09-unknown-alert-key.yaml",
     "26-cron-minute-61.yaml",
-    "37-env-unset.yaml",
+    "38-env-malformed.yaml",
     "45-many-problems.yaml",
 ]
 

@@ -41,7 +41,7 @@ def test_the_environment_never_overrides_the_config_but_warns_naming_both() -> N
     loaded = load_text(WITH_DATABASE, "/c/a.yaml", {}, Fallbacks(database_url=env_url))
     assert {a.database.url for a in loaded.alerts} == {"sqlite:////data/config.db"}
     (warning,) = loaded.warnings
-    assert "DATABASE_URL is postgresql://reader:***@db/shop" in str(warning)
+    assert "DATABASE_URL is postgresql://reader:…redacted@db/shop" in str(warning)
     assert "the config names sqlite:////data/config.db" in str(warning)
     assert str(warning).startswith("/c/a.yaml:2: database.url")
     same = load_text(

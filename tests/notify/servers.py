@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,6 +56,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    echo: bool = False  # append the request's headers to the body, as some receivers do
 
 
 @dataclass
@@ -88,13 +91,14 @@ class HookServer:
                     )
                     reply = outer.replies.pop(0) if outer.replies else outer.default
                 time.sleep(reply.delay)
+                body = reply.body + (str(self.headers).encode() if reply.echo else b"")
                 try:
                     self.send_response(reply.status)
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    self.wfile.write(body)
                 except OSError:
                     pass  # the client gave up (timeout tests)
 
@@ -116,3 +120,61 @@ class HookServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class DripServer:
+    """A real TCP server that answers one byte at a time, forever (a hostile receiver).
+
+    Each connection gets `greeting` at once, then, after the client's first line (when
+    `after_line`), `reply` one byte every `interval` seconds followed by an endless
+    `filler`: no single read ever waits long, so only a total deadline ends the attempt.
+    """
+
+    def __init__(
+        self,
+        reply: bytes,
+        *,
+        greeting: bytes = b"",
+        after_line: bool = True,
+        interval: float = 0.2,
+        filler: bytes = b"a",
+    ) -> None:
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = int(self.sock.getsockname()[1])
+        self._args = (reply, greeting, after_line, interval, filler)
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        reply, greeting, after_line, interval, filler = self._args
+        with conn:
+            try:
+                conn.sendall(greeting)
+                if after_line:
+                    conn.makefile("rb").readline()
+                for i in itertools.count():
+                    byte = reply[i : i + 1] or filler
+                    conn.sendall(byte)
+                    if self._stop.wait(interval):
+                        return
+            except OSError:
+                return  # the client gave up: that is the point
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()

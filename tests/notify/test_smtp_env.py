@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from sqlsentinel.config.loader import load_text
 from sqlsentinel.config.smtp_env import SmtpEnvError, smtp_from_env
 from sqlsentinel.core.spec import SmtpSpec
 
@@ -56,8 +59,32 @@ def test_aliases_plain_and_implicit_tls() -> None:
         ({"SMTP_PORT": "70000"}, "SMTP_PORT=70000: expected a port number"),
         ({"SMTP_USE_TLS": "maybe"}, "SMTP_USE_TLS='maybe': expected true or false"),
         ({"SMTP_TIMEOUT": "-1"}, "SMTP_TIMEOUT='-1': expected a positive number"),
+        ({"SMTP_TIMEOUT": "nan"}, "SMTP_TIMEOUT='nan': expected a positive number"),
+        ({"SMTP_TIMEOUT": "inf"}, "SMTP_TIMEOUT='inf': expected a positive number"),
+        ({"SMTP_TIMEOUT": "0"}, "SMTP_TIMEOUT='0': expected a positive number"),
+        ({"SMTP_TIMEOUT": "1e9"}, "SMTP_TIMEOUT='1e9': expected a positive number"),
+        (
+            {"SMTP_PORT": "\u0665\u0668\u0667"},
+            "SMTP_PORT='\u0665\u0668\u0667': expected a positive",
+        ),
+        ({"SMTP_HOST": "mail example.com"}, "SMTP_HOST='mail example.com': expected a host name"),
+        ({"SMTP_FROM": "a@x\nBcc: b@y"}, "SMTP_FROM_ADDRESS='a@x\\nBcc: b@y': expected an email"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SmtpEnvError, match="^" + message.replace("(", r"\(")):
+    with pytest.raises(SmtpEnvError, match="^" + re.escape(message)):
         smtp_from_env({"SMTP_HOST": "h", **env})
+
+
+def test_a_bad_variable_breaks_the_alerts_that_send_email() -> None:
+    text = (
+        "database: {url: 'sqlite:///x.db'}\nalerts:\n  - name: a\n    query: SELECT 1\n"
+        "    schedule: '* * * * *'\n    notify:\n      - channel: email\n"
+        "        recipients: [ops@example.com]\n"
+    )
+    loaded = load_text(text, "c.yaml", {"SMTP_HOST": "mail", "SMTP_TIMEOUT": "nan"})
+    assert [str(p) for p in loaded.broken["a"]] == [
+        "c.yaml:1: SMTP settings from the environment: "
+        "SMTP_TIMEOUT='nan': expected a positive number"
+    ]
+    assert loaded.warnings == ()  # and no second message about missing SMTP settings

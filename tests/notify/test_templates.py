@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,43 @@ def test_runtime_errors_are_typed() -> None:
 def test_check_template(source: str, error: str | None) -> None:
     message = check_template(source)
     assert message == error if error is None else message and message.startswith(error)
+
+
+EXPLOITS = [
+    "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
+    "{{ lipsum.__globals__['os'].system('touch MARKER') }}",
+    "{{ (tags|attr('__class__')).__base__.__subclasses__() }}",
+    "{{ joiner.__init__.__globals__.__builtins__.open('MARKER', 'w') }}",
+]
+
+
+@pytest.mark.parametrize("source", EXPLOITS)
+def test_templates_run_in_the_sandbox(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What validation refuses also fails at send time (a template that got past it, say
+    from an older cache), and nothing runs."""
+    monkeypatch.chdir(tmp_path)
+    error = check_template(source)
+    assert error is not None and "is not allowed: templates run in a sandbox" in error
+    with pytest.raises(TemplateError):
+        render_slack(make_event(), source)
+    with pytest.raises(TemplateError):
+        render_email(make_event(), None, source)
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_attribute_names_given_to_filters_are_checked() -> None:
+    error = check_template("{{ context|map(attribute='__class__')|list }}")
+    assert error is not None and "'__class__' is not allowed" in error
+    assert "class" not in render_slack(make_event(), "{{ tags|map(attribute='__class__')|list }}")
+
+
+def test_templates_cannot_change_the_values_they_show() -> None:
+    assert check_template("{{ context.update({'x': 1}) }}") == (
+        "template line 1: calling .update() is not allowed: templates change nothing"
+    )
+    event = make_event()
+    with pytest.raises(TemplateError, match="unsafe"):
+        render_slack(event, "{{ context.update({'note': 'changed'}) }}")
+    assert event.context["note"] == "<script>alert(1)</script>"

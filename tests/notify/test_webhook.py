@@ -191,7 +191,7 @@ def test_slow_server_times_out(hook: HookServer, attempts: list[Attempt]) -> Non
     assert time.monotonic() - start < 1.5
     assert (result.outcome, result.attempts) == ("retryable", 2)
     assert {a.error_class for a in attempts} == {"timeout"}
-    assert attempts[0].detail == "no answer within 0.3 s"
+    assert attempts[0].detail == "no complete answer within 0.3 s"
 
 
 def test_silent_server_times_out(silent_url: str, attempts: list[Attempt]) -> None:
@@ -264,6 +264,26 @@ def test_secrets_never_reach_attempts_logs_or_previews(
             assert secret not in text
     assert attempts[0].target.startswith("webhook POST http://…redacted@127.0.0.1:")
     assert "token=…redacted" in attempts[0].target
+
+
+def test_a_receiver_echoing_basic_credentials_leaks_no_form_of_them(
+    hook: HookServer, attempts: list[Attempt], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Userinfo becomes `Authorization: Basic …`; an echo of it is redacted in every form."""
+    url = hook.url("/hook").replace("//", "//alice:p%40ss-w0rd@")
+    hook.default = Reply(401, b"denied; you sent: ", echo=True)
+    headers = {"X-Api-Key": "Basic " + base64.b64encode(b"bob:key-pa55").decode()}
+    target = make_target("webhook", url=url, headers=headers, max_attempts=1)
+    caplog.set_level("INFO")
+    _, result = run(target, attempts)
+    sent = hook.requests[0].headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(b"alice:p@ss-w0rd").decode()
+    forms = [sent, sent.split()[1], "p@ss-w0rd", "p%40ss-w0rd", "alice:p@ss", "key-pa55",
+             headers["X-Api-Key"].split()[1]]  # fmt: skip
+    for text in (attempts[0].detail, result.detail, caplog.text):
+        assert "denied" in text and "Authorization: …redacted" in text
+        for form in forms:
+            assert form not in text
 
 
 def test_parse_retry_after() -> None:

@@ -210,3 +210,21 @@ def test_unknown_time_zone_is_rejected(zone: str) -> None:
 
 def test_schedule_error_is_a_value_error() -> None:
     assert issubclass(ScheduleError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("cron", "item", "field"),
+    [
+        ("\u0665 * * * *", "\u0665", "minute"),  # ARABIC-INDIC DIGIT FIVE was read as minute 5
+        ("0 \u0661\u0662 * * *", "\u0661\u0662", "hour"),
+        ("0 0 \uff11-5 * *", "\uff11-5", "day-of-month"),  # FULLWIDTH DIGIT ONE
+        ("*/\u0665 * * * *", "*/\u0665", "minute"),
+        ("0 0 * * L\u0665", "L\u0665", "day-of-week"),
+    ],
+)
+def test_only_ascii_digits_are_numbers(cron: str, item: str, field: str) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        translate(cron)
+    assert caught.value.reason == f"`{item}` is not a valid {field} value"
+    with pytest.raises(ScheduleError, match="needs a single weekday"):
+        translate("0 0 * * \u0665#2")

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.notify.channels import Outcome, SendResult
+from sqlsentinel.notify.deadline import AttemptDeadline, timed_out
 from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, network_failure
 from sqlsentinel.notify.templates import TemplateError, render_email
+from sqlsentinel.redaction import smtp_secrets
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -64,15 +66,27 @@ def config_model() -> type[BaseModel]:
         @field_validator("recipients")
         @classmethod
         def _addresses(cls, v: list[str]) -> list[str]:
-            from email.utils import parseaddr
-
             for addr in v:
-                _, parsed = parseaddr(addr)
-                if "@" not in parsed or parsed.startswith("@") or parsed.endswith("@"):
-                    raise ValueError(f"{addr!r} is not an email address")
+                problem = address_problem(addr)
+                if problem:
+                    raise ValueError(problem)
             return v
 
     return EmailModel
+
+
+def address_problem(addr: str) -> str | None:
+    """Why `addr` (`a@example.com` or `Name <a@example.com>`) is no usable address, if it is not."""
+    from email.utils import parseaddr
+
+    from sqlsentinel.model_fields import has_control
+
+    if has_control(addr):
+        return f"{addr!r} must be one address without line breaks or control characters"
+    _, parsed = parseaddr(addr)
+    if "@" not in parsed or parsed.startswith("@") or parsed.endswith("@") or " " in parsed:
+        return f"{addr!r} is not an email address"
+    return None
 
 
 def build_message(event: AlertEvent, target: TargetSpec, smtp: SmtpSpec) -> EmailMessage:
@@ -130,25 +144,34 @@ def _smtp_failure(exc: OSError, timeout: float) -> SendResult:
     return network_failure(exc, timeout)
 
 
-def _transmit(msg: EmailMessage, recipients: list[str], smtp: SmtpSpec, timeout: float) -> str:
-    """One SMTP session; returns the refused recipients (if only some were refused)."""
+def _transmit(
+    msg: EmailMessage, recipients: list[str], smtp: SmtpSpec, deadline: AttemptDeadline
+) -> str:
+    """One SMTP session, shut down at `deadline`; returns the recipients refused (if only
+    some were)."""
     context = ssl.create_default_context()
+    timeout = deadline.seconds
     client = (
-        smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+        smtplib.SMTP_SSL(timeout=timeout, context=context)
         if smtp.ssl
-        else smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+        else smtplib.SMTP(timeout=timeout)
     )
-    try:
-        if smtp.starttls and not smtp.ssl:
-            client.starttls(context=context)
-        if smtp.username:
-            client.login(smtp.username, smtp.password or "")
-        refused = client.send_message(msg, smtp.from_address, recipients)
-    finally:
+    # Created unconnected, so the deadline watches the greeting too; TLS checks the
+    # certificate against _host, which only the constructor would otherwise set.
+    vars(client)["_host"] = smtp.host
+    with deadline.watch(lambda: getattr(client, "sock", None)):
         try:
-            client.quit()
-        except (smtplib.SMTPException, OSError):
-            client.close()
+            client.connect(smtp.host, smtp.port)
+            if smtp.starttls and not smtp.ssl:
+                client.starttls(context=context)
+            if smtp.username:
+                client.login(smtp.username, smtp.password or "")
+            refused = client.send_message(msg, smtp.from_address, recipients)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
     return "; ".join(f"{a}: {c} {m.decode(errors='replace')}" for a, (c, m) in refused.items())
 
 
@@ -158,7 +181,7 @@ class EmailChannel:
     def send(
         self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
-        """One SMTP session."""
+        """One SMTP session, ended after `timeout` seconds in total."""
         if smtp is None:
             detail = "SMTP is not configured: add an smtp: block or set SMTP_HOST"
             return SendResult("permanent", None, "smtp_not_configured", detail)
@@ -168,10 +191,11 @@ class EmailChannel:
             return SendResult("permanent", None, "template_error", str(exc))
         except ValueError as exc:
             return SendResult("permanent", None, "invalid_message", str(exc))
+        deadline = AttemptDeadline(timeout)
         try:
-            refused = _transmit(msg, list(options(target).recipients), smtp, timeout)
+            refused = _transmit(msg, list(options(target).recipients), smtp, deadline)
         except (smtplib.SMTPException, OSError) as exc:
-            return _smtp_failure(exc, timeout)
+            return timed_out(timeout) if deadline.expired else _smtp_failure(exc, timeout)
         detail = f"accepted by {smtp.host}:{smtp.port}"
         if refused:
             detail += f"; refused: {refused}"
@@ -197,8 +221,8 @@ class EmailChannel:
         return "email " + ", ".join(options(target).recipients)
 
     def secrets(self, target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
-        """The SMTP password."""
-        return [smtp.password or ""] if smtp is not None else []
+        """The SMTP password, in every form AUTH sends it."""
+        return smtp_secrets(smtp.username, smtp.password) if smtp is not None else []
 
     def default_timeout(self, smtp: SmtpSpec | None) -> float:
         """The SMTP settings' timeout."""

@@ -10,7 +10,7 @@ from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
 from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, http_send
-from sqlsentinel.notify.redact import redact_url, url_secrets
+from sqlsentinel.redaction import redact_url, url_secrets
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -59,6 +59,11 @@ def config_model() -> type[BaseModel]:
 
         _body = field_validator("body")(check_template)
 
+        @field_validator("webhook_url", "webhook")
+        @classmethod
+        def _url(cls, v: str | None) -> str | None:
+            return None if v is None else check_http_url(v)
+
         @model_validator(mode="after")
         def _one_url(self) -> SlackModel:
             if self.webhook_url and self.webhook:
@@ -68,10 +73,6 @@ def config_model() -> type[BaseModel]:
                 raise ValueError(
                     "a Slack notification needs webhook_url (the incoming-webhook URL)"
                 )
-            try:
-                check_http_url(url)
-            except ValueError:
-                raise ValueError(f"webhook_url must be an http(s) URL, not {url!r}") from None
             return self.model_copy(update={"webhook_url": url, "webhook": None})
 
     return SlackModel

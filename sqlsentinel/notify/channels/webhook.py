@@ -13,13 +13,7 @@ from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
 from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, http_send
-from sqlsentinel.notify.redact import (
-    REDACTED,
-    SAFE_HEADERS,
-    redact_headers,
-    redact_url,
-    url_secrets,
-)
+from sqlsentinel.redaction import REDACTED, header_secrets, redact_headers, redact_url, url_secrets
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -53,7 +47,7 @@ def config_model() -> type[BaseModel]:
 
     from pydantic import Field, field_validator
 
-    from sqlsentinel.notify.channels.config_base import TargetModel, check_http_url
+    from sqlsentinel.notify.channels.config_base import TargetModel, check_headers, check_http_url
 
     class WebhookModel(TargetModel):
         """`channel: webhook`."""
@@ -65,6 +59,7 @@ def config_model() -> type[BaseModel]:
         secret: str | None = Field(default=None, min_length=1)
 
         _url = field_validator("url")(check_http_url)
+        _headers = field_validator("headers")(check_headers)
 
         @field_validator("method")
         @classmethod
@@ -128,11 +123,9 @@ class WebhookChannel:
         return f"webhook {o.method} {redact_url(o.url)}"
 
     def secrets(self, target: TargetSpec, smtp: SmtpSpec | None) -> list[str]:
-        """URL secrets, non-trivial header values and the signing secret."""
+        """URL secrets, header values (and the credentials in them) and the signing secret."""
         o = options(target)
-        found = url_secrets(o.url)
-        found += [v for k, v in o.headers.items() if k.lower() not in SAFE_HEADERS]
-        return [*found, o.secret or ""]
+        return [*url_secrets(o.url), *header_secrets(o.headers.items()), o.secret or ""]
 
     def default_timeout(self, smtp: SmtpSpec | None) -> float:
         """The default per-attempt timeout."""
