@@ -24,6 +24,7 @@ from sqlsentinel.model_fields import (
 )
 from sqlsentinel.notify.channels import config_models
 from sqlsentinel.notify.channels.email import address_problem
+from sqlsentinel.sqltext import extra_statement
 
 # The grammar of sqlalchemy.engine.make_url (which uses `re.match`, so anything after the
 # host part is accepted), checked without importing SQLAlchemy: `validate` stays fast.
@@ -160,6 +161,13 @@ class AlertModel(_AlertSettings):
     def _query(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("must not be empty")
+        second = extra_statement(v)
+        if second is not None:
+            start = " ".join(v[second:].split())[:30]
+            raise ValueError(
+                f"must be one SQL statement, but a second one follows a `;` ({start!r}); "
+                "the database runs exactly one (a read-only database role is the real guard)"
+            )
         return v
 
 
@@ -170,6 +178,20 @@ class ConfigModel(StrictModel):
     databases: dict[str, DatabaseModel] = Field(default_factory=dict)
     state_db: str | None = None
     history_retention: OptionalDuration = None
+
+    @field_validator("state_db")
+    @classmethod
+    def _state_backend(cls, v: str | None) -> str | None:
+        if v is None or "://" not in v:
+            return v  # a bare path is a SQLite file
+        backend = v.split("://", 1)[0].split("+", 1)[0]
+        if backend not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError(
+                f"the state database must be SQLite or PostgreSQL, not {backend!r}; "
+                "write sqlite:///path/state.db or postgresql://user@host/db"
+            )
+        return v
+
     smtp: SmtpModel | None = None
     defaults: DefaultsModel | None = None
     alerts: list[AlertModel] = Field(min_length=1)

@@ -26,6 +26,7 @@ from sqlsentinel.redaction import basic_credentials, redact_url
 
 USER_AGENT = f"sqlsentinel/{__version__}"
 EVENT_ID_HEADER = "X-SQLSentinel-Event-Id"
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # the same event id, under the name receivers know
 _SNIPPET = 200  # characters of an error response body kept in the detail
 
 

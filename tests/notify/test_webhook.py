@@ -60,6 +60,7 @@ def test_delivers_the_documented_payload(hook: HookServer, attempts: list[Attemp
     assert req.method == "POST" and req.path == "/hook"
     assert req.headers["Content-Type"] == "application/json; charset=utf-8"
     assert req.headers["X-SQLSentinel-Event-Id"] == event.event_id
+    assert req.headers["Idempotency-Key"] == event.event_id  # at least once: receivers dedupe
     assert req.headers["X-Team"] == "shop"
     assert "X-SQLSentinel-Signature" not in req.headers
     body = req.json()

@@ -9,7 +9,7 @@ from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
-from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, http_send
+from sqlsentinel.notify.http import EVENT_ID_HEADER, IDEMPOTENCY_HEADER, USER_AGENT, http_send
 from sqlsentinel.redaction import redact_url, url_secrets
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ class SlackChannel:
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
             EVENT_ID_HEADER: event.event_id,
+            IDEMPOTENCY_HEADER: event.event_id,
         }
         return http_send("POST", options(target).webhook_url, body, headers, timeout)
 

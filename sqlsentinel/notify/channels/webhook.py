@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
-from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, http_send
+from sqlsentinel.notify.http import EVENT_ID_HEADER, IDEMPOTENCY_HEADER, USER_AGENT, http_send
 from sqlsentinel.redaction import REDACTED, header_secrets, redact_headers, redact_url, url_secrets
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ def _base_headers(event: AlertEvent) -> dict[str, str]:
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
         EVENT_ID_HEADER: event.event_id,
+        IDEMPOTENCY_HEADER: event.event_id,
     }
 
 
