@@ -7,7 +7,7 @@ path works from the compiled `spec` dataclasses instead.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
@@ -104,6 +104,18 @@ class _AlertSettings(StrictModel):
     database: str | None = None
     persistent: bool | None = None
     jitter: OptionalDuration = None
+    on_missing: Literal["resolve", "keep"] | None = None
+    max_instances: int | None = Field(default=None, ge=1, le=100_000)
+    stale_after: OptionalDuration = None
+    heartbeat_url: str | None = None
+    heartbeat_start: bool | None = None
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _heartbeat(cls, v: str | None) -> str | None:
+        from sqlsentinel.notify.channels.config_base import check_http_url
+
+        return None if v is None else check_http_url(v)
 
     @field_validator("timezone")
     @classmethod
@@ -144,6 +156,23 @@ class AlertModel(_AlertSettings):
     description: str | None = None
     query: str = Field(min_length=1)
     schedule: str  # required here, optional in defaults
+    key: Annotated[list[str], BeforeValidator(listify)] | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if not v or any(not c.strip() for c in v):
+            raise ValueError("must name one or more result columns, e.g. [warehouse_id]")
+        lowered = [c.strip().lower() for c in v]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("names a column twice")
+        reserved = {"status", "actual_value", "threshold"} & set(lowered)
+        if reserved:
+            column = sorted(reserved)[0]
+            raise ValueError(f"cannot use {column!r}: it is part of the result contract")
+        return [c.strip() for c in v]
 
     @field_validator("name")
     @classmethod

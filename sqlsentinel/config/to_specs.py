@@ -163,7 +163,8 @@ def _alert(
     line: int | None,
     translation: Translation | None,
 ) -> AlertSpec:
-    values = a.model_dump(exclude={"database", "notify", "tags"})
+    values = a.model_dump(exclude={"database", "notify", "tags", "key"})
+    values["key"] = tuple(a.key) if a.key else None
     if translation is not None:
         values.update(
             calendar_zone=translation.calendar_zone, minute_shift=translation.minute_shift

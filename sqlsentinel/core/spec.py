@@ -15,6 +15,10 @@ from typing import Any, Literal
 
 DEFAULT_ATTEMPT_TIMEOUT = 10.0  # seconds per delivery attempt (email: the SMTP timeout)
 
+OnMissing = Literal["resolve", "keep"]
+"""What happens to an instance of a keyed alert that a later result no longer has."""
+STALE_GRACE_S = 60.0  # `stale_after` defaults to the alert's timeout plus this
+
 OnOutcome = Literal["error", "alert", "ok", "keep"]
 """What a no-data or error outcome means for the alert's state."""
 ON_OUTCOME_VALUES: tuple[OnOutcome, ...] = ("error", "alert", "ok", "keep")
@@ -81,6 +85,12 @@ class AlertSpec:
     tags: tuple[str, ...] = ()
     persistent: bool = True  # systemd timer Persistent=: catch up a run missed while down
     jitter: float = 0.0  # seconds: each tick starts a fixed, per-alert offset in [0, jitter) late
+    key: tuple[str, ...] = ()  # columns naming an instance: one state per row (empty: one row)
+    on_missing: OnMissing = "resolve"  # an instance absent from a later result
+    max_instances: int = 1000  # more rows than this is the outcome `too_many_instances`
+    stale_after: float | None = None  # seconds past a missed tick; None: timeout + STALE_GRACE_S
+    heartbeat_url: str | None = None  # pinged after each run (Healthchecks-style dead-man's switch)
+    heartbeat_start: bool = False  # also ping `<heartbeat_url>/start` before the query
     calendar_zone: str = "UTC"  # derived: the zone the timer's lines are in (DST policy)
     minute_shift: int = 0  # derived: UTC minute = local minute - minute_shift (calendar UTC)
     line: int | None = None  # line of the alert in the config file (for messages)
