@@ -134,6 +134,7 @@ def alert_from_json(d: dict[str, Any]) -> AlertSpec:
     data["database"] = DatabaseSpec(**data["database"])
     data["notify"] = tuple(TargetSpec(**t) for t in data["notify"])
     data["tags"] = tuple(data["tags"])
+    data["key"] = tuple(data.get("key") or ())
     return AlertSpec(**data)
 
 
