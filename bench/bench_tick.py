@@ -9,12 +9,15 @@ wait4's rusage. Cases, interleaved so that drift hits them alike:
 * `tick-sqlite`: SQLite target and state, trivial query, no notification;
 * `tick-sqlite-1000`: the same alert in a 1,000-alert config;
 * `tick-webhook`: the same, but every tick notifies one webhook (a local HTTP server);
+* `floor-webhook`: `floor-sqlite` plus one JSON POST to that server with the stdlib
+  `http.client` (what any notifying tick pays at least: http.client loads ssl and email);
 * `floor-pg`: `python -c` importing psycopg and running the query on PostgreSQL;
 * `tick-pg`: PostgreSQL target and state.
 
 Targets (docs/architecture.md): tick-sqlite <= 3x floor-sqlite in CPU and <= 20 MiB peak
 RSS; tick-pg <= 1.5x floor-pg in CPU; tick-sqlite-1000 <= 1.1x tick-sqlite; tick-webhook
-<= 1.2x tick-sqlite. Usage (root, for the PostgreSQL server): `python bench/bench_tick.py [-n 21]`.
+<= 1.2x tick-sqlite (beside it, the webhook's own cost is set against the floor's).
+Usage (root, for the PostgreSQL server): `python bench/bench_tick.py [-n 21]`.
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ def _cases(tmp: Path, pg: str, hook: str) -> dict[str, list[str]]:
         "tick-sqlite": [*tick, str(tmp / "one.yaml"), *cron],
         "tick-sqlite-1000": [*tick, str(tmp / "many.yaml"), *cron],
         "tick-webhook": [*tick, str(tmp / "hook.yaml"), *cron],
+        "floor-webhook": [py, "-c", _floor_webhook(target, hook)],
         "floor-pg": [
             py,
             "-c",
@@ -127,6 +131,19 @@ def _cases(tmp: Path, pg: str, hook: str) -> dict[str, list[str]]:
         ],
         "tick-pg": [*tick, str(tmp / "pg.yaml"), *cron],
     }
+
+
+def _floor_webhook(target: Path, hook: str) -> str:
+    """`floor-sqlite`, then the least a notifying tick must do: one POST, its answer read."""
+    port = hook.split(":")[-1].split("/")[0]
+    return (
+        f"import sqlite3, http.client, json\nc = sqlite3.connect({str(target)!r})\n"
+        f"rows = c.execute({QUERY!r}).fetchall()\n"
+        f"h = http.client.HTTPConnection('127.0.0.1', {port}, timeout=10)\n"
+        "h.request('POST', '/hook', body=json.dumps({'rows': rows}).encode(),\n"
+        "          headers={'Content-Type': 'application/json'})\n"
+        "h.getresponse().read()"
+    )
 
 
 def bench(tmp: Path, repetitions: int) -> None:
@@ -145,7 +162,7 @@ def bench(tmp: Path, repetitions: int) -> None:
             for name, argv in cases.items():
                 runs[name].append(_measure(argv, env, tmp))
     server.shutdown()
-    assert _Hook.received == repetitions + 1, _Hook.received  # every webhook tick delivered
+    assert _Hook.received == 2 * (repetitions + 1), _Hook.received  # every POST arrived
     _report(runs, repetitions)
 
 
@@ -160,6 +177,9 @@ def _report(runs: dict[str, list[tuple[float, float, float]]], repetitions: int)
         ratio = med[case][0] / med[base][0]
         verdict = "ok" if ratio <= target else "MISSED"
         print(f"CPU {case} / {base}: {ratio:.2f}x (target <= {target}x) {verdict}")
+    own = (med["tick-webhook"][0] - med["tick-sqlite"][0]) * 1000
+    floor = (med["floor-webhook"][0] - med["floor-sqlite"][0]) * 1000
+    print(f"a webhook's own CPU: {own:.1f} ms in a tick, {floor:.1f} ms at the floor")
     rss = med["tick-sqlite"][2]
     above = rss - med["python"][2]
     verdict = "ok" if rss <= RSS_TARGET_MIB else "MISSED"

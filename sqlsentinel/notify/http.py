@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import errno
 import http.client
+import os
 import socket
 import ssl
 import time
-import urllib.request
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -94,6 +94,17 @@ def _basic(header: str, user: str | None, password: str | None) -> dict[str, str
     return {header: basic_credentials(user, password or "")} if user else {}
 
 
+def _proxy_for(scheme: str, host: str) -> str | None:
+    """The environment's proxy for this URL, as urllib reads it; urllib.request is only
+    imported when some `*_proxy` variable is set (a tick without one skips its cost)."""
+    if not any(name.lower().endswith("_proxy") for name in os.environ):
+        return None
+    import urllib.request
+
+    proxy = urllib.request.getproxies().get(scheme)
+    return proxy if proxy and not urllib.request.proxy_bypass(host) else None
+
+
 def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
     """Connection (direct or through the environment's proxy), request target, extra headers."""
     parts = urlsplit(url)
@@ -104,8 +115,8 @@ def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str,
     target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     extra = _basic("Authorization", parts.username, parts.password)
     context = ssl.create_default_context() if https else None
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname):
+    proxy = _proxy_for(parts.scheme, parts.hostname)
+    if proxy:
         p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         auth = _basic("Proxy-Authorization", p.username, p.password)
         if https:

@@ -294,3 +294,28 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(http_date, now=now) == 90.0
     assert parse_retry_after(formatdate(now - 90, usegmt=True), now=now) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_http_proxy_from_the_environment_is_used(
+    hook: HookServer, attempts: list[Attempt], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver stands in for a forward proxy: it gets the absolute URL and the
+    proxy credentials; the target's own host is never resolved."""
+    proxy = hook.url("").replace("http://", "http://pu:pp@")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    target = make_target("webhook", url="http://hooks.invalid/in")
+    _, result = run(target, attempts)
+    assert result.outcome == "delivered"
+    [req] = hook.requests
+    assert req.path == "http://hooks.invalid/in"
+    assert req.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"pu:pp").decode()
+
+
+def test_no_proxy_bypasses_the_proxy(
+    hook: HookServer, attempts: list[Attempt], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    _, result = run(make_target("webhook", url=hook.url()), attempts)
+    assert result.outcome == "delivered"
+    assert [r.path for r in hook.requests] == ["/hook"]
