@@ -3,7 +3,8 @@
 With a warm spec cache a tick never loads the validator, the unit generator, jinja2,
 croniter, pydantic, PyYAML or SQLAlchemy: a SQLite tick uses the stdlib `sqlite3`, a
 PostgreSQL tick psycopg 3, and only a tick that delivers loads the HTTP client (for an
-unsigned webhook without a proxy never jinja2, smtplib, OpenSSL's hashlib or urllib.request). Its cost is measured in bench/bench_tick.py.
+unsigned webhook without a proxy never jinja2, smtplib, OpenSSL's hashlib or urllib.request).
+Its cost is measured in bench/bench_tick.py.
 """
 
 from __future__ import annotations
