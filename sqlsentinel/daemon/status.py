@@ -22,7 +22,8 @@ def scheduled_line(
     next_runs: dict[str, datetime | None], running: list[str], broken: Mapping[str, str]
 ) -> str:
     """`12 alerts scheduled; next: daily_revenue_check at 2026-12-01 09:00 UTC`, and the
-    alerts left out because their own settings are broken (`broken`: name -> first error)."""
+    alerts whose own settings are broken (`broken`: name -> first error): one that was
+    scheduled before keeps its times, and its runs record the error."""
     planned = [(t, name) for name, t in next_runs.items() if t is not None]
     n = len(next_runs)
     line = f"{n} alert{'s' if n != 1 else ''} scheduled"
@@ -35,7 +36,7 @@ def scheduled_line(
         name, error = next(iter(sorted(broken.items())))
         error = error if len(error) <= ERROR_MAX else error[:ERROR_MAX] + "..."
         more = f" (+{len(broken) - 1} more)" if len(broken) > 1 else ""
-        line += f"; {len(broken)} not scheduled, broken: {name}: {error}{more}"
+        line += f"; {len(broken)} broken: {name}: {error}{more}"
     return line
 
 

@@ -192,6 +192,8 @@ class Supervisor:
     def _install(self, loaded: LoadedConfig, missed: Mapping[str, datetime]) -> None:
         now = self.clock()
         jobs = tuple(job_for(a, now) for a in loaded.alerts if a.enabled)
+        before = self.applied.jobs if self.applied else ()
+        jobs += tuple(j for j in before if j.name in loaded.broken)  # broken keep their times
         meta = self.store.meta()
         assert meta is not None  # accept() recorded it
         applied = Applied(loaded, self.store, meta, jobs)

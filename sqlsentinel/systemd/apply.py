@@ -82,14 +82,18 @@ def accept(
 def install(
     loaded: LoadedConfig, store: AppliedStore, target: UnitTarget, *, dry_run: bool = False
 ) -> Installed:
-    """Render every enabled alert's units (running the applied copy) and install them."""
+    """Render every enabled alert's units (running the applied copy) and install them.
+
+    A broken alert keeps the units it had: its timer goes on firing, and each run
+    records the alert's error until its environment is fixed (then it runs again).
+    """
     options = replace(target.options, applied=str(store.folder))
     rendered = [
         render_alert(a, loaded.translations[a.name].on_calendar, options)
         for a in loaded.alerts
         if a.enabled
     ]
-    plan = plan_install(target.unit_dir, options.config_path, rendered)
+    plan = plan_install(target.unit_dir, options.config_path, rendered, loaded.broken)
     if dry_run:
         return Installed(plan)
     return Installed(plan, apply(plan, target.systemctl))

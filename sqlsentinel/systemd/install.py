@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from sqlsentinel.atomic import atomic_write_many
 from sqlsentinel.errors import SystemdError
 from sqlsentinel.systemd.systemctl import Systemctl
+from sqlsentinel.systemd.unit_names import unit_base
 from sqlsentinel.systemd.units import MARKER, AlertUnits
 
 MANIFEST = ".sqlsentinel-manifest.json"
@@ -107,8 +108,13 @@ def _read(path: Path) -> str | None:
         raise SystemdError(f"cannot read {path}: {exc}") from None
 
 
-def plan_install(unit_dir: Path, config: str, rendered: Sequence[AlertUnits]) -> Plan:
-    """Compare the rendered units of `config` with what is installed in `unit_dir`."""
+def plan_install(
+    unit_dir: Path, config: str, rendered: Sequence[AlertUnits], keep: Collection[str] = ()
+) -> Plan:
+    """Compare the rendered units of `config` with what is installed in `unit_dir`.
+
+    The installed units of the alerts named in `keep` (broken ones) stay as they are.
+    """
     manifest = read_manifest(unit_dir)
     owners = {name: key for key, entry in manifest["configs"].items() for name in entry["files"]}
     previous: dict[str, str] = dict(manifest["configs"].get(config, {}).get("files", {}))
@@ -131,7 +137,11 @@ def plan_install(unit_dir: Path, config: str, rendered: Sequence[AlertUnits]) ->
             if name.endswith(".timer") and not (unit_dir / WANTS / name).is_symlink():
                 plan.links.append(name)
             plan.changes.append(Change(name, units.alert, action))
+    stems = tuple(f"{unit_base(alert)}." for alert in keep)
     for name in sorted(set(previous) - set(files)):
+        if name.startswith(stems):
+            files[name] = previous[name]
+            continue
         plan.remove.append(name)
         plan.changes.append(Change(name, None, "remove"))
     manifest["configs"][config] = {"files": files}

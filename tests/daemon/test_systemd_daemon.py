@@ -188,6 +188,27 @@ def test_an_unset_variable_in_one_alert_does_not_stop_another(
     assert daemon.history() == [("good", "ok"), ("good", "ok")]
 
 
+def test_a_broken_alert_keeps_its_timer_and_records_its_error(
+    daemon: Daemon, workdir: Path
+) -> None:
+    """An alert whose environment breaks is not unscheduled (that would hide it): its
+    timer stays, and each run records the error (exit 3) until the variable is set."""
+    config = workdir / "alerts.yaml"
+    hook = "    notify:\n      - channel: webhook\n        url: {}\n"
+    url = hook.format("http://127.0.0.1:9/hook")
+    config.write_text(config_text(workdir, alert("good"), alert("other", extra=url)))
+    daemon.start(config)
+    timer = unit_base("other") + ".timer"
+    wait_until(lambda: timer in daemon.timers(), 5)
+    unset = hook.format("${SQLSENTINEL_TEST_UNSET_URL}")
+    config.write_text(config_text(workdir, alert("good"), alert("other", extra=unset)))
+    wait_until(lambda: "1 broken: other: " in daemon.prop("StatusText"), 5)
+    assert daemon.prop("StatusText").startswith("2 alerts scheduled")
+    assert timer in daemon.timers()
+    assert daemon.run_service("other") == "exit-code"
+    assert daemon.history() == [("other", "config_error")]
+
+
 def test_reload_returns_after_applying_and_refuses_a_broken_file(
     daemon: Daemon, workdir: Path
 ) -> None:

@@ -183,3 +183,27 @@ def test_files_it_did_not_write_are_never_touched(tmp_path: Path) -> None:
     assert "not written by sqlsentinel" in done.stderr
     assert foreign.read_text() == "[Timer]\nOnCalendar=daily\n"
     assert not (unit_dir / f"{unit_base('a')}.service").exists()
+
+
+def test_a_broken_alert_keeps_its_units_and_a_new_broken_one_gets_none(tmp_path: Path) -> None:
+    """Its environment broke: its timer stays (each run records the error) and exit 3 says so."""
+    alert = "- name: {}\n  query: SELECT 1\n  schedule: '0 * * * *'\n  description: {}\n"
+    config = write_config(tmp_path, alert.format("a", "fine") + alert.format("b", "fine"))
+    unit_dir = tmp_path / "u"
+    args = ("install-units", str(config), "--user", "--unit-dir", str(unit_dir), "--no-reload")
+    assert _cli(*args).returncode == 0
+    before = {p.name: p.read_text() for p in unit_dir.glob("sqlsentinel-*")}
+    broken = alert.format("b", "${SQLSENTINEL_TEST_UNSET}") + alert.format(
+        "c", "${SQLSENTINEL_TEST_UNSET}"
+    )
+    config.write_text(
+        config.read_text().split("alerts:")[0] + "alerts:\n" + alert.format("a", "ok") + broken
+    )
+    done = _cli(*args)
+    assert done.returncode == 3
+    assert "alerts[1].description (alert 'b')" in done.stderr and "(alert 'c')" in done.stderr
+    after = {p.name: p.read_text() for p in unit_dir.glob("sqlsentinel-*")}
+    for name in (f"{unit_base('b')}.service", f"{unit_base('b')}.timer"):
+        assert after[name] == before[name]
+    assert not any(n.startswith(unit_base("c")) for n in after)
+    assert (unit_dir / "timers.target.wants" / f"{unit_base('b')}.timer").is_symlink()
