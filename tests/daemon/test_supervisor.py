@@ -141,3 +141,17 @@ def test_heartbeat_next_runs_and_a_stalled_loop(parts: tuple[Supervisor, Path]) 
     assert stopped.beat.stopped_at is not None and stopped.beat.status == "stopped"
     assert read_ack(sup.ack.path) is None  # type: ignore[union-attr]
     sup.recorder = None  # stopped already
+
+
+def test_a_broken_alert_keeps_its_times_and_a_new_broken_one_gets_none(
+    parts: tuple[Supervisor, Path],
+) -> None:
+    sup, config = parts
+    write(config, "a", "b")
+    sup.start()
+    unset = "    description: ${SQLSENTINEL_TEST_UNSET}\n"
+    broken = (ALERT.format(name=n) + unset for n in ("b", "c"))
+    config.write_text(config.read_text().split("  - name: b")[0] + "".join(broken))
+    assert sup.reload(forced=False) == "applied"
+    assert sup.backend.next_runs(sup.clock()).keys() == {"a", "b"}
+    assert sup.line.startswith("2 alerts scheduled") and "; 2 broken: b: " in sup.line
