@@ -20,46 +20,34 @@ N alerts are 2N unit files (a timer and a service each).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-NAMESPACE_SCRIPT = """\
-set -e
-mount -t tmpfs tmpfs /run/systemd
-mkdir -p /run/systemd/system
-exec /lib/systemd/systemd --user
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from user_manager import REPO, manager_cpu_seconds, user_manager
+
 PHASES = ("install", "second install", "one changed", "status", "uninstall")
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Manager:
     """A running `systemd --user` and the environment that reaches it."""
 
-    proc: subprocess.Popen[bytes]
+    pid: int
     base: Path
     env: dict[str, str]
 
     def cpu_seconds(self) -> float:
         """utime + stime of the manager process."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
+        return manager_cpu_seconds(self.pid)
 
     def rss_mib(self) -> float:
         """The manager's resident memory."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
@@ -79,36 +67,6 @@ class Manager:
         if done.returncode != 0:
             raise RuntimeError(f"sqlsentinel {' '.join(args[:1])} failed: {done.stderr}")
         return time.perf_counter() - start, self.cpu_seconds() - cpu
-
-
-@contextmanager
-def user_manager() -> Iterator[Manager]:
-    """A fresh `systemd --user` with a temporary HOME; stopped and removed afterwards."""
-    base = Path(tempfile.mkdtemp(prefix="sqsb-"))
-    (base / "run").mkdir(mode=0o700)
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(base / "home"),
-        "XDG_CONFIG_HOME": str(base / "home/.config"),
-        "XDG_RUNTIME_DIR": str(base / "run"),
-        "PYTHONPATH": str(REPO),
-    }
-    proc = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SCRIPT],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not (base / "run/systemd/private").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)
-        yield Manager(proc, base, env)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def write_config(path: Path, count: int, changed: int | None = None) -> None:
@@ -135,7 +93,8 @@ def _snapshot(unit_dir: Path) -> dict[str, int]:
 
 def one_round(count: int) -> tuple[dict[str, tuple[float, float]], tuple[float, float]]:
     """Every phase once in a fresh manager: {phase: (wall, manager CPU)}, (RSS before, after)."""
-    with user_manager() as manager:
+    with user_manager() as (pid, base, env):
+        manager = Manager(pid, base, env)
         unit_dir = manager.base / "home/.config/systemd/user"
         config = manager.base / "alerts.yaml"
         write_config(config, count)
