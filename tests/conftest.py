@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from notify.servers import HookServer
 from support import Cli, free_port
 
 PG_BIN = Path(os.environ.get("SQLSENTINEL_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -105,6 +106,14 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def hook() -> Iterator[HookServer]:
+    """A real HTTP receiver (tests/notify/servers.py) for webhooks, Slack and heartbeats."""
+    server = HookServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

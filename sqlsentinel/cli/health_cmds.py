@@ -38,7 +38,9 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
 
     CONFIG must be valid, every alert able to run here (the variables it reads set,
     an SMTP server configured when it sends email), the state database and every
-    alert database must answer, and a daemon that runs CONFIG must have a fresh heartbeat.
+    alert database must answer, a daemon that runs CONFIG must have a fresh heartbeat,
+    and no enabled alert may have missed a scheduled run (be stale: no run since a
+    tick plus its stale_after). Run it from a monitoring system or a timer.
 
     Exits 0 when all checks pass, 6 when any fails.
     """
@@ -61,6 +63,7 @@ def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool
         detail = f"schema v{version}" if version else "reachable; schema not created yet"
         rows.append({"check": "state database", "ok": True, "detail": detail})
         rows += _daemon_rows(db, config)
+        rows += _stale_rows(db, config, loaded)
     except SentinelError as exc:
         rows.append({"check": "state database", "ok": False, "detail": str(exc)})
     seen: set[str] = set()
@@ -102,6 +105,25 @@ def _daemon_rows(db: Any, config: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _stale_rows(db: Any, config: str, loaded: Any) -> list[dict[str, Any]]:
+    """A failed check for each alert that missed a scheduled run; one passed check else."""
+    from sqlsentinel.cli.missed_runs import config_staleness
+
+    try:
+        found = config_staleness(config, db, datetime.now(UTC), loaded)
+    except ConfigError as exc:
+        detail = f"cannot load the applied config here: {str(exc).splitlines()[0]}"
+        return [{"check": "missed runs", "ok": False, "detail": detail}]
+    rows = [
+        {"check": f"alert {s.alert}", "ok": False, "detail": f"stale: {s.describe()}"}
+        for s in found
+        if s.stale
+    ]
+    return rows or [
+        {"check": "missed runs", "ok": True, "detail": f"none ({len(found)} enabled alerts)"}
+    ]
+
+
 def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
     """A failed check for each alert that cannot run here: its own settings are broken,
     or it sends email and no SMTP server is configured."""
@@ -128,7 +150,10 @@ def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
 )
 @state_db_option
 def metrics(config: str | None, textfile: str | None, state_db: str | None) -> None:
-    """Print alert states, runs and pending notifications in Prometheus text format."""
+    """Print alert states, runs and pending notifications in Prometheus text format.
+
+    With CONFIG, also whether each alert missed a scheduled run (sqlsentinel_alert_stale).
+    """
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.metrics import metrics_text
 
@@ -138,7 +163,10 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
 
         configured = peek_file(config).state_db
     db = StateDB(resolve_state_url(state_db, configured, os.environ))
-    text = metrics_text(db, datetime.now(UTC))
+    now = datetime.now(UTC)
+    text = metrics_text(db, now)
+    if config is not None:
+        text += _stale_metrics(config, db, now)
     if textfile is None:
         click.echo(text, nl=False)
         return
@@ -148,3 +176,16 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
         atomic_write(Path(textfile), text.encode(), 0o644)
     except OSError as exc:
         raise UsageError(f"--textfile {textfile}: cannot write: {exc.strerror or exc}") from None
+
+
+def _stale_metrics(config: str, db: Any, now: datetime) -> str:
+    """The missed-run families of CONFIG's alerts (none, with a warning, when it does not load)."""
+    from sqlsentinel.cli.common import say
+    from sqlsentinel.cli.missed_runs import config_staleness
+    from sqlsentinel.engine.staleness import staleness_metrics
+
+    try:
+        return staleness_metrics(config_staleness(config, db, now))
+    except ConfigError as exc:
+        say("warning", f"missed runs not exported: {str(exc).splitlines()[0]}")
+        return ""

@@ -78,7 +78,8 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
 
     The timer's next and last run come from systemd where install-units installed it,
     the next run from the daemon while it runs. With CONFIG, also says (on stderr)
-    which config is applied, whether the file differs and why, and how the daemon is.
+    which config is applied, whether the file differs and why, and how the daemon is,
+    and shows the run an alert missed (MISSED_RUN) while it is stale.
     """
     db, loaded = _open(config, state_db)
     now = datetime.now(UTC)
@@ -95,6 +96,7 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         rows = [r for r in rows if r["alert"] in configured]
         _add_timers(rows, loaded)
         _add_daemon(rows, db, loaded.source, now)
+        _add_missed_runs(rows, db, loaded.source, now)
     pending = listings.pending_count(db) if has_schema else {}
     silenced = active_silences(db, now) if has_schema else {}
     for r in rows:
@@ -117,10 +119,27 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
             "silenced_until",
             "next_run",
             "last_run",
+            "missed_run",
             "undelivered",
         ),
         as_json,
     )
+
+
+def _add_missed_runs(rows: list[dict[str, Any]], db: StateDB, config: str, now: datetime) -> None:
+    """`stale` and `missed_run` of each enabled alert (stale None: not checked, or disabled)."""
+    from sqlsentinel.cli.missed_runs import config_staleness
+    from sqlsentinel.errors import ConfigError
+
+    try:
+        found = {s.alert: s for s in config_staleness(config, db, now)}
+    except ConfigError as exc:
+        click.echo(f"missed runs: not checked: {str(exc).splitlines()[0]}", err=True)
+        found = {}
+    for r in rows:
+        s = found.get(r["alert"])
+        r["stale"] = s.stale if s else None
+        r["missed_run"] = s.missed_tick if s else None
 
 
 def _decode_json(value: Any) -> Any:

@@ -47,6 +47,8 @@ class NotifyReason(StrEnum):
     REPEAT = "repeat"
     SILENCE_ENDED = "silence_ended"
     TEST = "test"  # `sqlsentinel notify-test`; never decided by a run
+    STALE = "stale"  # the daemon found a scheduled run missing (one per stale episode)
+    RECOVERED = "recovered"  # the alert ran again after a stale episode
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
 @dataclass(frozen=True)
 class AlertEvent:
     """One notification of one alert, independent of the channel that carries it."""
@@ -50,6 +54,8 @@ class AlertEvent:
     tags: tuple[str, ...]
     triggered_by: str
     run_id: str
+    missed_tick: datetime | None = None  # stale/recovered: the scheduled run that was missed
+    last_run_at: datetime | None = None  # stale/recovered: the alert's last recorded run then
 
     def to_payload(self) -> dict[str, Any]:
         """The documented, versioned webhook JSON (JSON-safe)."""
@@ -72,7 +78,15 @@ class AlertEvent:
             "tags": list(self.tags),
             "triggered_by": self.triggered_by,
             "run_id": self.run_id,
+            **self._missed_fields(),
         }
+
+    def _missed_fields(self) -> dict[str, Any]:
+        """`missed_tick` and `last_run_at`, only in `stale` and `recovered` payloads."""
+        if self.missed_tick is None:
+            return {}
+        last = None if self.last_run_at is None else _iso(self.last_run_at)
+        return {"missed_tick": _iso(self.missed_tick), "last_run_at": last}
 
     @classmethod
     def from_payload(cls, d: dict[str, Any]) -> AlertEvent:
@@ -95,6 +109,8 @@ class AlertEvent:
             tags=tuple(d.get("tags") or ()),
             triggered_by=d["triggered_by"],
             run_id=d["run_id"],
+            missed_tick=_time(d.get("missed_tick")),
+            last_run_at=_time(d.get("last_run_at")),
         )
 
 

@@ -107,6 +107,11 @@ class Settings:
     alert_names: tuple[str, ...] = ()
 
 
+def stale_grace(alert: AlertSpec) -> float:
+    """Seconds after a scheduled tick without a run before `alert` counts as stale (missed)."""
+    return alert.timeout + STALE_GRACE_S if alert.stale_after is None else alert.stale_after
+
+
 def defaults_of(cls: type[Any]) -> dict[str, Any]:
     """The default of every field of a spec dataclass that has one (for docs and tests)."""
     out: dict[str, Any] = {}

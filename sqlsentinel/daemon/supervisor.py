@@ -29,6 +29,7 @@ from sqlsentinel.daemon.jobs import job_for
 from sqlsentinel.daemon.notify import Notifier
 from sqlsentinel.daemon.recorder import StateRecorder
 from sqlsentinel.daemon.reload_ack import ReloadAck
+from sqlsentinel.daemon.stale_watch import StaleWatch
 from sqlsentinel.daemon.watch import POLL_S, FileWatch
 from sqlsentinel.errors import ConfigError, Problem, SentinelError, SystemdError
 from sqlsentinel.state.daemon_state import Heartbeat, read_daemon_status
@@ -69,6 +70,7 @@ class Supervisor:
         self.notifier, self.ack, self.clock = notifier, ack, clock
         self.db: StateDB | None = None
         self.recorder: StateRecorder | None = None
+        self.stale_watch: StaleWatch | None = None
         self.applied: Applied | None = None
         self.failure: str | None = None  # why the latest valid config could not be applied
         self.line = "starting"
@@ -199,6 +201,8 @@ class Supervisor:
         applied = Applied(loaded, self.store, meta, jobs)
         summary = self.backend.install(applied, now, missed)
         self.applied, self.failure = applied, None
+        if self.stale_watch is not None:
+            self.stale_watch.update(loaded, meta.applied_at)
         log.info("config applied sha256=%s %s", meta.sha256, summary)
         env = self.settings.environ
         url = resolve_state_url(self.settings.state_db, loaded.settings.state_db, env)
@@ -216,6 +220,8 @@ class Supervisor:
             return {}
         self.recorder = StateRecorder(self.db)
         self.recorder.start()
+        self.stale_watch = StaleWatch(url, self.clock)
+        self.stale_watch.start()
         return {a: t for d in found for a, t in d.next_runs.items() if t is not None}
 
     def _report_rejection(self) -> None:
@@ -304,6 +310,8 @@ class Supervisor:
         self.notifier.stopping()
         log.info("stopping")
         self.backend.stop()
+        if self.stale_watch is not None:
+            self.stale_watch.close(timeout=0.5)
         self.line = "stopped"
         self._beat(self.clock(), stopped=True)
         if self.ack is not None:
@@ -336,4 +344,10 @@ class Supervisor:
 
         if self.db is None:
             raise SentinelError("no state database")
-        return metrics_text(self.db, self.clock())
+        now = self.clock()
+        text = metrics_text(self.db, now)
+        if self.stale_watch is None:
+            return text
+        from sqlsentinel.engine.staleness import staleness_metrics
+
+        return text + staleness_metrics(self.stale_watch.report(now))

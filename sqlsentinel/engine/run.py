@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
 from sqlsentinel.core.decide import Previous, Rule, Transition, decide, rule_of
@@ -20,6 +20,9 @@ from sqlsentinel.errors import StateDBError
 from sqlsentinel.state import spool
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.record import OutboxEntry, open_run, recorded
+
+if TYPE_CHECKING:
+    from sqlsentinel.engine.heartbeat import Signal
 
 log = logging.getLogger("sqlsentinel.run")
 
@@ -104,6 +107,8 @@ def run_alert(
     recorded by the next run of the alert (StateDBError says so).
     """
     budget = RunBudget(alert.timeout, time.monotonic(), trigger.launched_monotonic())
+    if alert.heartbeat_url and alert.heartbeat_start:
+        _heartbeat(alert, "start", budget)
     record, result = observe(alert, trigger, budget)
     try:
         db.ensure_schema(budget.delivery_deadline)
@@ -138,8 +143,17 @@ def run_alert(
         from sqlsentinel.state.outbox import undelivered
 
         summary.undelivered = undelivered(db, alert.name, datetime.now(UTC))
+    if alert.heartbeat_url:
+        _heartbeat(alert, "fail" if summary.check_failed else "success", budget)
     _log(summary, record, prev)
     return summary
+
+
+def _heartbeat(alert: AlertSpec, signal: Signal, budget: RunBudget) -> None:
+    """Ping the alert's dead-man's switch (engine/heartbeat.py; loaded only when used)."""
+    from sqlsentinel.engine.heartbeat import ping
+
+    ping(alert, signal, budget.hard_end)
 
 
 def _record(

@@ -36,6 +36,7 @@ from sqlsentinel.jsonsafe import dumps, to_jsonable
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 STATE_COLORS = {"ALERT": "#d0312d", "ERROR": "#e07b00", "PENDING": "#d4a017", "OK": "#2e9d5b"}
+STALE_COLOR = "#6f42c1"  # a `stale` message, whatever the alert's last state
 _PRE_HTML = (
     '<html><body><pre style="font-family:inherit;white-space:pre-wrap">{}</pre></body></html>'
 )
@@ -46,6 +47,8 @@ _HEADLINES = {
     NotifyReason.REPEAT: "{alert} is still firing",
     NotifyReason.SILENCE_ENDED: "{alert} is still firing (silence ended)",
     NotifyReason.TEST: "Test message for {alert}",
+    NotifyReason.STALE: "{alert} missed a scheduled run",
+    NotifyReason.RECOVERED: "{alert} is running again",
 }
 _INTERNAL = (
     {"mro"}
@@ -144,6 +147,18 @@ def _refused(node: nodes.Node) -> tuple[str, str]:
     return next((n for n in names if n.startswith("_") or n in _INTERNAL), ""), ""
 
 
+def label(event: AlertEvent) -> str:
+    """The tag a message shows in brackets: `STALE` for a missed run, else the state."""
+    return "STALE" if event.reason is NotifyReason.STALE else event.state
+
+
+def color(event: AlertEvent) -> str:
+    """The colour of a message: the state's, or STALE_COLOR for a missed run."""
+    if event.reason is NotifyReason.STALE:
+        return STALE_COLOR
+    return STATE_COLORS.get(event.state, "#808080")
+
+
 def template_vars(event: AlertEvent) -> dict[str, Any]:
     """The names a template can use (documented in docs/notifications.md)."""
     return {
@@ -167,7 +182,10 @@ def template_vars(event: AlertEvent) -> dict[str, Any]:
         "event_id": event.event_id,
         "dedup_key": event.dedup_key,
         "is_test": event.reason is NotifyReason.TEST,
-        "color": STATE_COLORS.get(event.state, "#808080"),
+        "color": color(event),
+        "label": label(event),
+        "missed_tick": event.missed_tick,
+        "last_run_at": event.last_run_at,
     }
 
 

@@ -65,11 +65,19 @@ def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str) -> bo
         if not tx.scalar("SELECT pg_try_advisory_lock(?)", (_lock_key(row["event_id"]),)):
             break
         locked.append(row)
-    keep = locked[-1:] if len(locked) == len(queue) else []
+    whole = len(locked) == len(queue) and all(_still_pending(tx, r) for r in locked)
+    keep = locked[-1:] if whole else []
     for row in locked:
         if row not in keep:
             tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(row["event_id"]),))
     return bool(keep)
+
+
+def _still_pending(tx: Tx, row: dict[str, Any]) -> bool:
+    """Whether `row` is still pending now that it is locked (its last holder may have
+    finished it between this transaction's read and the lock)."""
+    status = tx.scalar("SELECT status FROM notifications WHERE event_id = ?", (row["event_id"],))
+    return bool(status == "pending")
 
 
 def _held_elsewhere(row: dict[str, Any], now: datetime, me: str) -> bool:
@@ -115,14 +123,16 @@ def end_attempt(db: StateDB, attempt: dict[str, Any]) -> None:
 def finish_notification(
     db: StateDB, event_id: str, status: str, error: str | None, now: datetime
 ) -> None:
-    """Record where a claimed notification stands after this run's attempts; release it."""
+    """Record where a claimed notification stands after this run's attempts; release it
+    (on PostgreSQL only once that is committed, so the next claimant sees it)."""
     with db.write() as tx:
         tx.execute(
             "UPDATE notifications SET status = ?, last_error = ?, claimed_until = NULL, "
             "claimed_by = NULL, finished_at = ? WHERE event_id = ?",
             (status, error, now if status != "pending" else None, event_id),
         )
-        if tx.dialect == "postgresql":
+    if db.dialect == "postgresql":
+        with db.read() as tx:
             tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(event_id),))
 
 

@@ -70,10 +70,7 @@ class RunTransaction:
         """Store the decision: state row, outbox rows and the run's one history row."""
         tx, now = self._tx, rec.finished_at
         _write_state(tx, rec, t, bool(entries))
-        for e in entries:
-            values = (e.event_id, rec.alert, e.channel, e.target, e.target_index, e.reason,
-                      dumps(e.payload), "pending", 0, now, rec.run_id)  # fmt: skip
-            tx.execute(_insert("notifications", _OUTBOX_COLUMNS), values)
+        insert_notifications(tx, rec.alert, rec.run_id, entries, now)
         row = _history_row(rec, self.previous, t, entries, spooled)
         tx.execute(_insert("history", _HISTORY_COLUMNS), [row[c] for c in _HISTORY_COLUMNS])
         if retention:
@@ -82,6 +79,16 @@ class RunTransaction:
     def claim_pending(self, now: datetime, lease: float) -> list[dict[str, Any]]:
         """Claim the alert's undelivered notifications (this run's included) for `lease` s."""
         return claim_in(self._tx, self.alert, now, lease)
+
+
+def insert_notifications(
+    tx: Tx, alert: str, run_id: str, entries: Sequence[OutboxEntry], now: datetime
+) -> None:
+    """Queue `entries` (pending) in the outbox, as sent by `run_id` (a run, or a stale episode)."""
+    for e in entries:
+        values = (e.event_id, alert, e.channel, e.target, e.target_index, e.reason,
+                  dumps(e.payload), "pending", 0, now, run_id)  # fmt: skip
+        tx.execute(_insert("notifications", _OUTBOX_COLUMNS), values)
 
 
 @contextmanager
@@ -131,6 +138,11 @@ def _json(value: Any) -> str | None:
 
 
 def _lock_previous(tx: Tx, alert: str, now: datetime) -> Previous | None:
+    """The alert's previous state, its row locked."""
+    return previous_of(lock_state_row(tx, alert, now))
+
+
+def lock_state_row(tx: Tx, alert: str, now: datetime) -> dict[str, Any] | None:
     """Read the state row under a row lock (inserting a placeholder so there is a row to lock)."""
     query = "SELECT * FROM alert_state WHERE alert = ?"
     if tx.dialect == "postgresql":
@@ -141,7 +153,7 @@ def _lock_previous(tx: Tx, alert: str, now: datetime) -> Previous | None:
         )
         query += " FOR UPDATE"
     # SQLite: BEGIN IMMEDIATE already serialises writers
-    return previous_of(tx.one(query, (alert,)))
+    return tx.one(query, (alert,))
 
 
 def previous_of(row: dict[str, Any] | None) -> Previous | None:

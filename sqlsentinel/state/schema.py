@@ -17,7 +17,7 @@ DATETIME_COLUMNS = frozenset(
         "since", "condition_since", "last_run_at", "last_notified_at", "updated_at",
         "scheduled_at", "launched_at", "started_at", "finished_at", "starts_at", "ends_at",
         "ended_at", "created_at", "claimed_until", "beat_at", "applied_at", "stopped_at",
-        "next_run_at",
+        "next_run_at", "missed_tick", "detected_at", "notified_at", "recovered_at",
     }
 )  # fmt: skip
 BOOLEAN_COLUMNS = frozenset({"suppressed", "spooled"})
@@ -148,10 +148,25 @@ CREATE TABLE daemon_next_run (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_V5 = """
+CREATE TABLE stale_episodes (
+    episode_id VARCHAR(32) NOT NULL,
+    alert VARCHAR(255) NOT NULL,
+    missed_tick {ts} NOT NULL,
+    last_run_at {ts},
+    detected_at {ts} NOT NULL,
+    notified_at {ts},
+    recovered_at {ts},
+    PRIMARY KEY (episode_id)
+);
+CREATE UNIQUE INDEX ux_stale_episodes_open ON stale_episodes (alert) WHERE recovered_at IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 """v1: state, history, silences. v2: the outbox and the delivery log. v3: when the process
 was launched, runs recorded late from the spool, and who holds an outbox claim. v4: the
-daemon's heartbeat (one row per config it runs) and each alert's next planned run."""
+daemon's heartbeat (one row per config it runs) and each alert's next planned run. v5: stale
+episodes (an alert missed a scheduled run; at most one open per alert)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 DAEMON_TABLES_SINCE = 4  # the schema version that added the daemon's tables
 

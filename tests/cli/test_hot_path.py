@@ -80,7 +80,11 @@ def test_sqlite_tick_imports_only_what_it_needs(cli: Cli, tmp_path: Path) -> Non
     config.write_text(f"database:\n  url: sqlite:///t.db\nstate_db: s.db\n{smtp}alerts:\n{alerts}")
     modules = _warm_tick(cli, config, "a7")
     assert "sqlite3" in modules
-    assert _among(modules, (*NEVER, *ONLY_TO_DELIVER, *ONLY_FOR_POSTGRESQL, "zoneinfo")) == []
+    heartbeat = "sqlsentinel.engine.heartbeat"  # only for alerts with a heartbeat_url
+    assert (
+        _among(modules, (*NEVER, *ONLY_TO_DELIVER, *ONLY_FOR_POSTGRESQL, "zoneinfo", heartbeat))
+        == []
+    )
 
 
 def test_postgresql_tick_uses_psycopg_without_sqlalchemy(

@@ -10,10 +10,8 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from notify.servers import HookServer, Reply
 from support import Cli, free_port
 
@@ -33,13 +31,6 @@ alerts:
         timeout: 20s
         max_attempts: 1
 """
-
-
-@pytest.fixture
-def hook() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
 
 
 def _setup(tmp_path: Path, url: str, status: str = "ALERT", state: str = "state.db") -> Path:

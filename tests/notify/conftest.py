@@ -12,15 +12,6 @@ from support import free_port
 
 from sqlsentinel.notify.deliver import Attempt
 
-from .servers import HookServer
-
-
-@pytest.fixture
-def hook() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
-
 
 @pytest.fixture
 def silent_url() -> Iterator[str]:

@@ -102,7 +102,7 @@ class HookServer:
                 except OSError:
                     pass  # the client gave up (timeout tests)
 
-            do_POST = do_PUT = do_PATCH = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

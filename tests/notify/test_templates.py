@@ -55,6 +55,8 @@ def test_mrkdwn_escape() -> None:
             "[ALERT] orders_late is still firing (silence ended)",
         ),
         (NotifyReason.TEST, "ALERT", "[TEST] [ALERT] Test message for orders_late"),
+        (NotifyReason.STALE, "OK", "[STALE] orders_late missed a scheduled run"),
+        (NotifyReason.RECOVERED, "OK", "[OK] orders_late is running again"),
     ],
 )
 def test_default_subjects(reason: NotifyReason, state: str, subject: str) -> None:
@@ -67,6 +69,20 @@ def test_default_email_shows_error_and_escapes_html() -> None:
     assert "Error:       relation <x> missing" in text
     assert "relation &lt;x&gt; missing" in html
     assert "Orders stuck in &lt;pending&gt; &amp; unpaid" in html
+
+
+def test_default_messages_name_the_missed_run() -> None:
+    tick = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    event = make_event(reason=NotifyReason.STALE, missed_tick=tick, last_run_at=None)
+    _, text, html = render_email(event, None, None)
+    assert "Missed run:  2026-03-01T10:00:00+00:00 (the first scheduled run" in text
+    assert "Last run:    never" in text
+    assert "Missed run</th><td>2026-03-01T10:00:00+00:00</td>" in html
+    assert "border-left:6px solid #6f42c1" in html  # the stale colour, not the state's
+    slack = render_slack(event, None)
+    assert "*Missed run:* 2026-03-01T10:00:00+00:00 (last run: never)" in slack
+    plain = render_email(make_event(), None, None)[1]
+    assert "Missed run" not in plain and "Last run" not in plain
 
 
 def test_overrides_and_newlines_in_subjects() -> None:

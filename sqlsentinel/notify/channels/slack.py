@@ -80,15 +80,15 @@ def config_model() -> type[BaseModel]:
 
 def slack_message(event: AlertEvent, target: TargetSpec) -> dict[str, Any]:
     """The Slack JSON: fallback text plus one attachment coloured by state."""
-    from sqlsentinel.notify.templates import STATE_COLORS, mrkdwn_escape, render_slack
+    from sqlsentinel.notify.templates import color, label, mrkdwn_escape, render_slack
 
     o = options(target)
     test = " (test)" if event.reason is NotifyReason.TEST else ""
     message: dict[str, Any] = {
-        "text": mrkdwn_escape(f"[{event.state}] {event.alert}{test}"),
+        "text": mrkdwn_escape(f"[{label(event)}] {event.alert}{test}"),
         "attachments": [
             {
-                "color": STATE_COLORS.get(event.state, "#808080"),
+                "color": color(event),
                 "text": render_slack(event, o.body),
                 "mrkdwn_in": ["text"],
                 "footer": f"SQL Sentinel · event {event.event_id}",

@@ -1,0 +1,115 @@
+"""When an alert should last have run, and whether it missed a run (is stale).
+
+An enabled alert is stale when a tick of its timer passed, plus its grace
+(`core.spec.stale_grace`), with no run recorded since. The tick counted is the first one
+after the alert's last run (or, when it never ran, after its config was applied), as the
+timer's own chain of elapses has it: the timer computes each elapse from the one before,
+so a repeated wall-clock hour (DST fall back) is silent, and a time skipped by the spring
+jump never comes. The enumerator only goes forward, so the elapse before a moment is found
+by enumerating from a window before it, widened until it holds two elapses (the second
+was computed from the first, as the timer computes it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlsentinel.core.spec import AlertSpec, stale_grace
+from sqlsentinel.schedule.cron import parse
+from sqlsentinel.schedule.reference import CalendarTimer, CronSchedule
+
+FIRST_WINDOW = timedelta(minutes=10)
+LONGEST_WINDOW = timedelta(days=20 * 366)  # a cron date may recur only every 8 years (29 Feb)
+
+
+def timer_of(alert: AlertSpec) -> CalendarTimer:
+    """The timer of `alert` as its validated translation runs it (without its jitter)."""
+    schedule = CronSchedule(parse(alert.schedule))
+    return CalendarTimer(schedule, alert.calendar_zone, alert.minute_shift)
+
+
+def latest_at_or_before(timer: CalendarTimer, t: datetime) -> datetime | None:
+    """The timer's latest elapse at or before `t` (aware), in UTC; None if none in 20 years."""
+    window = FIRST_WINDOW
+    found: list[datetime] = []
+    while window <= LONGEST_WINDOW:
+        found = []
+        for elapse in timer.iter_after(t - window):
+            if elapse > t:
+                break
+            found.append(elapse)
+        if len(found) >= 2:
+            return found[-1]
+        window *= 4
+    return found[-1] if found else None
+
+
+def next_tick_after(timer: CalendarTimer, t: datetime) -> datetime | None:
+    """The timer's first elapse after `t`, continuing its chain from the elapse before `t`."""
+    before = latest_at_or_before(timer, t)
+    return timer.next_after(t if before is None else before)
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """Whether one alert missed a run at `now`, and since when."""
+
+    alert: str
+    now: datetime
+    last_run_at: datetime | None
+    due: datetime | None  # the first tick (its jitter offset included) with no run after it
+    grace: float  # seconds past `due` before the alert is stale
+
+    @property
+    def stale(self) -> bool:
+        """True when `due` passed more than `grace` ago."""
+        return self.due is not None and self.due + timedelta(seconds=self.grace) <= self.now
+
+    @property
+    def missed_tick(self) -> datetime | None:
+        """The tick the alert missed, while it is stale."""
+        return self.due if self.stale else None
+
+    def describe(self) -> str:
+        """`missed its run at … UTC; last run … UTC (stale 90s after a tick)`, while stale."""
+        if self.missed_tick is None:
+            return "ran on schedule"
+        last = f"last run {_utc(self.last_run_at)}" if self.last_run_at else "it never ran"
+        return (
+            f"missed its run at {_utc(self.missed_tick)}; {last} "
+            f"(stale {self.grace:g}s after a tick without a run)"
+        )
+
+    @property
+    def seconds_since_last_run(self) -> float | None:
+        """Seconds since the last recorded run (None: it never ran)."""
+        if self.last_run_at is None:
+            return None
+        return (self.now - self.last_run_at).total_seconds()
+
+
+def _utc(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def staleness(
+    alert: AlertSpec,
+    last_run_at: datetime | None,
+    applied_at: datetime | None,
+    offset: float,
+    now: datetime,
+) -> Staleness:
+    """How `alert` stands at `now`: its last run, the first tick after it, its grace.
+
+    `offset` is the alert's jitter offset on this host (seconds after each tick its timer
+    fires). A disabled alert is never due; one that never ran is due from the first tick
+    after `applied_at` (None: nothing is expected of it yet).
+    """
+    reference = last_run_at or applied_at
+    due = None
+    if alert.enabled and reference is not None:
+        shift = timedelta(seconds=offset)
+        tick = next_tick_after(timer_of(alert), reference - shift)
+        due = None if tick is None else tick + shift
+    return Staleness(alert.name, now, last_run_at, due, stale_grace(alert))
