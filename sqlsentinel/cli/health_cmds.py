@@ -128,17 +128,22 @@ def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
 )
 @state_db_option
 def metrics(config: str | None, textfile: str | None, state_db: str | None) -> None:
-    """Print alert states, runs and pending notifications in Prometheus text format."""
+    """Print alert states, runs and pending notifications in Prometheus text format.
+
+    A per-row alert (key:) also exports each instance, its key columns as labels: at
+    most its max_instances (read from CONFIG; 1000 without it), firing ones first.
+    """
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.metrics import metrics_text
 
-    configured = None
+    configured, caps = None, {}
     if config is not None:
         from sqlsentinel.config.peek import peek_file
 
-        configured = peek_file(config).state_db
+        peek = peek_file(config)
+        configured, caps = peek.state_db, peek.max_instances
     db = StateDB(resolve_state_url(state_db, configured, os.environ))
-    text = metrics_text(db, datetime.now(UTC))
+    text = metrics_text(db, datetime.now(UTC), caps)
     if textfile is None:
         click.echo(text, nl=False)
         return

@@ -12,7 +12,8 @@ from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.jsonsafe import to_jsonable
 
-PAYLOAD_SCHEMA_VERSION = 1
+PAYLOAD_SCHEMA_VERSION = 1  # one alert, one row
+GROUPED_SCHEMA_VERSION = 2  # a keyed alert's grouped message (core/grouped.py)
 
 
 def new_event_id() -> str:
@@ -22,10 +23,11 @@ def new_event_id() -> str:
 
 def make_dedup_key(alert: str, state: str, state_since: datetime) -> str:
     """The key of one episode: receivers deduplicate on it."""
-    return f"{alert}:{state}:{_iso(state_since)}"
+    return f"{alert}:{state}:{iso(state_since)}"
 
 
-def _iso(t: datetime) -> str:
+def iso(t: datetime) -> str:
+    """An instant as ISO 8601 UTC with a `Z`."""
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -67,8 +69,8 @@ class AlertEvent:
             "context": to_jsonable(self.context),
             "error": self.error,
             "outcome": self.outcome,
-            "occurred_at": _iso(self.occurred_at),
-            "state_since": _iso(self.state_since),
+            "occurred_at": iso(self.occurred_at),
+            "state_since": iso(self.state_since),
             "tags": list(self.tags),
             "triggered_by": self.triggered_by,
             "run_id": self.run_id,

@@ -8,6 +8,10 @@ process: on PostgreSQL through a session advisory lock (released the moment the 
 or its connection is gone), on SQLite by `claimed_by` (this host's pid and start time,
 taken over at once when that process no longer runs) and `claimed_until` (a lease, for
 holders on other hosts). Each attempt is logged before it is made.
+
+A keyed alert's grouped messages (core/grouped.py) each carry different instances'
+transitions, so none may stand for another: they are claimed `in_order`, every free one
+of a target at once, oldest first, and never superseded.
 """
 
 from __future__ import annotations
@@ -26,9 +30,16 @@ def _lock_key(event_id: str) -> int:
 
 
 def claim_in(
-    tx: Tx, alert: str, now: datetime, lease: float, *, holder: str | None = None
+    tx: Tx,
+    alert: str,
+    now: datetime,
+    lease: float,
+    *,
+    holder: str | None = None,
+    in_order: bool = False,
 ) -> list[dict[str, Any]]:
-    """Claim the newest free pending notification of each of `alert`'s targets.
+    """Claim the newest free pending notification of each of `alert`'s targets (`in_order`:
+    all of them, oldest first, superseding none).
 
     `holder` names the claiming process (default: this one).
     """
@@ -43,21 +54,23 @@ def claim_in(
         queues.setdefault((row["channel"], row["target_index"], row["target"]), []).append(row)
     claimed = []
     for queue in queues.values():
-        if not _take(tx, queue, now, holder):
+        if not _take(tx, queue, now, holder, every=in_order):
             continue  # an earlier notification to this target is being delivered elsewhere
-        *older, newest = queue
-        for row in older:
-            _supersede(tx, row, newest, now)
-        tx.execute(
-            "UPDATE notifications SET claimed_until = ?, claimed_by = ? WHERE event_id = ?",
-            (now + timedelta(seconds=lease), holder, newest["event_id"]),
-        )
-        claimed.append(newest)
+        taken = queue if in_order else queue[-1:]
+        for row in [] if in_order else queue[:-1]:
+            _supersede(tx, row, queue[-1], now)
+        for row in taken:
+            tx.execute(
+                "UPDATE notifications SET claimed_until = ?, claimed_by = ? WHERE event_id = ?",
+                (now + timedelta(seconds=lease), holder, row["event_id"]),
+            )
+        claimed += taken
     return claimed
 
 
-def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str) -> bool:
-    """Whether no row of `queue` is in flight elsewhere; on PostgreSQL, lock its newest row."""
+def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str, *, every: bool) -> bool:
+    """Whether no row of `queue` is in flight elsewhere; on PostgreSQL, lock its newest row
+    (`every`: all its rows)."""
     if tx.dialect != "postgresql":
         return not any(_held_elsewhere(r, now, holder) for r in queue)
     locked = []
@@ -65,7 +78,8 @@ def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str) -> bo
         if not tx.scalar("SELECT pg_try_advisory_lock(?)", (_lock_key(row["event_id"]),)):
             break
         locked.append(row)
-    keep = locked[-1:] if len(locked) == len(queue) else []
+    whole = len(locked) == len(queue)
+    keep = (locked if every else locked[-1:]) if whole else []
     for row in locked:
         if row not in keep:
             tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(row["event_id"]),))

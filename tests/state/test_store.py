@@ -26,6 +26,7 @@ ALL_TABLES = {
     "silences",
     "notifications",
     "deliveries",
+    "instance_state",
 }
 
 
@@ -97,7 +98,7 @@ def test_fresh_database_gets_the_whole_schema(url: str) -> None:
     state = StateDB(url)
     assert state.schema_version() == 0
     assert state.ensure_schema() == (0, SCHEMA_VERSION)
-    assert state.schema_version() == SCHEMA_VERSION == 4
+    assert state.schema_version() == SCHEMA_VERSION == 5  # v6 of the merged branches
     assert tables(state) >= ALL_TABLES
 
 
@@ -167,7 +168,8 @@ def test_upgrade_from_v1_keeps_rows(url: str) -> None:
 def test_newer_schema_is_refused_clearly(db: StateDB, url: str) -> None:
     with db.write() as tx:
         set_version(tx, SCHEMA_VERSION + 1)
-    with pytest.raises(StateDBError, match=r"schema v5, newer than .*\(v4\); upgrade sqlsentinel"):
+    newer = rf"schema v{SCHEMA_VERSION + 1}, newer than .*\(v{SCHEMA_VERSION}\); upgrade"
+    with pytest.raises(StateDBError, match=newer):
         StateDB(url).ensure_schema()
 
 
