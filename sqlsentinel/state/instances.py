@@ -1,5 +1,8 @@
 """The state of each instance of a keyed alert (`instance_state`): read, write, list.
 
+A row is written when its instance appears, changes state, notifies or reports other
+values (`updated_at` is that moment), and deleted when the instance is forgotten.
+
 Rows are written inside the run's transaction (state/record.py), which holds the alert's
 state row: every writer of an alert's instances holds that lock first, so two runs of
 one alert never decide the same instance at once.
@@ -50,10 +53,11 @@ def known_instances(tx: Tx, alert: str) -> dict[str, Known]:
 def save_instances(
     tx: Tx, alert: str, decisions: Sequence[InstanceDecision], now: datetime
 ) -> None:
-    """Write what a run decided: every instance of the result, and forget the removed ones."""
+    """Write what a run decided: every instance of the result whose row changes (a steady
+    instance costs no write), and forget the removed ones."""
     told, quiet = [], []
     for d in decisions:
-        if d.row is None:
+        if d.row is None or _unchanged(d):
             continue
         t, row = d.transition, d.row
         values = [
@@ -76,6 +80,18 @@ def save_instances(
         )
     gone = [(alert, d.key) for d in decisions if d.removed]
     tx.execute_many("DELETE FROM instance_state WHERE alert = ? AND instance_key = ?", gone)
+
+
+def _unchanged(d: InstanceDecision) -> bool:
+    """Whether the stored row already says everything this decision would write."""
+    last, t, row = d.last, d.transition, d.row
+    if last is None or row is None or t.notify is not None:
+        return False
+    p = last.previous
+    same = (t.state, t.since, t.condition_since, t.suppressed) == (
+        p.state, p.since, p.condition_since, p.suppressed)  # fmt: skip
+    values = to_jsonable([row.actual_value, row.threshold, row.context or {}])
+    return same and values == [last.actual_value, last.threshold, last.context]
 
 
 def _json(value: Any) -> str | None:
