@@ -194,7 +194,8 @@ def _dry_run(
 
     rows = [dry_run_alert(a, settings, db) for a in specs]
     for r in rows:
-        r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
+        news = r.get("news") or r["transition"]  # a per-row alert's: `2 firing, 1 resolved`
+        r["would_notify"] = [f"{m['target']} ({news})" for m in r["would_send"]]
     rows += [{"alert": n, "outcome": CONFIG_ERROR, "error": e} for n, e in broken.items()]
     emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
     if broken:

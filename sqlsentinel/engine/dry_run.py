@@ -70,5 +70,6 @@ def _dry_run_keyed(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[st
         "instances": plan.summary(),
         "error": result.error,
         "would_send": [preview(event, t, smtp=settings.smtp) for t in targets if event],
+        "news": event.summary() if event else None,
         "check_failed": check_failed(result.outcome, alert),
     }

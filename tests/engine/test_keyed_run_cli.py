@@ -229,6 +229,7 @@ def test_dry_run_shows_the_grouped_message_and_records_nothing(case: Case) -> No
     [row] = json.loads(done.stdout)
     [message] = row["would_send"]
     assert message["body"]["instances"][0]["key"] == {"warehouse_id": 1}
+    assert row["would_notify"] == [f"webhook POST {case.hook.url()} (1 firing)"]
     changed = {"key": {"warehouse_id": 1}, "from": "OK", "to": "ALERT"}
     assert row["instances"]["changed"] == [changed]
     assert case.hook.requests == [] and case.instances() == {"warehouse_id=1": ("OK", 5)}
