@@ -129,14 +129,20 @@ def end_attempt(db: StateDB, attempt: dict[str, Any]) -> None:
 def finish_notification(
     db: StateDB, event_id: str, status: str, error: str | None, now: datetime
 ) -> None:
-    """Record where a claimed notification stands after this run's attempts; release it."""
+    """Record where a claimed notification stands after this run's attempts; release it.
+
+    On PostgreSQL the claim (a session lock, which no transaction holds back) is released
+    only once the new status is committed: a run that looked in between would otherwise
+    see a pending notification that nobody holds, and call it undelivered.
+    """
     with db.write() as tx:
         tx.execute(
             "UPDATE notifications SET status = ?, last_error = ?, claimed_until = NULL, "
             "claimed_by = NULL, finished_at = ? WHERE event_id = ?",
             (status, error, now if status != "pending" else None, event_id),
         )
-        if tx.dialect == "postgresql":
+    if db.dialect == "postgresql":
+        with db.write() as tx:
             tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(event_id),))
 
 
