@@ -153,18 +153,21 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
     """Print alert states, runs and pending notifications in Prometheus text format.
 
     With CONFIG, also whether each alert missed a scheduled run (sqlsentinel_alert_stale).
+    A per-row alert (key:) also exports each instance, its key columns as labels: at
+    most its max_instances (read from CONFIG; 1000 without it), firing ones first.
     """
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.metrics import metrics_text
 
-    configured = None
+    configured, caps = None, {}
     if config is not None:
         from sqlsentinel.config.peek import peek_file
 
-        configured = peek_file(config).state_db
+        peek = peek_file(config)
+        configured, caps = peek.state_db, peek.max_instances
     db = StateDB(resolve_state_url(state_db, configured, os.environ))
     now = datetime.now(UTC)
-    text = metrics_text(db, now)
+    text = metrics_text(db, now, caps)
     if config is not None:
         text += _stale_metrics(config, db, now)
     if textfile is None:

@@ -68,6 +68,7 @@ def _row(s: RunSummary) -> dict[str, Any]:
         "error": s.error,
         "notifications": s.notifications,
         "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications) or None,
+        **({"instances": s.instances} if s.instances is not None else {}),
     }
 
 
@@ -160,7 +161,15 @@ def _spool() -> Path | None:
 
 def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
     """Print what each run did and exit with the code that tells systemd the truth."""
-    emit([_row(s) for s in summaries], COLUMNS, as_json)
+    rows = [_row(s) for s in summaries]
+    columns: tuple[str, ...] = COLUMNS
+    if any(s.instances is not None for s in summaries):  # a per-row alert ran
+        from sqlsentinel.cli.instance_views import instances_text, with_instances
+
+        columns = with_instances(COLUMNS, rows)
+        for r in [] if as_json else rows:
+            r["instances"] = instances_text(r.get("instances"))
+    emit(rows, columns, as_json)
     code = ExitCode.OK
     if broken:
         code = ExitCode.CONFIG
@@ -185,7 +194,8 @@ def _dry_run(
 
     rows = [dry_run_alert(a, settings, db) for a in specs]
     for r in rows:
-        r["would_notify"] = [f"{m['target']} ({r['transition']})" for m in r["would_send"]]
+        news = r.get("news") or r["transition"]  # a per-row alert's: `2 firing, 1 resolved`
+        r["would_notify"] = [f"{m['target']} ({news})" for m in r["would_send"]]
     rows += [{"alert": n, "outcome": CONFIG_ERROR, "error": e} for n, e in broken.items()]
     emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
     if broken:

@@ -1,26 +1,25 @@
-"""Commands over the state database: init, status, history, deliveries, silence, unsilence."""
+"""Commands over the state database: init, status, history, deliveries."""
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import CONFIG_PATH, config_argument, emit, json_option, state_db_option
+from sqlsentinel.cli.common import CONFIG_PATH, emit, json_option, state_db_option
 from sqlsentinel.config.peek import ConfigPeek, peek_file
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
 from sqlsentinel.state import listings
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.location import resolve_state_url
-from sqlsentinel.state.silences import active_silences, add_silence, end_silences
+from sqlsentinel.state.silences import active_silences
 
 
-def _open(config: str | None, state_db: str | None) -> tuple[StateDB, ConfigPeek | None]:
+def open_state(config: str | None, state_db: str | None) -> tuple[StateDB, ConfigPeek | None]:
     """The state DB (from --state-db, the config, or the default) and what the config names.
 
     The config is only peeked at: reading state needs neither valid alerts nor secrets.
@@ -47,7 +46,7 @@ def _when(text: str | None) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _known_alert(peek: ConfigPeek | None, name: str, config: str) -> None:
+def known_alert(peek: ConfigPeek | None, name: str, config: str) -> None:
     if peek is not None and name not in peek.alert_names:
         from sqlsentinel.config.run_loader import unknown_alert
 
@@ -59,7 +58,7 @@ def _known_alert(peek: ConfigPeek | None, name: str, config: str) -> None:
 @state_db_option
 def init(config: str | None, state_db: str | None) -> None:
     """Create the state database schema, or upgrade an older one. Safe to run twice."""
-    db, _ = _open(config, state_db)
+    db, _ = open_state(config, state_db)
     before, after = db.ensure_schema()
     if before == after:
         click.echo(f"state database is up to date (schema v{after})")
@@ -69,21 +68,41 @@ def init(config: str | None, state_db: str | None) -> None:
         click.echo(f"upgraded state database schema v{before} -> v{after}")
 
 
+STATUS_COLUMNS = (
+    "alert", "state", "since", "reason", "last_value", "silenced_until", "next_run", "last_run",
+    "missed_run", "undelivered",
+)  # fmt: skip
+
+
 @click.command()
 @click.argument("config", required=False, type=CONFIG_PATH)
+@click.option(
+    "--alert",
+    "alert",
+    metavar="NAME",
+    help="Only this alert; for a per-row alert (key:), one line per instance.",
+)
 @state_db_option
 @json_option
-def status(config: str | None, state_db: str | None, as_json: bool) -> None:
+def status(config: str | None, alert: str | None, state_db: str | None, as_json: bool) -> None:
     """Each alert's state, since when and why, its silence and its timer.
 
     The timer's next and last run come from systemd where install-units installed it,
     the next run from the daemon while it runs. With CONFIG, also says (on stderr)
     which config is applied, whether the file differs and why, and how the daemon is,
-    and shows the run an alert missed (MISSED_RUN) while it is stale.
+    and shows the run an alert missed (MISSED_RUN) while it is stale. A per-row alert
+    (key:) shows how many of its instances fire (2/40 firing).
     """
-    db, loaded = _open(config, state_db)
+    db, loaded = open_state(config, state_db)
     now = datetime.now(UTC)
+    if alert is not None and loaded is not None:
+        known_alert(loaded, alert, loaded.source)
     has_schema = db.schema_version() > 0
+    if alert is not None and _keyed(db, loaded, alert) and has_schema:
+        from sqlsentinel.cli.instance_views import INSTANCE_COLUMNS, instance_lines
+
+        emit(instance_lines(db, alert, now), INSTANCE_COLUMNS, as_json)
+        return
     rows = listings.states(db) if has_schema else []
     if loaded is not None:
         known = {r["alert"] for r in rows}
@@ -97,8 +116,38 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         _add_timers(rows, loaded)
         _add_daemon(rows, db, loaded.source, now)
         _add_missed_runs(rows, db, loaded.source, now)
+    rows = [r for r in rows if alert is None or r["alert"] == alert]
+    _add_state_details(rows, db, loaded, now, has_schema)
+    rows.sort(key=lambda r: r["alert"])
+    from sqlsentinel.cli.instance_views import with_instances
+
+    emit(rows, with_instances(STATUS_COLUMNS, rows), as_json)
+
+
+def _keyed(db: StateDB, loaded: ConfigPeek | None, alert: str) -> bool:
+    """Whether `alert` is a per-row alert: the config says so, or it has instances."""
+    from sqlsentinel.state.instances import instance_counts
+
+    if loaded is not None:
+        return alert in loaded.keys
+    return alert in instance_counts(db)
+
+
+def _add_state_details(
+    rows: list[dict[str, Any]],
+    db: StateDB,
+    loaded: ConfigPeek | None,
+    now: datetime,
+    has_schema: bool,
+) -> None:
+    """Each alert's silence, undelivered notifications, values, and instance counts."""
+    from sqlsentinel.cli.instance_views import firing_of_total
+    from sqlsentinel.state.instances import instance_counts
+
     pending = listings.pending_count(db) if has_schema else {}
     silenced = active_silences(db, now) if has_schema else {}
+    counts = instance_counts(db) if has_schema else {}
+    keyed = set(loaded.keys) if loaded is not None else set(counts)
     for r in rows:
         s = silenced.get(r["alert"])
         r["silenced_until"] = s["ends_at"] if s else None
@@ -107,23 +156,9 @@ def status(config: str | None, state_db: str | None, as_json: bool) -> None:
         r["undelivered"] = pending.get(r["alert"], 0)
         r["last_value"] = _decode_json(r.get("last_value"))
         r["last_threshold"] = _decode_json(r.get("last_threshold"))
-    rows.sort(key=lambda r: r["alert"])
-    emit(
-        rows,
-        (
-            "alert",
-            "state",
-            "since",
-            "reason",
-            "last_value",
-            "silenced_until",
-            "next_run",
-            "last_run",
-            "missed_run",
-            "undelivered",
-        ),
-        as_json,
-    )
+        if r["alert"] in keyed:
+            r["instances"] = firing_of_total(counts.get(r["alert"], {}))
+            r["instance_counts"] = counts.get(r["alert"], {})
 
 
 def _add_missed_runs(rows: list[dict[str, Any]], db: StateDB, config: str, now: datetime) -> None:
@@ -201,10 +236,16 @@ DELIVERY_COLUMNS = (
 )  # fmt: skip
 
 
+Shape = Callable[[list[dict[str, Any]], bool], tuple[str, ...]]  # rows, as_json -> columns
+
+
 def _listing(
-    what: str, query: Callable[..., list[dict[str, Any]]], columns: tuple[str, ...]
+    what: str, query: Callable[..., list[dict[str, Any]]], shape: Shape
 ) -> Callable[[Callable[..., None]], click.Command]:
-    """A listing command over the state database: --alert, --limit, --since, --json."""
+    """A listing command over the state database: --alert, --limit, --since, --json.
+
+    `shape` readies the rows for output and says which columns a table shows.
+    """
 
     def build(f: Callable[..., None]) -> click.Command:
         def command(
@@ -215,9 +256,9 @@ def _listing(
             state_db: str | None,
             as_json: bool,
         ) -> None:
-            db, _ = _open(config, state_db)
+            db, _ = open_state(config, state_db)
             rows = query(db, alerts, limit, _when(since)) if db.schema_version() else []
-            emit(rows, columns, as_json)
+            emit(rows, shape(rows, as_json), as_json)
 
         command.__doc__ = f.__doc__
         decorated = json_option(state_db_option(command))
@@ -249,74 +290,23 @@ def _listing(
     return build
 
 
-@_listing("runs", listings.history_rows, HISTORY_COLUMNS)
+def _history_shape(rows: list[dict[str, Any]], as_json: bool) -> tuple[str, ...]:
+    """History's columns: a per-row alert's runs add how many instances are in each state
+    and which changed (all of it in --json)."""
+    from sqlsentinel.cli.instance_views import instances_text, with_instances
+
+    if not as_json:
+        for r in rows:
+            r["instances"] = instances_text(r.get("instances"))
+    return with_instances(HISTORY_COLUMNS, rows)
+
+
+@_listing("runs", listings.history_rows, _history_shape)
 def history() -> None:
-    """Past runs, newest first."""
+    """Past runs, newest first; for a per-row alert (key:), its instances per state and
+    which changed."""
 
 
-@_listing("attempts", listings.delivery_rows, DELIVERY_COLUMNS)
+@_listing("attempts", listings.delivery_rows, lambda rows, as_json: DELIVERY_COLUMNS)
 def deliveries() -> None:
     """Notification delivery attempts, newest first (secrets redacted)."""
-
-
-def _duration(text: str) -> timedelta:
-    """`--duration`: `2h`, `30m`, `1d`; a bare number means hours (original SQL Sentinel)."""
-    try:
-        d = parse_duration(f"{float(text)}h") if _is_number(text) else parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--duration: {exc}") from None
-    if d.total_seconds() <= 0:
-        raise UsageError("--duration must be more than zero")
-    return d
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-@click.command()
-@config_argument
-@click.option("--alert", "alert", required=True, metavar="NAME", help="The alert to silence.")
-@click.option("--duration", required=True, help="How long: 2h, 30m, 1d (a bare number is hours).")
-@click.option("--reason", default="", help="Why (shown in status).")
-@click.option("--by", "by", default=None, help="Who (default: the current user).")
-@state_db_option
-def silence(
-    config: str, alert: str, duration: str, reason: str, by: str | None, state_db: str | None
-) -> None:
-    """Withhold ALERT's notifications for a while; runs and history continue.
-
-    If the alert is still firing when the silence ends, it notifies again.
-    """
-    db, loaded = _open(config, state_db)
-    _known_alert(loaded, alert, config)
-    db.ensure_schema()
-    now = datetime.now(UTC)
-    end = now + _duration(duration)
-    who = by or _user()
-    add_silence(db, alert, now, end, reason, who)
-    click.echo(f"silenced {alert!r} until {end.isoformat(timespec='seconds')} by {who}")
-
-
-@click.command()
-@config_argument
-@click.option("--alert", "alert", required=True, metavar="NAME", help="The alert to unsilence.")
-@state_db_option
-def unsilence(config: str, alert: str, state_db: str | None) -> None:
-    """End ALERT's active silences now."""
-    db, loaded = _open(config, state_db)
-    _known_alert(loaded, alert, config)
-    db.ensure_schema()
-    n = end_silences(db, alert, datetime.now(UTC))
-    click.echo(f"ended {n} silence(s) of {alert!r}" if n else f"{alert!r} was not silenced")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())

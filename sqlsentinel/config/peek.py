@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
+from typing import Any
 
 from sqlsentinel.config.envsubst import substitute
 from sqlsentinel.config.read import decode_config, read_config
@@ -22,6 +23,20 @@ class ConfigPeek:
     state_db: str | None
     alert_names: tuple[str, ...]
     schedules: tuple[tuple[str, str, str | None], ...]  # (alert, cron, timezone), as written
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # keyed alerts' key columns
+    max_instances: dict[str, int] = field(default_factory=dict)  # as written, where it is
+
+
+def _keys(entries: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """The `key:` of each alert that has one (a text or a list of texts, as written)."""
+    out = {}
+    for a in entries:
+        key = a.get("key")
+        columns = [key] if isinstance(key, str) else key if isinstance(key, list) else []
+        names = tuple(c.strip() for c in columns if isinstance(c, str) and c.strip())
+        if names:
+            out[a["name"].strip()] = names
+    return out
 
 
 def peek_file(path: str, environ: Mapping[str, str] | None = None) -> ConfigPeek:
@@ -64,4 +79,10 @@ def peek_file(path: str, environ: Mapping[str, str] | None = None) -> ConfigPeek
         sqlite_relative(state_db, base) if state_db else None,
         tuple(a["name"].strip() for a in entries),
         schedules,
+        _keys(entries),
+        {
+            a["name"].strip(): a["max_instances"]
+            for a in entries
+            if type(a.get("max_instances")) is int and a["max_instances"] > 0
+        },
     )

@@ -12,7 +12,8 @@ from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.jsonsafe import to_jsonable
 
-PAYLOAD_SCHEMA_VERSION = 1
+PAYLOAD_SCHEMA_VERSION = 1  # one alert, one row
+GROUPED_SCHEMA_VERSION = 2  # a keyed alert's grouped message (core/grouped.py)
 
 
 def new_event_id() -> str:
@@ -22,10 +23,11 @@ def new_event_id() -> str:
 
 def make_dedup_key(alert: str, state: str, state_since: datetime) -> str:
     """The key of one episode: receivers deduplicate on it."""
-    return f"{alert}:{state}:{_iso(state_since)}"
+    return f"{alert}:{state}:{iso(state_since)}"
 
 
-def _iso(t: datetime) -> str:
+def iso(t: datetime) -> str:
+    """An instant as ISO 8601 UTC with a `Z`."""
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -73,8 +75,8 @@ class AlertEvent:
             "context": to_jsonable(self.context),
             "error": self.error,
             "outcome": self.outcome,
-            "occurred_at": _iso(self.occurred_at),
-            "state_since": _iso(self.state_since),
+            "occurred_at": iso(self.occurred_at),
+            "state_since": iso(self.state_since),
             "tags": list(self.tags),
             "triggered_by": self.triggered_by,
             "run_id": self.run_id,
@@ -85,8 +87,8 @@ class AlertEvent:
         """`missed_tick` and `last_run_at`, only in `stale` and `recovered` payloads."""
         if self.missed_tick is None:
             return {}
-        last = None if self.last_run_at is None else _iso(self.last_run_at)
-        return {"missed_tick": _iso(self.missed_tick), "last_run_at": last}
+        last = None if self.last_run_at is None else iso(self.last_run_at)
+        return {"missed_tick": iso(self.missed_tick), "last_run_at": last}
 
     @classmethod
     def from_payload(cls, d: dict[str, Any]) -> AlertEvent:

@@ -1,7 +1,8 @@
 """The named outcomes of a run's query, and what each means for the alert.
 
-The query contract (docs/configuration.md): one row with a `status` of ALERT or OK.
-Every way a check can end is one of these names, never an exception.
+The query contract (docs/configuration.md): one row with a `status` of ALERT or OK, or
+with `key:` one row per instance. Every way a check can end is one of these names, never
+an exception.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ ERROR_OUTCOMES = frozenset(
         "timeout",
         "query_error",
         "connection_error",
+        # keyed alerts (engine/keyed_query.py): the whole result is refused
+        "missing_key",
+        "null_key",
+        "duplicate_key",
+        "too_many_instances",
     }
 )
 ALL_OUTCOMES = frozenset({OK, ALERT, NO_DATA}) | ERROR_OUTCOMES

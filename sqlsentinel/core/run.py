@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # keyed alerts only: a one-row run never loads it
+    from sqlsentinel.core.instances import Instance
 
 
 @dataclass(frozen=True)
@@ -24,3 +27,4 @@ class RunRecord:
     threshold: Any = None
     context: dict[str, Any] | None = None
     error: str | None = None
+    instances: tuple[Instance, ...] | None = None  # a keyed alert's rows (None: no result read)

@@ -17,6 +17,8 @@ from sqlsentinel.state.listings import peek
 
 def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
     """One alert's would-be run, as a row for the CLI."""
+    if alert.key:
+        return _dry_run_keyed(alert, settings, db)
     budget = RunBudget(alert.timeout, time.monotonic())
     record, result = observe(alert, Trigger(), budget, dry_run=True)
     now = datetime.now(UTC)
@@ -40,5 +42,34 @@ def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str
         "context": result.context,
         "error": result.error,
         "would_send": would_send,
+        "check_failed": check_failed(result.outcome, alert),
+    }
+
+
+def _dry_run_keyed(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
+    """A keyed alert's would-be run, as a row for the CLI: nothing is written or sent."""
+    from sqlsentinel.core.grouped import build_grouped
+    from sqlsentinel.engine.keyed_run import plan_run
+    from sqlsentinel.notify.deliver import preview
+    from sqlsentinel.state.instances import peek_instances
+
+    record, result = observe(alert, Trigger(), RunBudget(alert.timeout, time.monotonic()),
+                             dry_run=True)  # fmt: skip
+    now = datetime.now(UTC)
+    prev, silenced = peek(db, alert.name, now)
+    known, silenced_instances, prev_outcome = peek_instances(db, alert.name, now)
+    plan = plan_run(alert, record, (prev, prev_outcome, silenced), known, silenced_instances, now)
+    event = build_grouped(alert, record, prev, plan.transition, plan.decisions, plan.counts)
+    targets = alert.notify if event is not None else ()
+    return {
+        "alert": alert.name,
+        "outcome": result.outcome,
+        "state": plan.transition.state.value,
+        "previous_state": prev.state.value if prev else None,
+        "transition": plan.transition.reason.value,
+        "instances": plan.summary(),
+        "error": result.error,
+        "would_send": [preview(event, t, smtp=settings.smtp) for t in targets if event],
+        "news": event.summary() if event else None,
         "check_failed": check_failed(result.outcome, alert),
     }

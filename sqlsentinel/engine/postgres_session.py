@@ -1,10 +1,16 @@
 """PostgreSQL through psycopg 3: a read-only transaction (unless told otherwise), a statement
-timeout, one statement through the extended protocol, and an end that leaves nothing running."""
+timeout, one statement through the extended protocol, and an end that leaves nothing running.
+
+The result is streamed (libpq's single-row mode), so no more than the rows a reader asks for
+are ever held in memory: a query that returns a million rows costs the first few, and the
+statement is cancelled there."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+from collections.abc import Generator, Sequence
+from typing import Any, cast
 
 from sqlsentinel.engine.session import ConnectError, Rows, first_line
 
@@ -24,17 +30,28 @@ class PostgresSession:
         self._timeout_ms = max(1, int(timeout * 1000))
 
     def run(self, sql: str, max_rows: int) -> Rows | None:
+        import psycopg
+
         cur = self._conn.cursor()
         cur.execute(f"SET LOCAL statement_timeout = {self._timeout_ms}")
         if self._conn.info.server_version >= 140000:  # a vanished client ends the query
             cur.execute("SET LOCAL client_connection_check_interval = 1000")
         if self._read_only:
             cur.execute("SET TRANSACTION READ ONLY")
-        with self._conn.pipeline():  # the extended protocol: one statement, never several
-            cur.execute(sql)
-        if cur.description is None:
-            return None
-        return [d.name for d in cur.description], cur.fetchmany(max_rows)
+        rows: list[Sequence[Any]] = []
+        try:  # stream() uses the extended protocol: one statement, never several
+            stream = cast("Generator[Sequence[Any], None, None]", cur.stream(sql))
+            with contextlib.closing(stream):  # closing it early cancels the rest
+                for row in stream:
+                    rows.append(row)
+                    if len(rows) >= max_rows:
+                        break
+        except psycopg.ProgrammingError as exc:
+            if "didn't produce a result" in str(exc):  # a statement without a result set
+                return None
+            raise
+        # with no rows, stream() never sees the columns: no reader needs them then
+        return [d.name for d in cur.description or ()], rows
 
     def end(self, commit: bool) -> None:
         try:

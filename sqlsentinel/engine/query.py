@@ -19,15 +19,18 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import QUERY_GRACE_S
 from sqlsentinel.core.outcomes import ERROR_OUTCOMES
 from sqlsentinel.core.spec import DatabaseSpec
 from sqlsentinel.dburl import POSTGRESQL, SQLITE, parse_url
 from sqlsentinel.engine.session import ConnectError, Session, first_line
+
+if TYPE_CHECKING:
+    from sqlsentinel.core.instances import Instance
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,25 @@ class QueryResult:
     context: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     hung: bool = False
+    instances: tuple[Instance, ...] | None = None  # a keyed alert's rows (engine/keyed_query.py)
 
 
-def run_query(db: DatabaseSpec, sql: str, timeout: float, *, dry_run: bool = False) -> QueryResult:
-    """Run `sql` with a hard deadline of `timeout` seconds."""
-    worker = _Worker(db, sql, timeout, dry_run)
+Reader = Callable[[list[str], Sequence[Any]], QueryResult]
+"""Reads a result (its column names and rows) into an outcome."""
+
+
+def run_query(
+    db: DatabaseSpec,
+    sql: str,
+    timeout: float,
+    *,
+    dry_run: bool = False,
+    read: Reader | None = None,
+    max_rows: int = 2,
+) -> QueryResult:
+    """Run `sql` with a hard deadline of `timeout` seconds; `read` at most `max_rows` rows
+    of its result (default: the one-row contract, which needs two to see a second row)."""
+    worker = _Worker(db, sql, timeout, dry_run, (read or _read, max_rows))
     thread = threading.Thread(target=worker.run, name="sqlsentinel-query", daemon=True)
     thread.start()
     thread.join(timeout)
@@ -80,8 +97,11 @@ def open_session(db: DatabaseSpec, timeout: float) -> Session:
 
 
 class _Worker:
-    def __init__(self, db: DatabaseSpec, sql: str, timeout: float, dry_run: bool) -> None:
+    def __init__(
+        self, db: DatabaseSpec, sql: str, timeout: float, dry_run: bool, reader: tuple[Reader, int]
+    ) -> None:
         self.db, self.sql, self.timeout, self.dry_run = db, sql, timeout, dry_run
+        self.read, self.max_rows = reader
         self.result: QueryResult | None = None
         self._session: Session | None = None
         self._deadline = time.monotonic() + timeout
@@ -101,8 +121,8 @@ class _Worker:
             return
         result = QueryResult("query_error", error="the query did not run")
         try:
-            rows = self._session.run(self.sql, 2)
-            result = _read(*rows) if rows else _NO_RESULT_SET
+            rows = self._session.run(self.sql, self.max_rows)
+            result = self.read(*rows) if rows else _NO_RESULT_SET
         except Exception as exc:  # any driver failure becomes a named outcome
             result = _failure(exc, self._deadline)
         finally:

@@ -67,6 +67,7 @@ class RunSummary:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     undelivered: int = 0  # notifications of the alert left pending that nobody is delivering
     hung: bool = False
+    instances: dict[str, Any] | None = None  # a keyed alert's: counts and what changed
 
     @property
     def delivery_failed(self) -> bool:
@@ -79,7 +80,12 @@ def observe(
 ) -> tuple[RunRecord, QueryResult]:
     """Run the query and describe what it found."""
     started = datetime.now(UTC)
-    result = run_query(alert.database, alert.query, budget.query_timeout, dry_run=dry_run)
+    if alert.key:
+        from sqlsentinel.engine.keyed_query import run_keyed_query
+
+        result = run_keyed_query(alert, budget.query_timeout, dry_run=dry_run)
+    else:
+        result = run_query(alert.database, alert.query, budget.query_timeout, dry_run=dry_run)
     record = RunRecord(
         run_id=os.urandom(16).hex(),  # 128 random bits, like a uuid4's hex
         alert=alert.name,
@@ -94,6 +100,7 @@ def observe(
         threshold=result.threshold,
         context=result.context or None,
         error=result.error,
+        instances=result.instances,
     )
     return record, result
 
@@ -116,7 +123,7 @@ def run_alert(
             if not recorded(db, waiting.run_id):
                 _record(alert, settings, db, waiting, budget, spooled=True)
             path.unlink(missing_ok=True)
-        prev, t, claimed = _record(alert, settings, db, record, budget, spooled=False)
+        prev, t, claimed, instances = _record(alert, settings, db, record, budget, spooled=False)
     except StateDBError as exc:
         if spool_root is None:
             raise
@@ -133,6 +140,7 @@ def run_alert(
         error=result.error,
         check_failed=check_failed(result.outcome, alert),
         hung=result.hung,
+        instances=instances,
     )
     if claimed:
         from sqlsentinel.notify.dispatch import deliver_claimed
@@ -164,8 +172,12 @@ def _record(
     budget: RunBudget,
     *,
     spooled: bool,
-) -> tuple[Previous | None, Transition, list[dict[str, Any]]]:
+) -> tuple[Previous | None, Transition, list[dict[str, Any]], dict[str, Any] | None]:
     """Decide inside the alert's state transaction, write it, claim what is due."""
+    if alert.key:
+        from sqlsentinel.engine.keyed_run import record_keyed
+
+        return record_keyed(alert, settings, db, record, budget, spooled=spooled)
     now = record.finished_at
     with open_run(db, alert.name, now, budget.delivery_deadline) as tx:
         prev = tx.previous
@@ -174,7 +186,7 @@ def _record(
         tx.write(record, t, entries, settings.history_retention, spooled=spooled)
         lease = lease_seconds(budget.delivery_deadline - time.monotonic())
         claimed = tx.claim_pending(datetime.now(UTC), lease) if alert.notify else []
-    return prev, t, claimed
+    return prev, t, claimed, None
 
 
 def record_broken(
@@ -201,7 +213,7 @@ def record_broken(
 def _log(summary: RunSummary, record: RunRecord, prev: Previous | None) -> None:
     log.info(
         "run finished alert=%r run_id=%s triggered_by=%s outcome=%s state=%s transition=%s "
-        "previous_state=%s notifications=%d%s",
+        "previous_state=%s notifications=%d%s%s",
         summary.alert,
         summary.run_id,
         record.triggered_by,
@@ -211,7 +223,16 @@ def _log(summary: RunSummary, record: RunRecord, prev: Previous | None) -> None:
         prev.state.value if prev else None,
         len(summary.notifications),
         f" error={summary.error!r}" if summary.error else "",
+        _instances_text(summary.instances),
     )
+
+
+def _instances_text(instances: dict[str, Any] | None) -> str:
+    """` instances=ALERT:2,PENDING:0,OK:38 changed=3` for a keyed alert's log line."""
+    if instances is None:
+        return ""
+    tally = ",".join(f"{state}:{n}" for state, n in instances["counts"].items())
+    return f" instances={tally} changed={instances['changed_total']}"
 
 
 def _outbox_entries(
@@ -223,17 +244,8 @@ def _outbox_entries(
     from sqlsentinel.core.event import build_event
     from sqlsentinel.notify.deliver import describe_target
 
-    entries = []
-    for index, target in enumerate(alert.notify):
-        event = build_event(alert, record, prev, t)
-        entries.append(
-            OutboxEntry(
-                event.event_id,
-                target.channel,
-                describe_target(target),
-                index,
-                event.reason.value,
-                event.to_payload(),
-            )
-        )
-    return entries
+    return [
+        OutboxEntry.of(build_event(alert, record, prev, t), target.channel,
+                       describe_target(target), index)
+        for index, target in enumerate(alert.notify)
+    ]  # fmt: skip

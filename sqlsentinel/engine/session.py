@@ -24,7 +24,10 @@ class Session(Protocol):
     """One connection, one statement, one transaction."""
 
     def run(self, sql: str, max_rows: int) -> Rows | None:
-        """Run `sql`; its column names and at most `max_rows` rows (None: no result set)."""
+        """Run `sql`; its column names and at most `max_rows` rows (None: no result set).
+
+        The column names may be missing when there are no rows (PostgreSQL streams).
+        """
         ...
 
     def end(self, commit: bool) -> None:

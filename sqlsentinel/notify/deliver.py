@@ -16,14 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.notify.channels import Outcome, SendResult, get_channel
 from sqlsentinel.notify.deadline import bounded
 from sqlsentinel.redaction import redact
+
+if TYPE_CHECKING:
+    from sqlsentinel.core.grouped import Notification
 
 BACKOFF_BASE = 1.0  # seconds; the n-th retry waits uniform(0, min(cap, base * 2**(n-1)))
 BACKOFF_CAP = 30.0
@@ -78,7 +80,7 @@ def backoff(retry: int, rng: Callable[[], float] = random.random) -> float:
 class _Sender:
     """One target's attempts: announce, send once, redact, record and log."""
 
-    event: AlertEvent
+    event: Notification
     target: TargetSpec
     smtp: SmtpSpec | None
     on_attempt: Callable[[Attempt], None]
@@ -129,7 +131,7 @@ class _Sender:
 
 
 def deliver(
-    event: AlertEvent,
+    event: Notification,
     target: TargetSpec,
     *,
     smtp: SmtpSpec | None,
@@ -168,7 +170,7 @@ def deliver(
     return DeliveryResult("retryable", made, f"{detail} ({left})" if made else left)
 
 
-def preview(event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None) -> dict[str, Any]:
+def preview(event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None) -> dict[str, Any]:
     """What would be sent to `target`, secrets redacted (for `--dry-run`)."""
     channel = get_channel(target.channel)
     head = {"channel": target.channel, "target": channel.describe(target)}

@@ -1,8 +1,10 @@
 """Outbox dispatch: deliver the notifications a run claimed, after its transaction committed.
 
 Targets are served in parallel, so a slow or failing one never delays the others. The
-claim already gave each target at most one notification (its newest: see state/outbox.py),
-so a receiver never sees them out of order. Every attempt is on record before it is made.
+claim gave each target its newest notification (see state/outbox.py), or, for a keyed
+alert's grouped messages, all of them oldest first: those go out one after the other, and
+the ones after a message that must be retried wait for it, so a receiver never sees them
+out of order. Every attempt is on record before it is made.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlsentinel.core.event import AlertEvent
+from sqlsentinel.core.event import GROUPED_SCHEMA_VERSION, AlertEvent
 from sqlsentinel.core.spec import AlertSpec, Settings, TargetSpec
 from sqlsentinel.notify.deliver import Attempt, deliver, describe_target
 from sqlsentinel.state import outbox
 from sqlsentinel.state.db import StateDB
 
+if TYPE_CHECKING:
+    from sqlsentinel.core.grouped import Notification
+
 Queue = list[tuple[dict[str, Any], TargetSpec]]  # (outbox row, the target it goes to)
+_WAITS = "waits for an earlier notification to this target"
 
 
 def deliver_claimed(
@@ -29,7 +35,7 @@ def deliver_claimed(
     deadline: float,
 ) -> list[dict[str, Any]]:
     """Deliver outbox rows this run has claimed, within `deadline` (monotonic)."""
-    work: Queue = []
+    work: dict[int, Queue] = {}
     results: dict[str, dict[str, Any]] = {}
     for row in rows:
         index = _find_target(alert, row)
@@ -37,20 +43,27 @@ def deliver_claimed(
             reason = "target no longer in the config"
             outbox.finish_notification(db, row["event_id"], "abandoned", reason, datetime.now(UTC))
             continue
-        work.append((row, alert.notify[index]))
+        work.setdefault(index, []).append((row, alert.notify[index]))
 
-    def serve(item: tuple[dict[str, Any], TargetSpec]) -> None:
-        row, target = item
-        results[row["event_id"]] = _deliver_one(row, target, settings, db, deadline)
+    def serve(queue: Queue) -> None:
+        """One target's notifications, in order; the rest wait behind one left pending."""
+        for position, (row, target) in enumerate(queue):
+            results[row["event_id"]] = done = _deliver_one(row, target, settings, db, deadline)
+            if done["outcome"] == "pending":
+                for later, _ in queue[position + 1 :]:
+                    now = datetime.now(UTC)
+                    outbox.finish_notification(db, later["event_id"], "pending", _WAITS, now)
+                    results[later["event_id"]] = _result(later, "pending", 0, _WAITS)
+                return
 
     if len(work) <= 1:
-        for item in work:
-            serve(item)
+        for queue in work.values():
+            serve(queue)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=len(work)) as pool:
-            list(pool.map(serve, work))
+            list(pool.map(serve, work.values()))
     return [results[r["event_id"]] for r in rows if r["event_id"] in results]
 
 
@@ -83,7 +96,7 @@ def _deliver_one(
         outbox.end_attempt(db, asdict(a))
 
     outcome = deliver(
-        AlertEvent.from_payload(json.loads(row["payload"])),
+        _event(json.loads(row["payload"])),
         target,
         smtp=settings.smtp,
         deadline=deadline,
@@ -95,6 +108,15 @@ def _deliver_one(
     error = None if status == "delivered" else outcome.detail
     outbox.finish_notification(db, row["event_id"], status, error, datetime.now(UTC))
     return _result(row, status, outcome.attempts, outcome.detail)
+
+
+def _event(payload: dict[str, Any]) -> Notification:
+    """The event an outbox row carries: one alert's, or a keyed alert's grouped message."""
+    if payload.get("schema_version") == GROUPED_SCHEMA_VERSION:
+        from sqlsentinel.core.grouped import GroupedEvent
+
+        return GroupedEvent.from_payload(payload)
+    return AlertEvent.from_payload(payload)
 
 
 def _result(row: dict[str, Any], status: str, attempts: int, detail: str) -> dict[str, Any]:

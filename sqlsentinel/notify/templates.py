@@ -13,11 +13,9 @@ come here: their JSON is built from data.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
-from datetime import date, time
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import nodes
@@ -32,7 +30,10 @@ from jinja2.sandbox import (
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.errors import SentinelError
-from sqlsentinel.jsonsafe import dumps, to_jsonable
+from sqlsentinel.notify.values import show
+
+if TYPE_CHECKING:
+    from sqlsentinel.core.grouped import Notification
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 STATE_COLORS = {"ALERT": "#d0312d", "ERROR": "#e07b00", "PENDING": "#d4a017", "OK": "#2e9d5b"}
@@ -62,21 +63,6 @@ _MUTABLES: tuple[object, ...] = ([], {}, set())
 
 class TemplateError(SentinelError):
     """A message template could not be rendered."""
-
-
-def show(value: Any) -> Any:
-    """A query value as message text; strings (and markup) pass through unchanged."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping | list | tuple | set):
-        return dumps(value)
-    if isinstance(value, bytes | bytearray | memoryview | date | time):
-        return str(to_jsonable(value))
-    return str(value)
 
 
 def mrkdwn_escape(value: Any) -> str:
@@ -147,12 +133,12 @@ def _refused(node: nodes.Node) -> tuple[str, str]:
     return next((n for n in names if n.startswith("_") or n in _INTERNAL), ""), ""
 
 
-def label(event: AlertEvent) -> str:
+def label(event: Notification) -> str:
     """The tag a message shows in brackets: `STALE` for a missed run, else the state."""
     return "STALE" if event.reason is NotifyReason.STALE else event.state
 
 
-def color(event: AlertEvent) -> str:
+def color(event: Notification) -> str:
     """The colour of a message: the state's, or STALE_COLOR for a missed run."""
     if event.reason is NotifyReason.STALE:
         return STALE_COLOR
@@ -189,16 +175,31 @@ def template_vars(event: AlertEvent) -> dict[str, Any]:
     }
 
 
-def _render(kind: str, override: str | None, default: str, event: AlertEvent) -> str:
+def _variables(event: Notification) -> tuple[dict[str, Any], str]:
+    """The template variables of `event` and the prefix of its built-in templates."""
+    if isinstance(event, AlertEvent):
+        return template_vars(event), ""
+    from sqlsentinel.notify.grouped_vars import grouped_vars
+
+    return {**grouped_vars(event), "color": STATE_COLORS.get(event.state, "#808080")}, "grouped_"
+
+
+def _render(kind: str, override: str | None, default: str, event: Notification) -> str:
+    variables, prefix = _variables(event)
     try:
-        template = _compile(kind, override) if override else _env(kind).get_template(default)
-        return template.render(template_vars(event)).strip()
+        if override:
+            template = _compile(kind, override)
+        else:
+            template = _env(kind).get_template(prefix + default)
+        return template.render(variables).strip()
     except Exception as exc:  # a user template can fail in any way (e.g. 1/0)
-        where = "custom template" if override else f"template {default}"
+        where = "custom template" if override else f"template {prefix}{default}"
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 
-def render_email(event: AlertEvent, subject: str | None, body: str | None) -> tuple[str, str, str]:
+def render_email(
+    event: Notification, subject: str | None, body: str | None
+) -> tuple[str, str, str]:
     """Subject, plain-text part and HTML part; a `body` override also gives the HTML part."""
     subject_text = " ".join(_render("text", subject, "email_subject.j2", event).split())
     text = _render("text", body, "email.txt.j2", event)
@@ -209,6 +210,6 @@ def render_email(event: AlertEvent, subject: str | None, body: str | None) -> tu
     return subject_text, text, html_part
 
 
-def render_slack(event: AlertEvent, body: str | None) -> str:
+def render_slack(event: Notification, body: str | None) -> str:
     """The Slack message text (mrkdwn)."""
     return _render("slack", body, "slack.txt.j2", event)

@@ -46,6 +46,12 @@ class Tx:
         self._cursor.execute(*self._prepare(sql, params))
         return int(self._cursor.rowcount)
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each of `rows` (batched by the driver)."""
+        if rows:
+            prepared = [self._prepare(sql, r) for r in rows]
+            self._cursor.executemany(prepared[0][0], [p for _, p in prepared])
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Every row of a query, as dicts with instants and booleans in Python form."""
         self._cursor.execute(*self._prepare(sql, params))

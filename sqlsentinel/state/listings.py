@@ -10,16 +10,19 @@ from typing import Any
 from sqlsentinel.core.decide import Previous
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.record import previous_of
+from sqlsentinel.state.schema import INSTANCE_TABLES_SINCE
 from sqlsentinel.state.silences import silenced_now
 
 
 def peek(db: StateDB, alert: str, now: datetime) -> tuple[Previous | None, bool]:
     """The alert's previous state and whether it is silenced, without locking or writing."""
-    if db.schema_version() == 0:  # also true for a SQLite file that does not exist yet
+    version = db.schema_version()
+    if version == 0:  # also true for a SQLite file that does not exist yet
         return None, False
     with db.read() as tx:
         row = tx.one("SELECT * FROM alert_state WHERE alert = ?", (alert,))
-        return previous_of(row), silenced_now(tx, alert, now) is not None
+        silence = silenced_now(tx, alert, now, instances=version >= INSTANCE_TABLES_SINCE)
+        return previous_of(row), silence is not None
 
 
 def states(db: StateDB) -> list[dict[str, Any]]:
@@ -114,7 +117,7 @@ def run_counts(db: StateDB) -> list[dict[str, Any]]:
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    for key in ("actual_value", "threshold", "context", "notified"):
+    for key in ("actual_value", "threshold", "context", "notified", "instances"):
         if row.get(key) is not None:
             row[key] = json.loads(row[key])
     return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +16,12 @@ from sqlsentinel.state.silences import active_silences
 STATES = tuple(s.value for s in State)
 
 
-def metrics_text(db: StateDB, now: datetime) -> str:
-    """The metrics of everything `db` holds (empty families before the schema exists)."""
+def metrics_text(db: StateDB, now: datetime, caps: Mapping[str, int] | None = None) -> str:
+    """The metrics of everything `db` holds (empty families before the schema exists);
+    `caps`: each keyed alert's max_instances, where known (state/instance_metrics.py)."""
     if db.schema_version() == 0:
         return render_metrics([], {}, [], {}, {}, [], now)
-    return render_metrics(
+    text = render_metrics(
         listings.states(db),
         active_silences(db, now),
         listings.run_counts(db),
@@ -28,6 +30,17 @@ def metrics_text(db: StateDB, now: datetime) -> str:
         read_daemon_status(db),
         now,
     )
+    return text + _with_instances(db, caps or {})
+
+
+def _with_instances(db: StateDB, caps: Mapping[str, int]) -> str:
+    """The families of keyed alerts' instances (none when there are none)."""
+    from sqlsentinel.state.instance_metrics import instance_families
+
+    out = Exposition()
+    for name, help_, samples in instance_families(db, caps):
+        out.gauge(name, help_, samples)
+    return out.text() if out.lines else ""
 
 
 def _label(value: str) -> str:

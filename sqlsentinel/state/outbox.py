@@ -8,6 +8,10 @@ process: on PostgreSQL through a session advisory lock (released the moment the 
 or its connection is gone), on SQLite by `claimed_by` (this host's pid and start time,
 taken over at once when that process no longer runs) and `claimed_until` (a lease, for
 holders on other hosts). Each attempt is logged before it is made.
+
+A keyed alert's grouped messages (core/grouped.py) each carry different instances'
+transitions, so none may stand for another: they are claimed `in_order`, every free one
+of a target at once, oldest first, and never superseded.
 """
 
 from __future__ import annotations
@@ -26,9 +30,16 @@ def _lock_key(event_id: str) -> int:
 
 
 def claim_in(
-    tx: Tx, alert: str, now: datetime, lease: float, *, holder: str | None = None
+    tx: Tx,
+    alert: str,
+    now: datetime,
+    lease: float,
+    *,
+    holder: str | None = None,
+    in_order: bool = False,
 ) -> list[dict[str, Any]]:
-    """Claim the newest free pending notification of each of `alert`'s targets.
+    """Claim the newest free pending notification of each of `alert`'s targets (`in_order`:
+    all of them, oldest first, superseding none).
 
     `holder` names the claiming process (default: this one).
     """
@@ -43,21 +54,23 @@ def claim_in(
         queues.setdefault((row["channel"], row["target_index"], row["target"]), []).append(row)
     claimed = []
     for queue in queues.values():
-        if not _take(tx, queue, now, holder):
+        if not _take(tx, queue, now, holder, every=in_order):
             continue  # an earlier notification to this target is being delivered elsewhere
-        *older, newest = queue
-        for row in older:
-            _supersede(tx, row, newest, now)
-        tx.execute(
-            "UPDATE notifications SET claimed_until = ?, claimed_by = ? WHERE event_id = ?",
-            (now + timedelta(seconds=lease), holder, newest["event_id"]),
-        )
-        claimed.append(newest)
+        taken = queue if in_order else queue[-1:]
+        for row in [] if in_order else queue[:-1]:
+            _supersede(tx, row, queue[-1], now)
+        for row in taken:
+            tx.execute(
+                "UPDATE notifications SET claimed_until = ?, claimed_by = ? WHERE event_id = ?",
+                (now + timedelta(seconds=lease), holder, row["event_id"]),
+            )
+        claimed += taken
     return claimed
 
 
-def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str) -> bool:
-    """Whether no row of `queue` is in flight elsewhere; on PostgreSQL, lock its newest row."""
+def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str, *, every: bool) -> bool:
+    """Whether no row of `queue` is in flight elsewhere; on PostgreSQL, lock its newest row
+    (`every`: all its rows)."""
     if tx.dialect != "postgresql":
         return not any(_held_elsewhere(r, now, holder) for r in queue)
     locked = []
@@ -66,7 +79,7 @@ def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str) -> bo
             break
         locked.append(row)
     whole = len(locked) == len(queue) and all(_still_pending(tx, r) for r in locked)
-    keep = locked[-1:] if whole else []
+    keep = (locked if every else locked[-1:]) if whole else []
     for row in locked:
         if row not in keep:
             tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(row["event_id"]),))
@@ -123,8 +136,12 @@ def end_attempt(db: StateDB, attempt: dict[str, Any]) -> None:
 def finish_notification(
     db: StateDB, event_id: str, status: str, error: str | None, now: datetime
 ) -> None:
-    """Record where a claimed notification stands after this run's attempts; release it
-    (on PostgreSQL only once that is committed, so the next claimant sees it)."""
+    """Record where a claimed notification stands after this run's attempts; release it.
+
+    On PostgreSQL the claim (a session lock, which no transaction holds back) is released
+    only once the new status is committed: a run that looked in between would otherwise
+    see a pending notification that nobody holds, and call it undelivered.
+    """
     with db.write() as tx:
         tx.execute(
             "UPDATE notifications SET status = ?, last_error = ?, claimed_until = NULL, "

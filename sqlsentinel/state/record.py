@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.decide import Previous, State, Transition
 from sqlsentinel.core.run import RunRecord
@@ -21,10 +21,13 @@ from sqlsentinel.state.db import StateDB, Tx
 from sqlsentinel.state.outbox import claim_in
 from sqlsentinel.state.silences import silenced_now
 
+if TYPE_CHECKING:
+    from sqlsentinel.core.grouped import Notification
+
 _HISTORY_COLUMNS = (
     "run_id", "alert", "triggered_by", "scheduled_at", "launched_at", "started_at",
     "finished_at", "duration_ms", "outcome", "state", "previous_state", "transition",
-    "actual_value", "threshold", "context", "error", "notified", "spooled",
+    "actual_value", "threshold", "context", "error", "notified", "spooled", "instances",
 )  # fmt: skip
 _OUTBOX_COLUMNS = (
     "event_id", "alert", "channel", "target", "target_index", "reason", "payload", "status",
@@ -43,6 +46,11 @@ class OutboxEntry:
     reason: str
     payload: dict[str, Any]
 
+    @classmethod
+    def of(cls, event: Notification, channel: str, target: str, index: int) -> OutboxEntry:
+        """The row that carries `event` to the `index`-th target (`channel`, described)."""
+        return cls(event.event_id, channel, target, index, event.reason.value, event.to_payload())
+
 
 def _insert(table: str, columns: Sequence[str]) -> str:
     marks = ", ".join("?" for _ in columns)
@@ -53,9 +61,11 @@ class RunTransaction:
     """The open transaction of one run: what it found locked, and how to write the result."""
 
     def __init__(self, tx: Tx, alert: str, now: datetime) -> None:
-        self._tx = tx
+        self.tx = tx  # the open transaction, for what else a run writes (state/instances.py)
         self.alert = alert
-        self.previous = _lock_previous(tx, alert, now)
+        row = lock_state_row(tx, alert, now)
+        self.previous = previous_of(row)
+        self.previous_outcome: str | None = row["last_outcome"] if row else None
         self.silenced = silenced_now(tx, alert, now) is not None
 
     def write(
@@ -66,19 +76,29 @@ class RunTransaction:
         retention: float | None,
         *,
         spooled: bool = False,
+        told: bool | None = None,
+        instances: dict[str, Any] | None = None,
     ) -> None:
-        """Store the decision: state row, outbox rows and the run's one history row."""
-        tx, now = self._tx, rec.finished_at
-        _write_state(tx, rec, t, bool(entries))
+        """Store the decision: state row, outbox rows and the run's one history row.
+
+        `told`: the alert as a whole notified (default: when there are outbox rows);
+        `instances`: a keyed run's summary for its history row.
+        """
+        tx, now = self.tx, rec.finished_at
+        _write_state(tx, rec, t, bool(entries) if told is None else told)
         insert_notifications(tx, rec.alert, rec.run_id, entries, now)
         row = _history_row(rec, self.previous, t, entries, spooled)
+        row["instances"] = _json(instances)
         tx.execute(_insert("history", _HISTORY_COLUMNS), [row[c] for c in _HISTORY_COLUMNS])
         if retention:
             _prune(tx, rec.alert, now - timedelta(seconds=retention))
 
-    def claim_pending(self, now: datetime, lease: float) -> list[dict[str, Any]]:
-        """Claim the alert's undelivered notifications (this run's included) for `lease` s."""
-        return claim_in(self._tx, self.alert, now, lease)
+    def claim_pending(
+        self, now: datetime, lease: float, *, in_order: bool = False
+    ) -> list[dict[str, Any]]:
+        """Claim the alert's undelivered notifications (this run's included) for `lease` s
+        (`in_order`: every one of each target, oldest first; see state/outbox.py)."""
+        return claim_in(self.tx, self.alert, now, lease, in_order=in_order)
 
 
 def insert_notifications(
@@ -137,13 +157,9 @@ def _json(value: Any) -> str | None:
     return None if value is None else dumps(value)
 
 
-def _lock_previous(tx: Tx, alert: str, now: datetime) -> Previous | None:
-    """The alert's previous state, its row locked."""
-    return previous_of(lock_state_row(tx, alert, now))
-
-
 def lock_state_row(tx: Tx, alert: str, now: datetime) -> dict[str, Any] | None:
-    """Read the state row under a row lock (inserting a placeholder so there is a row to lock)."""
+    """Read the state row under a row lock (inserting a placeholder so there is a row to
+    lock); None when the alert never ran (no row, or only the placeholder)."""
     query = "SELECT * FROM alert_state WHERE alert = ?"
     if tx.dialect == "postgresql":
         tx.execute(
@@ -153,7 +169,8 @@ def lock_state_row(tx: Tx, alert: str, now: datetime) -> dict[str, Any] | None:
         )
         query += " FOR UPDATE"
     # SQLite: BEGIN IMMEDIATE already serialises writers
-    return tx.one(query, (alert,))
+    row = tx.one(query, (alert,))
+    return row if row and row["state"] else None
 
 
 def previous_of(row: dict[str, Any] | None) -> Previous | None:

@@ -162,13 +162,37 @@ CREATE TABLE stale_episodes (
 CREATE UNIQUE INDEX ux_stale_episodes_open ON stale_episodes (alert) WHERE recovered_at IS NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+_V6 = """
+CREATE TABLE instance_state (
+    alert VARCHAR(255) NOT NULL,
+    instance_key TEXT NOT NULL,
+    key_values TEXT NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    since {ts} NOT NULL,
+    reason VARCHAR(64) NOT NULL,
+    condition_since {ts},
+    last_notified_at {ts},
+    last_notified_state VARCHAR(16),
+    suppressed BOOLEAN NOT NULL,
+    actual_value TEXT,
+    threshold TEXT,
+    context TEXT,
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (alert, instance_key)
+);
+ALTER TABLE silences ADD COLUMN instance_key TEXT;
+ALTER TABLE history ADD COLUMN instances TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """v1: state, history, silences. v2: the outbox and the delivery log. v3: when the process
 was launched, runs recorded late from the spool, and who holds an outbox claim. v4: the
 daemon's heartbeat (one row per config it runs) and each alert's next planned run. v5: stale
-episodes (an alert missed a scheduled run; at most one open per alert)."""
+episodes (an alert missed a scheduled run; at most one open per alert). v6: the state of
+each instance of a keyed alert, silences of one instance, each run's instance summary."""
 SCHEMA_VERSION = len(MIGRATIONS)
 DAEMON_TABLES_SINCE = 4  # the schema version that added the daemon's tables
+INSTANCE_TABLES_SINCE = MIGRATIONS.index(_V6) + 1  # instance_state, silences.instance_key
 
 
 def statements(migration: str, dialect: str) -> list[str]:

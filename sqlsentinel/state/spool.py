@@ -47,6 +47,10 @@ def waiting(root: Path, alert: str) -> list[tuple[Path, RunRecord]]:
         try:
             data: dict[str, Any] = json.loads(path.read_text())
             data.update({k: datetime.fromisoformat(data[k]) for k in _INSTANTS if data.get(k)})
+            if data.get("instances") is not None:  # a keyed alert's rows
+                from sqlsentinel.core.instances import Instance
+
+                data["instances"] = tuple(Instance(**i) for i in data["instances"])
             out.append((path, RunRecord(**data)))
         except (OSError, ValueError, TypeError):
             continue

@@ -46,7 +46,7 @@ class EpisodeTransaction:
         self._tx = tx
         self.alert = alert
         row = lock_state_row(tx, alert, now)
-        self.state_row = row if row and row["state"] else None  # None: it never ran
+        self.state_row = row  # None: it never ran
         self.silenced = silenced_now(tx, alert, now) is not None
         found = tx.one(f"{_OPEN} AND alert = ?", (alert,))
         self.episode = Episode(**found) if found else None

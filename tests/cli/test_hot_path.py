@@ -28,6 +28,10 @@ NEVER = (
 )  # fmt: skip
 ONLY_TO_DELIVER = ("sqlsentinel.notify", "http.client", "smtplib", "ssl", "email")
 ONLY_FOR_POSTGRESQL = ("psycopg",)
+ONLY_FOR_KEYED = (
+    "sqlsentinel.core.instances", "sqlsentinel.core.grouped", "sqlsentinel.engine.keyed_query",
+    "sqlsentinel.engine.keyed_run", "sqlsentinel.state.instances",
+)  # fmt: skip
 
 NOTIFY = """\
     notify:
@@ -81,10 +85,8 @@ def test_sqlite_tick_imports_only_what_it_needs(cli: Cli, tmp_path: Path) -> Non
     modules = _warm_tick(cli, config, "a7")
     assert "sqlite3" in modules
     heartbeat = "sqlsentinel.engine.heartbeat"  # only for alerts with a heartbeat_url
-    assert (
-        _among(modules, (*NEVER, *ONLY_TO_DELIVER, *ONLY_FOR_POSTGRESQL, "zoneinfo", heartbeat))
-        == []
-    )
+    never = (*NEVER, *ONLY_TO_DELIVER, *ONLY_FOR_POSTGRESQL, *ONLY_FOR_KEYED, "zoneinfo", heartbeat)
+    assert _among(modules, never) == []
 
 
 def test_postgresql_tick_uses_psycopg_without_sqlalchemy(
@@ -118,4 +120,18 @@ def test_webhook_tick_loads_the_http_client_only(cli: Cli, tmp_path: Path) -> No
     assert "http.client" in modules and "sqlsentinel.notify.http" in modules
     unsigned = ("hashlib", "hmac", "urllib.request")  # OpenSSL only to sign; urllib for proxies
     never = (*NEVER, "smtplib", "sqlsentinel.notify.templates", "psycopg", *unsigned)
-    assert _among(modules, never) == []
+    assert _among(modules, (*never, *ONLY_FOR_KEYED)) == []
+
+
+def test_keyed_tick_loads_its_own_modules_only(cli: Cli, tmp_path: Path) -> None:
+    """A per-row alert's tick adds its own modules, and nothing of the validator's."""
+    sqlite3.connect(tmp_path / "t.db").close()
+    config = tmp_path / "alerts.yaml"
+    config.write_text(
+        "database:\n  url: sqlite:///t.db\nstate_db: s.db\nalerts:\n"
+        "  - name: k\n    key: id\n    schedule: '* * * * *'\n"
+        "    query: SELECT 1 AS id, 'ALERT' AS status UNION ALL SELECT 2, 'OK'\n"
+    )
+    modules = _warm_tick(cli, config, "k")
+    assert set(ONLY_FOR_KEYED) <= modules
+    assert _among(modules, (*NEVER, *ONLY_TO_DELIVER, *ONLY_FOR_POSTGRESQL)) == []

@@ -190,20 +190,11 @@ def test_one_webhook_delivery_per_transition(cli, write_config, state_url: str, 
     assert rows(state_url, "a")[1]["notified"][0]["outcome"] == "delivered"
 
 
-def test_concurrent_runs_lose_nothing_and_notify_once(
-    cli, write_config, tmp_path: Path, webhook
-) -> None:
-    """50 runs of different alerts + 10 of one alert, all at once, on a fresh SQLite state DB."""
-    base, received = webhook
-    names = [f"alert_{i:02d}" for i in range(50)] + ["shared"]
-    notify = f"    notify: [{{channel: webhook, url: '{base}/{{name}}', max_attempts: 1}}]"
-    path = write_config(config(dict.fromkeys(names, ALERT_SQL), notify=notify))
-    url = f"sqlite:///{tmp_path / 'concurrent' / 'state.db'}"
-    # warm the compiled cache (as install-units would) without touching the state DB under test
-    warm_db = f"sqlite:///{tmp_path}/w.db"
-    warm = cli("run", path, "--alert", "shared", "--dry-run", "--state-db", warm_db)
-    assert warm.rc == 0, warm
+KEYED_SQL = " UNION ALL ".join(f"SELECT {k} AS k, 'ALERT' AS status" for k in range(1, 6))
 
+
+def _all_at_once(cli, path: Path, url: str, alerts: list[str]) -> None:
+    """Start a run of each of `alerts` at the same moment; all must succeed, none wait out."""
     argv = [*cli.argv, "run", str(path), "--triggered-by", "CRON", "--state-db", url, "--alert"]
     procs = [
         subprocess.Popen(
@@ -214,13 +205,35 @@ def test_concurrent_runs_lose_nothing_and_notify_once(
             stderr=subprocess.PIPE,
             text=True,
         )
-        for name in names[:50] + ["shared"] * 10
+        for name in alerts
     ]
     results = [(p.args[-1], *p.communicate(timeout=240), p.returncode) for p in procs]
     failures = [(n, rc, err) for n, _, err, rc in results if rc != 0]
     assert failures == []
     assert not [n for n, _, err, _ in results if "locked" in err.lower()]
 
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["one_row", "keyed"])
+def test_concurrent_runs_lose_nothing_and_notify_once(
+    cli, write_config, tmp_path: Path, webhook, keyed: bool
+) -> None:
+    """50 runs of different alerts + 10 of one alert, all at once, on a fresh SQLite state DB.
+    `keyed`: that one alert has five instances, each notified exactly once."""
+    base, received = webhook
+    names = [f"alert_{i:02d}" for i in range(50)] + ["shared"]
+    notify = f"    notify: [{{channel: webhook, url: '{base}/{{name}}', max_attempts: 1}}]"
+    sql = {**dict.fromkeys(names, ALERT_SQL), "shared": KEYED_SQL if keyed else ALERT_SQL}
+    text = config(sql, notify=notify)
+    if keyed:
+        text = text.replace("- name: shared\n", "- name: shared\n    key: k\n")
+    path = write_config(text)
+    url = f"sqlite:///{tmp_path / 'concurrent' / 'state.db'}"
+    # warm the compiled cache (as install-units would) without touching the state DB under test
+    warm_db = f"sqlite:///{tmp_path}/w.db"
+    warm = cli("run", path, "--alert", "shared", "--dry-run", "--state-db", warm_db)
+    assert warm.rc == 0, warm
+
+    _all_at_once(cli, path, url, names[:50] + ["shared"] * 10)
     state = StateDB(url)
     with state.read() as tx:
         counted = tx.all("SELECT alert, count(*) AS n FROM history GROUP BY alert")
@@ -235,4 +248,27 @@ def test_concurrent_runs_lose_nothing_and_notify_once(
     hits = Counter(p for p, _ in received)
     assert hits["/shared"] == 1
     assert hits == {f"/{n}": 1 for n in names}
-    assert {b["reason"] for _, b in received} == {"firing"}
+    bodies = {p: b for p, b in received}
+    assert {b["reason"] for p, b in bodies.items() if p != "/shared"} == {"firing"}
+    if keyed:
+        told = [(i["key"]["k"], i["reason"]) for i in bodies["/shared"]["instances"]]
+        assert sorted(told) == [(k, "firing") for k in range(1, 6)]
+
+
+def test_concurrent_runs_of_a_keyed_alert_on_postgresql(cli, write_config, pg_url: str,
+                                                        webhook) -> None:  # fmt: skip
+    """Ten runs of one keyed alert at once on PostgreSQL: each instance is told once."""
+    base, received = webhook
+    notify = f"    notify: [{{channel: webhook, url: '{base}/{{name}}', max_attempts: 1}}]"
+    text = config({"shared": KEYED_SQL}, notify=notify)
+    path = write_config(text.replace("- name: shared\n", "- name: shared\n    key: k\n"))
+    warm = cli("run", path, "--dry-run", "--state-db", pg_url)
+    assert warm.rc == 0, warm
+    _all_at_once(cli, path, pg_url, ["shared"] * 10)
+    [(path_, body)] = received
+    assert path_ == "/shared"
+    assert sorted(i["key"]["k"] for i in body["instances"]) == [1, 2, 3, 4, 5]
+    transitions = Counter(r["transition"] for r in rows(pg_url, "shared"))
+    assert transitions == {"firing": 1, "still_firing": 9}
+    with StateDB(pg_url).read() as tx:
+        assert tx.scalar("SELECT count(*) FROM instance_state WHERE state = 'ALERT'") == 5

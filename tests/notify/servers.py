@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import itertools
 import json
 import socket
@@ -10,8 +12,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from aiosmtpd.smtp import Envelope, Session
 
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.event import AlertEvent, make_dedup_key, new_event_id
@@ -178,3 +183,44 @@ class DripServer:
     def close(self) -> None:
         self._stop.set()
         self.sock.close()
+
+
+class Inbox:
+    """aiosmtpd handler: records messages; recipients starting with `bad`/`busy` are refused."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, bool]] = []
+        self.data_reply: str | None = None
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address.startswith("bad"):
+            return "550 5.1.1 no such user"
+        if address.startswith("busy"):
+            return "450 4.2.1 mailbox busy, try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        if self.data_reply:
+            return self.data_reply
+        self.messages.append((envelope, session.ssl is not None))
+        return "250 Message accepted"
+
+    def parsed(self, i: int = 0) -> EmailMessage:
+        content = self.messages[i][0].content
+        assert isinstance(content, bytes)
+        msg = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+    def parts(self, i: int = 0) -> tuple[str, str]:
+        """The text and HTML parts, checking the multipart/alternative layout."""
+        msg = self.parsed(i)
+        assert msg.get_content_type() == "multipart/alternative"
+        types = [part.get_content_type() for part in msg.iter_parts()]
+        assert types == ["text/plain", "text/html"]
+        text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+        assert text is not None and html is not None
+        return str(text.get_content()), str(html.get_content())

@@ -50,9 +50,12 @@ def queue(db: StateDB, reason: str, at: datetime, target: int = 0) -> str:
     return event_id
 
 
-def claim(db: StateDB, now: datetime, holder: str | None = None) -> list[str]:
+def claim(
+    db: StateDB, now: datetime, holder: str | None = None, *, in_order: bool = False
+) -> list[str]:
     with db.write() as tx:
-        return [r["event_id"] for r in outbox.claim_in(tx, "a", now, 60, holder=holder)]
+        claimed = outbox.claim_in(tx, "a", now, 60, holder=holder, in_order=in_order)
+        return [r["event_id"] for r in claimed]
 
 
 def statuses(db: StateDB) -> dict[str, str]:
@@ -111,3 +114,32 @@ def test_postgresql_claims_die_with_their_session(pg_url: str) -> None:
     assert claim(second, T0, holder="other:1:1") == []  # first's session holds it
     first._conn.close()  # the process died
     assert claim(second, T0, holder="other:1:1") == [firing]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest) -> StateDB:
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    state = StateDB(str(request.getfixturevalue(name)))
+    state.ensure_schema()
+    return state
+
+
+def test_grouped_messages_are_all_claimed_in_order_and_none_superseded(any_db: StateDB) -> None:
+    """A keyed alert's messages each carry other instances: every one goes, oldest first."""
+    first = queue(any_db, "firing", T0)
+    second = queue(any_db, "resolved", T0 + timedelta(minutes=1))
+    other = queue(any_db, "firing", T0, target=1)
+    claimed = claim(any_db, T0 + timedelta(minutes=2), in_order=True)
+    assert sorted(claimed) == sorted([first, second, other])
+    assert claimed.index(first) < claimed.index(second)
+    assert set(statuses(any_db).values()) == {"pending"}
+    elsewhere = StateDB(any_db.url)  # another process (PostgreSQL: another session)
+    assert claim(elsewhere, T0 + timedelta(minutes=2), holder="other:1:1", in_order=True) == []
+
+
+def test_grouped_messages_wait_behind_one_in_flight(db: StateDB, live_holder: str) -> None:
+    first = queue(db, "firing", T0)
+    assert claim(db, T0, holder=live_holder, in_order=True) == [first]
+    second = queue(db, "resolved", T0 + timedelta(seconds=5))
+    assert claim(db, T0 + timedelta(seconds=10), in_order=True) == []
+    assert statuses(db) == {first: "pending", second: "pending"}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from sqlsentinel.core.event import AlertEvent
+    from sqlsentinel.core.grouped import Notification
     from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 
 CHANNELS = ("email", "slack", "webhook")
@@ -42,13 +42,13 @@ class Channel(Protocol):
     """What every channel module's `CHANNEL` implements."""
 
     def send(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
         """Make one delivery attempt."""
         ...
 
     def preview(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None
     ) -> dict[str, Any]:
         """What `send` would send, with secrets redacted."""
         ...

@@ -24,7 +24,7 @@ from sqlsentinel.redaction import smtp_secrets
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from sqlsentinel.core.event import AlertEvent
+    from sqlsentinel.core.grouped import Notification
 
 NAME = "email"
 
@@ -89,7 +89,7 @@ def address_problem(addr: str) -> str | None:
     return None
 
 
-def build_message(event: AlertEvent, target: TargetSpec, smtp: SmtpSpec) -> EmailMessage:
+def build_message(event: Notification, target: TargetSpec, smtp: SmtpSpec) -> EmailMessage:
     """The complete message: multipart/alternative, text first, HTML second."""
     o = options(target)
     subject, text, html = render_email(event, o.subject, o.body)
@@ -179,7 +179,7 @@ class EmailChannel:
     """Sends one message to all of the target's recipients."""
 
     def send(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
         """One SMTP session, ended after `timeout` seconds in total."""
         if smtp is None:
@@ -202,7 +202,7 @@ class EmailChannel:
         return SendResult("delivered", 250, None, detail)
 
     def preview(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None
     ) -> dict[str, Any]:
         """Server, sender, recipients, subject and both parts."""
         o = options(target)

@@ -15,7 +15,7 @@ from sqlsentinel.redaction import redact_url, url_secrets
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from sqlsentinel.core.event import AlertEvent
+    from sqlsentinel.core.grouped import Notification
 
 NAME = "slack"
 
@@ -78,14 +78,16 @@ def config_model() -> type[BaseModel]:
     return SlackModel
 
 
-def slack_message(event: AlertEvent, target: TargetSpec) -> dict[str, Any]:
+def slack_message(event: Notification, target: TargetSpec) -> dict[str, Any]:
     """The Slack JSON: fallback text plus one attachment coloured by state."""
+    from sqlsentinel.core.event import AlertEvent
     from sqlsentinel.notify.templates import color, label, mrkdwn_escape, render_slack
 
     o = options(target)
     test = " (test)" if event.reason is NotifyReason.TEST else ""
+    news = "" if isinstance(event, AlertEvent) else f": {event.summary()}"
     message: dict[str, Any] = {
-        "text": mrkdwn_escape(f"[{label(event)}] {event.alert}{test}"),
+        "text": mrkdwn_escape(f"[{label(event)}] {event.alert}{test}{news}"),
         "attachments": [
             {
                 "color": color(event),
@@ -107,7 +109,7 @@ class SlackChannel:
     """Posts to the per-alert `webhook_url`."""
 
     def send(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
         """POST the message once."""
         from sqlsentinel.notify.templates import TemplateError
@@ -125,7 +127,7 @@ class SlackChannel:
         return http_send("POST", options(target).webhook_url, body, headers, timeout)
 
     def preview(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None
     ) -> dict[str, Any]:
         """Redacted URL and the message."""
         return {

@@ -16,7 +16,7 @@ from sqlsentinel.redaction import REDACTED, header_secrets, redact_headers, reda
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from sqlsentinel.core.event import AlertEvent
+    from sqlsentinel.core.grouped import Notification
 
 NAME = "webhook"
 METHODS = ("POST", "PUT", "PATCH", "GET")
@@ -81,7 +81,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def _base_headers(event: AlertEvent) -> dict[str, str]:
+def _base_headers(event: Notification) -> dict[str, str]:
     return {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
@@ -94,7 +94,7 @@ class WebhookChannel:
     """POSTs (or the configured method) the payload."""
 
     def send(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None, timeout: float
     ) -> SendResult:
         """Send the payload once."""
         o = options(target)
@@ -107,7 +107,7 @@ class WebhookChannel:
         return http_send(o.method, o.url, body, headers, timeout)
 
     def preview(
-        self, event: AlertEvent, target: TargetSpec, *, smtp: SmtpSpec | None
+        self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None
     ) -> dict[str, Any]:
         """Method, redacted URL and headers, and the payload."""
         o = options(target)

@@ -1,0 +1,223 @@
+"""The grouped notification of a keyed alert: one message per target per run, listing its
+instances (payload schema version 2, docs/webhook.md).
+
+Each listed instance carries its own event id and dedup key; the message's event id (and
+so its `Idempotency-Key`) is derived from theirs, so a retried message keeps its id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlsentinel.core.decide import NotifyReason, Previous, Transition
+from sqlsentinel.core.event import (
+    GROUPED_SCHEMA_VERSION,
+    AlertEvent,
+    iso,
+    make_dedup_key,
+    new_event_id,
+)
+from sqlsentinel.core.instances import InstanceDecision
+from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.spec import AlertSpec
+from sqlsentinel.jsonsafe import to_jsonable
+
+# The order instance reasons are named in a message's summary and its outbox reason.
+REASON_ORDER = (
+    NotifyReason.FIRING, NotifyReason.SILENCE_ENDED, NotifyReason.REPEAT, NotifyReason.RESOLVED,
+)  # fmt: skip
+REASON_WORDS = {
+    NotifyReason.FIRING: "firing",
+    NotifyReason.SILENCE_ENDED: "still firing (silence ended)",
+    NotifyReason.REPEAT: "still firing",
+    NotifyReason.RESOLVED: "resolved",
+}
+OWN_WORDS = {  # the alert as a whole: its check
+    NotifyReason.ERROR: "the check failed",
+    NotifyReason.RESOLVED: "the check works again",
+}
+
+
+@dataclass(frozen=True)
+class InstanceNotice:
+    """One instance's transition, as a grouped message lists it."""
+
+    event_id: str
+    dedup_key: str
+    key: dict[str, Any]  # key column -> value
+    instance_key: str
+    state: str
+    previous_state: str | None
+    reason: NotifyReason
+    actual_value: Any
+    threshold: Any
+    context: dict[str, Any]
+    state_since: datetime
+    in_result: bool  # False: resolved because the result no longer had it
+
+    def to_payload(self) -> dict[str, Any]:
+        """The instance's entry of the payload's `instances` array."""
+        return {
+            "event_id": self.event_id,
+            "dedup_key": self.dedup_key,
+            "key": to_jsonable(self.key),
+            "instance_key": self.instance_key,
+            "state": self.state,
+            "previous_state": self.previous_state,
+            "reason": self.reason.value,
+            "actual_value": to_jsonable(self.actual_value),
+            "threshold": to_jsonable(self.threshold),
+            "context": to_jsonable(self.context),
+            "state_since": iso(self.state_since),
+            "in_result": self.in_result,
+        }
+
+    @classmethod
+    def from_payload(cls, d: dict[str, Any]) -> InstanceNotice:
+        """Inverse of `to_payload` (values stay in their JSON form)."""
+        return cls(
+            **{k: d[k] for k in ("event_id", "dedup_key", "instance_key", "state")},
+            key=dict(d["key"]),
+            previous_state=d.get("previous_state"),
+            reason=NotifyReason(d["reason"]),
+            actual_value=d.get("actual_value"),
+            threshold=d.get("threshold"),
+            context=dict(d.get("context") or {}),
+            state_since=datetime.fromisoformat(d["state_since"]),
+            in_result=bool(d.get("in_result", True)),
+        )
+
+
+@dataclass(frozen=True)
+class GroupedEvent:
+    """One run's message about a keyed alert: the alert as a whole, and its instances."""
+
+    alert_event: AlertEvent  # the alert as a whole (its `reason` is only meaningful if `told`)
+    told: bool  # the alert as a whole notifies (its check failed, or works again)
+    key: tuple[str, ...]
+    counts: dict[str, int]
+    instances: tuple[InstanceNotice, ...]
+
+    @property
+    def event_id(self) -> str:
+        """Derived from the instance event ids (and the alert's own, when it notifies)."""
+        ids = sorted(n.event_id for n in self.instances)
+        if self.told or not ids:
+            ids.append(self.alert_event.event_id)
+        return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+
+    @property
+    def alert(self) -> str:
+        """The alert's name."""
+        return self.alert_event.alert
+
+    @property
+    def state(self) -> str:
+        """The alert's state after the run: ALERT while any instance fires."""
+        return self.alert_event.state
+
+    @property
+    def dedup_key(self) -> str:
+        """The alert's own episode (each instance has its own)."""
+        return self.alert_event.dedup_key
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the run happened."""
+        return self.alert_event.occurred_at
+
+    @property
+    def reason(self) -> NotifyReason:
+        """The alert's own reason when it notifies, else the first of its instances'."""
+        if self.told or not self.instances:
+            return self.alert_event.reason
+        found = {n.reason for n in self.instances}
+        return next(r for r in REASON_ORDER if r in found)
+
+    def summary(self) -> str:
+        """`2 firing, 1 resolved` (or the alert's own news when it notifies)."""
+        tally = Counter(n.reason for n in self.instances)
+        parts = [f"{tally[r]} {REASON_WORDS[r]}" for r in REASON_ORDER if tally[r]]
+        if self.told:
+            reason = self.alert_event.reason
+            parts.insert(0, OWN_WORDS.get(reason, reason.value))
+        return ", ".join(parts)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The documented webhook JSON, schema version 2 (JSON-safe)."""
+        own = self.alert_event.to_payload()
+        del own["actual_value"], own["threshold"], own["context"]
+        return {
+            **own,
+            "schema_version": GROUPED_SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "reason": self.alert_event.reason.value if self.told else None,
+            "alert_event_id": self.alert_event.event_id,
+            "key": list(self.key),
+            "counts": dict(self.counts),
+            "instances": [n.to_payload() for n in self.instances],
+        }
+
+    @classmethod
+    def from_payload(cls, d: dict[str, Any]) -> GroupedEvent:
+        """Inverse of `to_payload`."""
+        told = d.get("reason") is not None
+        own = {**d, "event_id": d["alert_event_id"], "reason": d.get("reason") or "firing"}
+        return cls(
+            AlertEvent.from_payload(own),
+            told,
+            tuple(d["key"]),
+            dict(d["counts"]),
+            tuple(InstanceNotice.from_payload(n) for n in d["instances"]),
+        )
+
+
+def build_grouped(
+    alert: AlertSpec,
+    record: RunRecord,
+    prev: Previous | None,
+    t: Transition,
+    decisions: Sequence[InstanceDecision],
+    counts: dict[str, int],
+) -> GroupedEvent | None:
+    """The message of this run for one target (fresh event ids), or None when nothing
+    is due: no instance notifies and the alert as a whole does not either."""
+    notices = tuple(_notice(alert.name, d) for d in decisions if d.transition.notify)
+    if not notices and t.notify is None:
+        return None
+    own = AlertEvent(
+        new_event_id(), make_dedup_key(alert.name, t.state.value, t.since), alert.name,
+        alert.description, t.state.value, prev.state.value if prev else None,
+        t.notify or NotifyReason.FIRING, None, None, {}, record.error, record.outcome,
+        record.finished_at, t.since, alert.tags, record.triggered_by, record.run_id,
+    )  # fmt: skip
+    return GroupedEvent(own, t.notify is not None, alert.key, counts, notices)
+
+
+def _notice(alert: str, d: InstanceDecision) -> InstanceNotice:
+    t = d.transition
+    assert t.notify is not None
+    values = d.row if d.row is not None else d.last
+    return InstanceNotice(
+        event_id=new_event_id(),
+        dedup_key=make_dedup_key(f"{alert}:{d.key}", t.state.value, t.since),
+        key=d.key_values,
+        instance_key=d.key,
+        state=t.state.value,
+        previous_state=d.previous.state.value if d.previous else None,
+        reason=t.notify,
+        actual_value=values.actual_value if values else None,
+        threshold=values.threshold if values else None,
+        context=dict(values.context) if values else {},
+        state_since=t.since,
+        in_result=d.row is not None,
+    )
+
+
+Notification = AlertEvent | GroupedEvent
+"""What a channel sends: one alert's event, or a keyed alert's grouped message."""

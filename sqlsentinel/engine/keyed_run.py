@@ -1,0 +1,120 @@
+"""One run of a keyed alert: every instance decided inside the alert's state transaction.
+
+The same recipe as a one-row run (engine/run.py): `open_run` locks the alert's state
+row, and under that lock the run reads its instances and their silences, decides each
+with `core.decide`, writes them, the alert's summary row, one grouped outbox row per
+target and the history row, and claims what is due, so concurrent runs of one alert never
+notify an instance twice for one transition. A failed check (an error outcome) decides
+the alert as a whole, as for a one-row alert, and leaves every instance as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlsentinel.core.budget import RunBudget, lease_seconds
+from sqlsentinel.core.decide import Previous, Transition, decide, rule_of
+from sqlsentinel.core.grouped import build_grouped
+from sqlsentinel.core.instances import (
+    InstanceDecision,
+    Known,
+    counts,
+    decide_instances,
+    history_summary,
+    states_after,
+    summary_transition,
+)
+from sqlsentinel.core.outcomes import ALERT, OK
+from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.spec import AlertSpec, Settings
+from sqlsentinel.state.db import StateDB
+from sqlsentinel.state.instances import known_instances, save_instances, silenced_keys
+from sqlsentinel.state.record import OutboxEntry, open_run
+
+
+@dataclass(frozen=True)
+class KeyedPlan:
+    """What one keyed run decided."""
+
+    transition: Transition  # the alert as a whole
+    decisions: list[InstanceDecision]  # empty when the check failed
+    counts: dict[str, int]  # instances in each state after the run
+
+    def summary(self) -> dict[str, Any]:
+        """The run's instances for its history row and output."""
+        return history_summary(self.decisions, self.counts)
+
+
+def plan_run(
+    alert: AlertSpec,
+    record: RunRecord,
+    previous: tuple[Previous | None, str | None, bool],
+    known: Mapping[str, Known],
+    silenced: frozenset[str],
+    now: datetime,
+) -> KeyedPlan:
+    """Decide a keyed run from what it found and what the state database holds:
+    `previous` is the alert's own (state, last outcome, silenced)."""
+    prev, prev_outcome, whole_silenced = previous
+    rule = rule_of(alert)
+    if record.instances is None:  # the check failed: the alert as a whole, as one row
+        t = decide(prev, record.condition, rule, whole_silenced, now)
+        return KeyedPlan(t, [], counts(k.previous.state for k in known.values()))
+    decisions = decide_instances(
+        known,
+        record.instances,
+        rule,
+        lambda key: whole_silenced or key in silenced,
+        alert.on_missing,
+        now,
+    )
+    after_failure = prev_outcome is not None and prev_outcome not in (OK, ALERT)
+    t = summary_transition(prev, decisions, after_failure, rule, whole_silenced, now)
+    return KeyedPlan(t, decisions, counts(states_after(decisions)))
+
+
+def record_keyed(
+    alert: AlertSpec,
+    settings: Settings,
+    db: StateDB,
+    record: RunRecord,
+    budget: RunBudget,
+    *,
+    spooled: bool,
+) -> tuple[Previous | None, Transition, list[dict[str, Any]], dict[str, Any]]:
+    """Decide inside the alert's state transaction, write it, claim what is due."""
+    now = record.finished_at
+    with open_run(db, alert.name, now, budget.delivery_deadline) as run:
+        known = known_instances(run.tx, alert.name)
+        previous = (run.previous, run.previous_outcome, run.silenced)
+        plan = plan_run(alert, record, previous, known, silenced_keys(run.tx, alert.name, now), now)
+        entries = outbox_entries(alert, record, run.previous, plan)
+        told = plan.transition.notify is not None
+        summary = plan.summary()
+        run.write(record, plan.transition, entries, settings.history_retention,
+                  spooled=spooled, told=told, instances=summary)  # fmt: skip
+        save_instances(run.tx, alert.name, plan.decisions, now)
+        lease = lease_seconds(budget.delivery_deadline - time.monotonic())
+        claimed = run.claim_pending(datetime.now(UTC), lease, in_order=True) if alert.notify else []
+    return run.previous, plan.transition, claimed, summary
+
+
+def outbox_entries(
+    alert: AlertSpec, record: RunRecord, prev: Previous | None, plan: KeyedPlan
+) -> list[OutboxEntry]:
+    """One grouped message per target when anything is due (each with its own event ids)."""
+    due = plan.transition.notify or any(d.transition.notify for d in plan.decisions)
+    if not due or not alert.notify:
+        return []
+    from sqlsentinel.notify.deliver import describe_target
+
+    entries = []
+    for index, target in enumerate(alert.notify):
+        event = build_grouped(alert, record, prev, plan.transition, plan.decisions, plan.counts)
+        assert event is not None
+        entries.append(OutboxEntry.of(event, target.channel, describe_target(target), index))
+    return entries
