@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tick import _measure
+from bench_tick import measure
 from pg_server import pg_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,11 +87,11 @@ def bench(tmp: Path, repetitions: int) -> None:
         env.update(PYTHONPATH=str(REPO), SQLSENTINEL_CACHE_DIR=str(tmp / "cache"),
                    STATE_DIRECTORY=str(tmp / "state"))  # fmt: skip
         for argv in cases.values():  # the first run fills the spec cache and the instances
-            _measure(argv, env, tmp)
+            measure(argv, env, tmp)
         runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cases}
         for _ in range(repetitions):
             for name, argv in cases.items():
-                runs[name].append(_measure(argv, env, tmp))
+                runs[name].append(measure(argv, env, tmp))
     med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in runs.items()}
     print(f"python {sys.version.split()[0]}, {repetitions} interleaved repetitions, "
           f"{os.cpu_count()} CPUs; {ROWS} rows, {FIRING} firing")  # fmt: skip

@@ -77,7 +77,7 @@ def _config(path: Path, target: str, state: str, alerts: int, notify: str = "") 
     path.write_text("\n".join(lines) + "\n")
 
 
-def _measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+def measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
     """CPU seconds, wall seconds and peak RSS (MiB) of one child process.
 
     GNU time runs it and reports its peak RSS: a child forked from this (much larger)
@@ -156,11 +156,11 @@ def bench(tmp: Path, repetitions: int) -> None:
         env.update(PYTHONPATH=str(REPO), SQLSENTINEL_CACHE_DIR=str(tmp / "cache"),
                    STATE_DIRECTORY=str(tmp / "state"))  # fmt: skip
         for argv in cases.values():  # warm the spec cache, the state databases, the page cache
-            _measure(argv, env, tmp)
+            measure(argv, env, tmp)
         runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cases}
         for _ in range(repetitions):
             for name, argv in cases.items():
-                runs[name].append(_measure(argv, env, tmp))
+                runs[name].append(measure(argv, env, tmp))
     server.shutdown()
     assert _Hook.received == 2 * (repetitions + 1), _Hook.received  # every POST arrived
     _report(runs, repetitions)
