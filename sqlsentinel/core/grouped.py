@@ -7,7 +7,6 @@ so its `Idempotency-Key`) is derived from theirs, so a retried message keeps its
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlsentinel.core.event import (
 from sqlsentinel.core.instances import InstanceDecision
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec
+from sqlsentinel.digest import digest
 from sqlsentinel.jsonsafe import to_jsonable
 
 # The order instance reasons are named in a message's summary and its outbox reason.
@@ -109,7 +109,7 @@ class GroupedEvent:
         ids = sorted(n.event_id for n in self.instances)
         if self.told or not ids:
             ids.append(self.alert_event.event_id)
-        return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+        return digest(*(i.encode() for i in ids), size=16)
 
     @property
     def alert(self) -> str:

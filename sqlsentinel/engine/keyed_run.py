@@ -10,13 +10,11 @@ the alert as a whole, as for a one-row alert, and leaves every instance as it wa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlsentinel.core.budget import RunBudget, lease_seconds
 from sqlsentinel.core.decide import Previous, Transition, decide, rule_of
 from sqlsentinel.core.grouped import build_grouped
 from sqlsentinel.core.instances import (
@@ -31,9 +29,8 @@ from sqlsentinel.core.instances import (
 from sqlsentinel.core.outcomes import ALERT, OK
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec, Settings
-from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.instances import known_instances, save_instances, silenced_keys
-from sqlsentinel.state.record import OutboxEntry, open_run
+from sqlsentinel.state.record import OutboxEntry, RunTransaction
 
 
 @dataclass(frozen=True)
@@ -77,30 +74,22 @@ def plan_run(
     return KeyedPlan(t, decisions, counts(states_after(decisions)))
 
 
-def record_keyed(
-    alert: AlertSpec,
-    settings: Settings,
-    db: StateDB,
-    record: RunRecord,
-    budget: RunBudget,
-    *,
-    spooled: bool,
-) -> tuple[Previous | None, Transition, list[dict[str, Any]], dict[str, Any]]:
-    """Decide inside the alert's state transaction, write it, claim what is due."""
+def write_keyed(
+    alert: AlertSpec, settings: Settings, run: RunTransaction, record: RunRecord, *, spooled: bool
+) -> tuple[Transition, dict[str, Any]]:
+    """Decide every instance inside the run's open transaction and write it all; returns the
+    alert's own transition and the run's instance summary (for history)."""
     now = record.finished_at
-    with open_run(db, alert.name, now, budget.delivery_deadline) as run:
-        known = known_instances(run.tx, alert.name)
-        previous = (run.previous, run.previous_outcome, run.silenced)
-        plan = plan_run(alert, record, previous, known, silenced_keys(run.tx, alert.name, now), now)
-        entries = outbox_entries(alert, record, run.previous, plan)
-        told = plan.transition.notify is not None
-        summary = plan.summary()
-        run.write(record, plan.transition, entries, settings.history_retention,
-                  spooled=spooled, told=told, instances=summary)  # fmt: skip
-        save_instances(run.tx, alert.name, plan.decisions, now)
-        lease = lease_seconds(budget.delivery_deadline - time.monotonic())
-        claimed = run.claim_pending(datetime.now(UTC), lease, in_order=True) if alert.notify else []
-    return run.previous, plan.transition, claimed, summary
+    known = known_instances(run.tx, alert.name)
+    previous = (run.previous, run.previous_outcome, run.silenced)
+    plan = plan_run(alert, record, previous, known, silenced_keys(run.tx, alert.name, now), now)
+    entries = outbox_entries(alert, record, run.previous, plan)
+    summary = plan.summary()
+    told = plan.transition.notify is not None
+    run.write(record, plan.transition, entries, settings.history_retention,
+              spooled=spooled, told=told, instances=summary)  # fmt: skip
+    save_instances(run.tx, alert.name, plan.decisions, now)
+    return plan.transition, summary
 
 
 def outbox_entries(

@@ -19,7 +19,7 @@ from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.state import spool
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.record import OutboxEntry, open_run, recorded
+from sqlsentinel.state.record import OutboxEntry, RunTransaction, open_run, recorded
 
 if TYPE_CHECKING:
     from sqlsentinel.engine.heartbeat import Signal
@@ -174,19 +174,30 @@ def _record(
     spooled: bool,
 ) -> tuple[Previous | None, Transition, list[dict[str, Any]], dict[str, Any] | None]:
     """Decide inside the alert's state transaction, write it, claim what is due."""
-    if alert.key:
-        from sqlsentinel.engine.keyed_run import record_keyed
-
-        return record_keyed(alert, settings, db, record, budget, spooled=spooled)
     now = record.finished_at
+    instances: dict[str, Any] | None = None
     with open_run(db, alert.name, now, budget.delivery_deadline) as tx:
-        prev = tx.previous
-        t = decide(prev, record.condition, rule_of(alert), tx.silenced, now)
-        entries = _outbox_entries(alert, record, prev, t)
-        tx.write(record, t, entries, settings.history_retention, spooled=spooled)
+        if alert.key:  # per-row: every instance decided in this same transaction
+            from sqlsentinel.engine.keyed_run import write_keyed
+
+            t, instances = write_keyed(alert, settings, tx, record, spooled=spooled)
+        else:
+            t = decide(tx.previous, record.condition, rule_of(alert), tx.silenced, now)
+            entries = _outbox_entries(alert, record, tx.previous, t)
+            tx.write(record, t, entries, settings.history_retention, spooled=spooled)
         lease = lease_seconds(budget.delivery_deadline - time.monotonic())
-        claimed = tx.claim_pending(datetime.now(UTC), lease) if alert.notify else []
-    return prev, t, claimed, None
+        in_order = bool(alert.key)  # grouped messages carry different instances: none is stale
+        claimed = (
+            tx.claim_pending(datetime.now(UTC), lease, in_order=in_order) if alert.notify else []
+        )
+    return tx.previous, t, claimed, instances
+
+
+def _claim(tx: RunTransaction, alert: AlertSpec, budget: RunBudget) -> list[dict[str, Any]]:
+    """Claim what is due for the rest of the run's delivery budget; a per-row alert's
+    grouped messages in order (each carries other instances: none makes another stale)."""
+    lease = lease_seconds(budget.delivery_deadline - time.monotonic())
+    return tx.claim_pending(datetime.now(UTC), lease, in_order=bool(alert.key))
 
 
 def record_broken(

@@ -5,7 +5,10 @@ first firing after the timer starts carries its own: later ones carry the elapse
 (systemd 252 to at least 259). That value is still a lower bound, so the run's elapse is
 the first one of its schedule after it, if that is not after the launch, else the value
 itself. The schedule is read as the timer reads its lines (the DST policy, jitter offset
-included), by the same enumerator that `schedule` previews with.
+included), by the same enumerator that `schedule` previews with. The launch is known to
+one clock tick (10 ms) and a timer fires when its elapse comes, so a launch up to
+`LAUNCH_SLACK_S` before the following elapse still belongs to it (elapses of a schedule
+are at least a minute apart).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from datetime import datetime, timedelta
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.schedule.cron import ScheduleError, parse
 from sqlsentinel.schedule.reference import CalendarTimer, CronSchedule
+
+LAUNCH_SLACK_S = 1.0
 
 
 def scheduled_elapse(
@@ -34,6 +39,6 @@ def scheduled_elapse(
         return handed
     shift = timedelta(seconds=offset)
     following = timer.next_after(handed - shift)
-    if following is not None and following + shift <= launched:
+    if following is not None and following + shift <= launched + timedelta(seconds=LAUNCH_SLACK_S):
         return following + shift
     return handed

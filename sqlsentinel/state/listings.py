@@ -72,7 +72,7 @@ def _lateness_ms(row: dict[str, Any]) -> float | None:
     if row.get("scheduled_at") is None:
         return None
     late: timedelta = (row.get("launched_at") or row["started_at"]) - row["scheduled_at"]
-    return round(late.total_seconds() * 1000, 1)
+    return round(max(0.0, late.total_seconds()) * 1000, 1)  # the launch is known to 10 ms
 
 
 def last_lateness(db: StateDB) -> dict[str, float]:

@@ -30,6 +30,12 @@ def test_a_later_firing_carries_the_one_before_and_is_corrected() -> None:
     )
 
 
+def test_a_launch_measured_a_tick_before_its_elapse_still_belongs_to_it() -> None:
+    """The launch is read in 10 ms clock ticks (truncated): it can look a hair early."""
+    previous = T - 60 * S
+    assert scheduled_elapse(alert("* * * * *"), previous, T - 0.01 * S) == T
+
+
 def test_a_run_launched_more_than_a_period_late_keeps_its_own_elapse() -> None:
     previous = T - 60 * S
     assert scheduled_elapse(alert("* * * * *"), previous, T + 70 * S) == T
