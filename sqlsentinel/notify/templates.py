@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import (
     UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
     UNSAFE_COROUTINE_ATTRIBUTES,
@@ -59,6 +60,36 @@ _INTERNAL = (
 )
 _ATTRIBUTE_FILTERS = frozenset({"attr", "selectattr", "rejectattr", "groupby"})  # 1st argument
 _MUTABLES: tuple[object, ...] = ([], {}, set())
+MAX_POWER_BITS = 4096  # `**` results larger than this are refused (`9 ** 999999999` never ends)
+MAX_REPEAT = 100_000  # items or characters `*` may make of a string or a list
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, where `**` and `*` cannot make values that use up the CPU or
+    memory (intercepted, so they are not folded at compile time either)."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """`left <operator> right`, refused when the result would be too large."""
+        if operator == "**" and _too_big_power(left, right):
+            raise SecurityError(f"{operator} result over {MAX_POWER_BITS} bits")
+        if operator == "*" and _repeat_size(left, right) > MAX_REPEAT:
+            raise SecurityError(f"a repeated value over {MAX_REPEAT:,} items")
+        return super().call_binop(context, operator, left, right)
+
+
+def _too_big_power(base: Any, exponent: Any) -> bool:
+    if not (isinstance(base, int) and isinstance(exponent, int)) or abs(base) < 2:
+        return False
+    return exponent > 0 and abs(base).bit_length() * exponent > MAX_POWER_BITS
+
+
+def _repeat_size(left: Any, right: Any) -> int:
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and isinstance(times, int):
+            return len(seq) * times
+    return 0
 
 
 class TemplateError(SentinelError):
@@ -74,7 +105,7 @@ def mrkdwn_escape(value: Any) -> str:
 @cache
 def _env(kind: str) -> jinja2.Environment:
     finalize = mrkdwn_escape if kind == "slack" else show
-    env = ImmutableSandboxedEnvironment(
+    env = _BoundedSandbox(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=kind == "html",
         finalize=finalize,

@@ -165,3 +165,17 @@ def test_templates_cannot_change_the_values_they_show() -> None:
     with pytest.raises(TemplateError, match="unsafe"):
         render_slack(event, "{{ context.update({'note': 'changed'}) }}")
     assert event.context["note"] == "<script>alert(1)</script>"
+
+
+@pytest.mark.parametrize(
+    "source", ["{{ 9 ** 999999999 }}", "{{ 'x' * 10**9 }}", "{{ [0] * 100001 }}", "{{ 2 ** 5000 }}"]
+)
+def test_templates_cannot_use_up_the_cpu_or_memory(source: str) -> None:
+    """Validation compiles it at once (nothing is folded at compile time) and a render is
+    refused at once instead of computing a number or string without end."""
+    assert check_template(source) is None
+    with pytest.raises(TemplateError, match="SecurityError"):
+        render_slack(make_event(), source)
+    assert render_slack(make_event(), "{{ 2 ** 64 }} {{ 'ab' * 3 }} {{ 3 * 4 }}") == (
+        "18446744073709551616 ababab 12"
+    )
