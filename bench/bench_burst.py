@@ -54,16 +54,19 @@ def _config(base: Path, alerts: int, state: str, jitter: int) -> Path:
     return path
 
 
-def _history(state: str, since: datetime) -> list[tuple[datetime, datetime, datetime, bool]]:
-    """(scheduled, launched, finished, spooled) of every timer-started run since `since`."""
+def _history(
+    state: str, since: datetime, until: datetime
+) -> list[tuple[datetime, datetime, datetime, bool]]:
+    """(scheduled, launched, finished, spooled) of every timer-started run scheduled in
+    [`since`, `until`)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from sqlsentinel.state.db import StateDB
 
     with StateDB(state).read() as tx:
         rows = tx.all(
             "SELECT scheduled_at, launched_at, finished_at, spooled FROM history "
-            "WHERE triggered_by = 'CRON' AND scheduled_at >= ?",
-            (since,),
+            "WHERE triggered_by = 'CRON' AND scheduled_at >= ? AND scheduled_at < ?",
+            (since, until),
         )
     return [
         (r["scheduled_at"], r["launched_at"], r["finished_at"], bool(r["spooled"])) for r in rows
@@ -90,9 +93,9 @@ def run_one(alerts: int, state_kind: str, jitter: int, pg_root: str | None) -> d
         minutes = (time.monotonic() - t0) / 60
         deadline = time.monotonic() + 240  # let the last tick finish
         expected = alerts * TICKS
-        while time.monotonic() < deadline and len(_history(state, first)) < expected:
+        while time.monotonic() < deadline and len(_history(state, first, end)) < expected:
             time.sleep(2)
-        rows = _history(state, first)
+        rows = _history(state, first, end)
         listing = ["systemctl", "--user", "list-units", "--failed", "--plain", "--no-legend"]
         failed = subprocess.run(
             [*listing, "sqlsentinel-*"], env=env, capture_output=True, text=True

@@ -1,14 +1,16 @@
 """Which scheduled elapse a timer-started run belongs to.
 
-systemd hands a service its timer's elapse in TRIGGER_TIMER_REALTIME_USEC, but only the
-first firing after the timer starts carries its own: later ones carry the elapse *before*
-(systemd 252 to at least 259). That value is still a lower bound, so the run's elapse is
-the first one of its schedule after it, if that is not after the launch, else the value
-itself. The schedule is read as the timer reads its lines (the DST policy, jitter offset
-included), by the same enumerator that `schedule` previews with. The launch is known to
-one clock tick (10 ms) and a timer fires when its elapse comes, so a launch up to
-`LAUNCH_SLACK_S` before the following elapse still belongs to it (elapses of a schedule
-are at least a minute apart).
+systemd hands a service TRIGGER_TIMER_REALTIME_USEC, but the value is the moment *some*
+earlier firing of its timer triggered, often one or two periods back (systemd 252: the
+third firing of a `* * * * *` timer carried the first one's trigger time; 259 likewise).
+So it says only that a timer started the run. The run's elapse is the schedule's latest
+elapse (jitter offset included) at or before the process launch, found by the same
+enumerator that `schedule` previews with (`schedule.missed`) and read as the timer reads its lines (the DST
+policy). The launch is known to one clock tick (10 ms) and a timer fires when its elapse
+comes, so an elapse up to `LAUNCH_SLACK_S` after the launch reading still counts. A launch
+delayed past the next elapse (a manager busy for a whole period) is counted against that
+next elapse: systemd skips an elapse while the service still runs, so one of the two
+elapses has no run either way, and the staleness check reports the gap.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlsentinel.core.spec import AlertSpec
-from sqlsentinel.schedule.cron import ScheduleError, parse
-from sqlsentinel.schedule.reference import CalendarTimer, CronSchedule
+from sqlsentinel.schedule.cron import ScheduleError
+from sqlsentinel.schedule.missed import latest_at_or_before, timer_of
 
 LAUNCH_SLACK_S = 1.0
 
@@ -28,17 +30,14 @@ def scheduled_elapse(
     """The elapse of `alert`'s timer that started a run launched at `launched`.
 
     `handed` is TRIGGER_TIMER_REALTIME_USEC (None for a manual run); `offset` the timer's
-    fixed randomized delay in seconds.
+    fixed randomized delay in seconds. Returns `handed` when no elapse precedes the launch.
     """
     if handed is None:
         return None
     try:
-        timer = CalendarTimer(CronSchedule(parse(alert.schedule)), alert.calendar_zone,
-                              alert.minute_shift)  # fmt: skip
+        timer = timer_of(alert)
     except ScheduleError:  # a schedule that validated cannot fail; keep the handed value
         return handed
     shift = timedelta(seconds=offset)
-    following = timer.next_after(handed - shift)
-    if following is not None and following + shift <= launched + timedelta(seconds=LAUNCH_SLACK_S):
-        return following + shift
-    return handed
+    latest = latest_at_or_before(timer, launched + timedelta(seconds=LAUNCH_SLACK_S) - shift)
+    return handed if latest is None else latest + shift

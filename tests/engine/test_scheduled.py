@@ -16,13 +16,15 @@ def alert(schedule: str, zone: str = "UTC", shift: int = 0) -> AlertSpec:
     return AlertSpec("a", "q", schedule, db, calendar_zone=zone, minute_shift=shift)
 
 
-def test_the_first_firing_carries_its_own_elapse() -> None:
-    assert scheduled_elapse(alert("* * * * *"), T + 0.4 * S, T + 0.5 * S) == T + 0.4 * S
+def test_the_first_firing_gets_its_elapse_not_its_trigger_time() -> None:
+    assert scheduled_elapse(alert("* * * * *"), T + 0.4 * S, T + 0.5 * S) == T
 
 
-def test_a_later_firing_carries_the_one_before_and_is_corrected() -> None:
-    previous = T - 60 * S + 0.4 * S  # what systemd 252 hands the second firing
-    assert scheduled_elapse(alert("* * * * *"), previous, T + 0.5 * S) == T
+def test_a_handed_value_periods_old_is_corrected() -> None:
+    """systemd 252 handed a third firing the first one's trigger time (burst bench)."""
+    for periods in (1, 2, 50):
+        stale = T - periods * 60 * S + 0.39 * S
+        assert scheduled_elapse(alert("* * * * *"), stale, T + 0.5 * S) == T
     hourly = alert("17 * * * *")
     assert (
         scheduled_elapse(hourly, T - timedelta(hours=1, minutes=-5), T + 5 * 60 * S)
@@ -36,9 +38,24 @@ def test_a_launch_measured_a_tick_before_its_elapse_still_belongs_to_it() -> Non
     assert scheduled_elapse(alert("* * * * *"), previous, T - 0.01 * S) == T
 
 
-def test_a_run_launched_more_than_a_period_late_keeps_its_own_elapse() -> None:
+def test_a_launch_after_the_next_elapse_counts_against_that_elapse() -> None:
+    """The handed value cannot tell which elapse fired; systemd skipped one of the two."""
     previous = T - 60 * S
-    assert scheduled_elapse(alert("* * * * *"), previous, T + 70 * S) == T
+    assert scheduled_elapse(alert("* * * * *"), previous, T + 70 * S) == T + 60 * S
+
+
+def test_rare_schedules_and_a_missed_yearly_run() -> None:
+    new_year = datetime(2027, 1, 1, tzinfo=UTC)
+    yearly = alert("0 0 1 1 *")
+    assert scheduled_elapse(yearly, new_year - timedelta(days=365), new_year + S) == new_year
+    caught_up = new_year + timedelta(days=3)  # Persistent=true: fired at boot, days late
+    assert scheduled_elapse(yearly, new_year - timedelta(days=365), caught_up) == new_year
+
+
+def test_a_leap_day_schedule_reaches_back_years() -> None:
+    leap_day = alert("0 0 29 2 *")
+    launched = datetime(2026, 3, 1, tzinfo=UTC)
+    assert scheduled_elapse(leap_day, launched - S, launched) == datetime(2024, 2, 29, tzinfo=UTC)
 
 
 def test_schedules_in_a_zone_and_shifted_minutes() -> None:
