@@ -4,13 +4,13 @@ systemd hands a service TRIGGER_TIMER_REALTIME_USEC, but the value is the moment
 earlier firing of its timer triggered, often one or two periods back (systemd 252: the
 third firing of a `* * * * *` timer carried the first one's trigger time; 259 likewise).
 So it says only that a timer started the run. The run's elapse is the schedule's latest
-elapse (jitter offset included) at or before the process launch, found by the same
-enumerator that `schedule` previews with (`schedule.missed`) and read as the timer reads its lines (the DST
-policy). The launch is known to one clock tick (10 ms) and a timer fires when its elapse
-comes, so an elapse up to `LAUNCH_SLACK_S` after the launch reading still counts. A launch
-delayed past the next elapse (a manager busy for a whole period) is counted against that
-next elapse: systemd skips an elapse while the service still runs, so one of the two
-elapses has no run either way, and the staleness check reports the gap.
+elapse (jitter offset included) at or before the process launch, found as the staleness
+check finds it (`schedule.missed`, the enumerator `schedule` previews with, DST policy
+included). The launch is known to one clock tick (10 ms) and a timer fires when its
+elapse comes, so an elapse up to `LAUNCH_SLACK_S` after the launch reading still counts.
+A launch delayed past the next elapse (a manager busy for a whole period) is counted
+against that next elapse: systemd skips an elapse while the service still runs, so one of
+the two elapses has no run either way, and the staleness check reports the gap.
 """
 
 from __future__ import annotations
