@@ -345,7 +345,8 @@ class Supervisor:
         if self.db is None:
             raise SentinelError("no state database")
         now = self.clock()
-        text = metrics_text(self.db, now)
+        alerts = self.applied.loaded.alerts if self.applied else ()
+        text = metrics_text(self.db, now, {a.name: a.max_instances for a in alerts})
         if self.stale_watch is None:
             return text
         from sqlsentinel.engine.staleness import staleness_metrics

@@ -12,6 +12,8 @@ from daemon_http import get
 from support import free_port
 
 from sqlsentinel.config.applied import AppliedStore
+from sqlsentinel.core.decide import Rule
+from sqlsentinel.core.instances import Instance, decide_instances, instance_key
 from sqlsentinel.daemon.http import Probes, ProbeServer
 from sqlsentinel.daemon.local import LocalBackend
 from sqlsentinel.daemon.notify import Notifier
@@ -20,6 +22,7 @@ from sqlsentinel.daemon.supervisor import STALL_S, DaemonSettings, Supervisor
 from sqlsentinel.errors import ConfigError
 from sqlsentinel.state.daemon_state import read_daemon_status
 from sqlsentinel.state.db import StateDB
+from sqlsentinel.state.instances import save_instances
 
 ALERT = """\
   - name: {name}
@@ -155,3 +158,27 @@ def test_a_broken_alert_keeps_its_times_and_a_new_broken_one_gets_none(
     assert sup.reload(forced=False) == "applied"
     assert sup.backend.next_runs(sup.clock()).keys() == {"a", "b"}
     assert sup.line.startswith("2 alerts scheduled") and "; 2 broken: b: " in sup.line
+
+
+def test_metrics_bound_each_keyed_alert_by_its_max_instances(
+    parts: tuple[Supervisor, Path],
+) -> None:
+    """/metrics caps an alert's instance series at the applied config's max_instances."""
+    sup, config = parts
+    write(config, "late")
+    keyed = "    key: [id]\n    max_instances: 2\n    query:"
+    config.write_text(config.read_text().replace("    query:", keyed))
+    sup.start()
+    assert sup.db is not None
+    sup.db.ensure_schema()
+    now = sup.clock()
+    rows = [Instance(instance_key([i]), {"id": i}, "alert", i) for i in range(5)]
+    with sup.db.write() as tx:
+        decisions = decide_instances({}, rows, Rule(), lambda k: False, "resolve", now)
+        save_instances(tx, "late", decisions, now)
+    firing = [
+        line
+        for line in sup.metrics().splitlines()
+        if line.startswith("sqlsentinel_alert_instance_firing{")
+    ]
+    assert len(firing) == 2
