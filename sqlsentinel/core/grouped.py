@@ -40,6 +40,7 @@ REASON_WORDS = {
 OWN_WORDS = {  # the alert as a whole: its check
     NotifyReason.ERROR: "the check failed",
     NotifyReason.RESOLVED: "the check works again",
+    NotifyReason.TEST: "test message",
 }
 
 

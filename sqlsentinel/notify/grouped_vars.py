@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.grouped import REASON_WORDS, GroupedEvent, InstanceNotice
 from sqlsentinel.core.instances import describe_key
 from sqlsentinel.notify.values import show
@@ -41,7 +42,7 @@ def grouped_vars(event: GroupedEvent) -> dict[str, Any]:
         "run_id": own.run_id,
         "event_id": event.event_id,
         "dedup_key": event.dedup_key,
-        "is_test": False,
+        "is_test": event.told and own.reason is NotifyReason.TEST,
         "key": list(event.key),
         "counts": {"ALERT": 0, "PENDING": 0, "OK": 0, **event.counts},
         "instances": instances,

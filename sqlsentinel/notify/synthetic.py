@@ -1,4 +1,5 @@
-"""`sqlsentinel notify-test`: a synthetic event sent through each of an alert's targets."""
+"""`sqlsentinel notify-test`: a synthetic event sent through each of an alert's targets
+(for a keyed alert, a grouped message listing two example instances, as its runs send)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from typing import Any
 
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.event import AlertEvent, make_dedup_key, new_event_id
+from sqlsentinel.core.grouped import GroupedEvent, InstanceNotice, Notification
+from sqlsentinel.core.instances import instance_key
 from sqlsentinel.core.spec import AlertSpec, SmtpSpec
 from sqlsentinel.notify.deliver import Attempt, deliver, describe_target, preview
 
 TEST_BUDGET = 20.0  # seconds per target
+NOTE = "Test message from sqlsentinel notify-test; no action is needed."
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,11 @@ class TargetReport:
     preview: dict[str, Any] | None = field(default=None)
 
 
-def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> AlertEvent:
-    """A firing-looking event marked as a test (reason `test`, triggered by `TEST`)."""
+def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> Notification:
+    """A firing-looking event marked as a test (reason `test`, triggered by `TEST`); for a
+    keyed alert, a grouped message (schema version 2) with two firing example instances."""
     at = now or datetime.now(UTC)
-    return AlertEvent(
+    event = AlertEvent(
         event_id=new_event_id(),
         dedup_key=make_dedup_key(alert.name, "TEST", at),
         alert=alert.name,
@@ -43,7 +48,7 @@ def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> AlertE
         reason=NotifyReason.TEST,
         actual_value=Decimal("42.5"),
         threshold=Decimal("40"),
-        context={"note": "Test message from sqlsentinel notify-test; no action is needed."},
+        context={"note": NOTE},
         error=None,
         outcome="alert",
         occurred_at=at,
@@ -51,6 +56,29 @@ def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> AlertE
         tags=alert.tags,
         triggered_by="TEST",
         run_id="test-" + uuid.uuid4().hex[:12],
+    )
+    if not alert.key:
+        return event
+    examples = tuple(_example(alert, n, at) for n in (1, 2))
+    return GroupedEvent(event, True, alert.key, {"ALERT": len(examples)}, examples)
+
+
+def _example(alert: AlertSpec, n: int, at: datetime) -> InstanceNotice:
+    key = {column: f"example-{n}" for column in alert.key}
+    ikey = instance_key(key.values())
+    return InstanceNotice(
+        event_id=new_event_id(),
+        dedup_key=make_dedup_key(f"{alert.name}:{ikey}", "TEST", at),
+        key=key,
+        instance_key=ikey,
+        state="ALERT",
+        previous_state="OK",
+        reason=NotifyReason.FIRING,
+        actual_value=Decimal("42.5"),
+        threshold=Decimal("40"),
+        context={"note": NOTE},
+        state_since=at,
+        in_result=True,
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from support import make_target
 
-from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, TargetSpec
+from sqlsentinel.core.event import AlertEvent
+from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, SmtpSpec, TargetSpec
 from sqlsentinel.notify.deliver import Attempt
 from sqlsentinel.notify.synthetic import build_test_event, send_test
 
@@ -25,6 +27,7 @@ def alert(*targets: TargetSpec) -> AlertSpec:
 
 def test_test_event() -> None:
     event = build_test_event(alert())
+    assert isinstance(event, AlertEvent)
     assert (event.reason, event.triggered_by, event.state) == ("test", "TEST", "ALERT")
     assert event.dedup_key.startswith("orders_late:TEST:")
 
@@ -64,3 +67,21 @@ def test_dry_run_sends_nothing_and_hides_secrets(hook: HookServer) -> None:
     shown = json.dumps([r.preview for r in reports]) + str(reports)
     for secret in ("t0ps3cret", "sig-secret", "secret-token"):
         assert secret not in shown
+
+
+def test_a_keyed_alert_gets_a_grouped_test_message(hook: HookServer) -> None:
+    """A receiver of a keyed alert's messages sees the schema its runs send (version 2)."""
+    keyed = replace(alert(make_target("webhook", url=hook.url("/k"))), key=("warehouse_id",))
+    email = make_target("email", recipients=("ops@x.org",))
+    shown = send_test(replace(keyed, notify=(email,)), SmtpSpec("localhost"), dry_run=True)
+    assert shown[0].preview is not None
+    assert shown[0].preview["subject"] == "[TEST] [ALERT] orders_late: test message, 2 firing"
+    [report] = send_test(keyed, None)
+    assert report.outcome == "delivered"
+    body = hook.requests[0].json()
+    assert (body["schema_version"], body["reason"], body["triggered_by"]) == (2, "test", "TEST")
+    assert body["key"] == ["warehouse_id"] and body["counts"] == {"ALERT": 2}
+    assert [i["key"] for i in body["instances"]] == [
+        {"warehouse_id": "example-1"},
+        {"warehouse_id": "example-2"},
+    ]
