@@ -60,14 +60,22 @@ def _history(
     """(scheduled, launched, finished, spooled) of every timer-started run scheduled in
     [`since`, `until`)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from sqlsentinel.errors import StateDBError
     from sqlsentinel.state.db import StateDB
 
-    with StateDB(state).read() as tx:
-        rows = tx.all(
-            "SELECT scheduled_at, launched_at, finished_at, spooled FROM history "
-            "WHERE triggered_by = 'CRON' AND scheduled_at >= ? AND scheduled_at < ?",
-            (since, until),
-        )
+    for attempt in range(60):  # the runs may hold every connection slot for a while
+        try:
+            with StateDB(state).read() as tx:
+                rows = tx.all(
+                    "SELECT scheduled_at, launched_at, finished_at, spooled FROM history "
+                    "WHERE triggered_by = 'CRON' AND scheduled_at >= ? AND scheduled_at < ?",
+                    (since, until),
+                )
+            break
+        except StateDBError:
+            if attempt == 59:
+                raise
+            time.sleep(1)
     return [
         (r["scheduled_at"], r["launched_at"], r["finished_at"], bool(r["spooled"])) for r in rows
     ]

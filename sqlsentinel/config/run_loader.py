@@ -43,10 +43,26 @@ def load_for_run(
     env = os.environ if environ is None else environ
     data, fallbacks = applied or (read_config(path), Fallbacks())
     cache = SpecCache(path, data + fallbacks.key(), env)
-    if names:
-        hit = cache.read(names)
-        if hit is not None:
-            return _selection(*hit)
+    if not names:
+        return _load(path, names, env, data, fallbacks, cache)
+    hit = cache.read(names)
+    if hit is None:
+        with cache.filling():  # one run of a burst loads the file, the others wait for it
+            hit = cache.read(names)
+            if hit is None:
+                return _load(path, names, env, data, fallbacks, cache)
+    return _selection(*hit)
+
+
+def _load(
+    path: str,
+    names: Sequence[str],
+    env: Mapping[str, str],
+    data: bytes,
+    fallbacks: Fallbacks,
+    cache: SpecCache,
+) -> RunSelection:
+    """Validate the whole file, fill the cache, and select as `load_for_run` does."""
     from sqlsentinel.config.loader import load_text
     from sqlsentinel.config.read import decode_config
 

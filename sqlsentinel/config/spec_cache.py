@@ -12,6 +12,9 @@ not the current user's or that others may write is ignored, and every file carri
 an HMAC-SHA256 under a per-user key (`key`, mode 0600) over its content, its name
 and its entry's name, so a planted or moved file is never taken for ours. Anything
 that does not check out means a full load, never an error.
+
+Many alerts on one schedule start together, all with a cold cache after an edit: one
+of them fills it (`filling`, a lock on the entry) while the others wait, then read.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +104,33 @@ class SpecCache:
             return None
         return settings, alerts, broken
 
+    @contextlib.contextmanager
+    def filling(self) -> Iterator[None]:
+        """Hold this entry's fill lock while validating and writing it, so that a burst of
+        runs missing the cache does one full load, not one each (without a usable cache
+        folder, no lock: every run loads)."""
+        import fcntl
+
+        fd = None
+        with contextlib.suppress(OSError):
+            if self._private_folders():
+                lock = self.group / f"{self.key}.lock"
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the lock
+
+    def _private_folders(self) -> bool:
+        """Create the cache folders if need be; True when both are private to this user."""
+        if self.root is None:
+            return False
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.group.mkdir(exist_ok=True, mode=0o700)
+        return trusted(self.root, folder=True) and trusted(self.group, folder=True)
+
     def _secret(self) -> bytes | None:
         """The per-user key, if the cache folders are trusted."""
         if self.root is None or not trusted(self.root, folder=True):
@@ -148,11 +178,7 @@ class SpecCache:
         import shutil
         import tempfile
 
-        if self.root is None:
-            return
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.group.mkdir(exist_ok=True, mode=0o700)
-        if not trusted(self.root, folder=True) or not trusted(self.group, folder=True):
+        if self.root is None or not self._private_folders():
             return
         os.chmod(self.root, 0o700)
         secret = self._secret() or _new_key(self.root / "key")
@@ -176,7 +202,7 @@ class SpecCache:
         for old in self.group.iterdir():  # entries of older versions of this file
             if old.is_dir() and old != entry and not old.name.startswith(".tmp-"):
                 shutil.rmtree(old, ignore_errors=True)
-            elif old.suffix == ".vars" and old.stem != self.key:
+            elif old.suffix in (".vars", ".lock") and old.stem != self.key:
                 old.unlink(missing_ok=True)
 
 

@@ -171,3 +171,30 @@ def test_without_home_every_run_loads_in_full_and_writes_nothing(tmp_path: Path)
         assert done.returncode == 0, done.stderr
     assert not shared.exists()
     assert not list(tmp_path.rglob("key"))
+
+
+def test_a_burst_of_cold_runs_loads_the_file_once(
+    setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs missing the cache together: one validates and fills it, the others wait and
+    read it (the burst bench's first tick after an edit: 300 full loads became one)."""
+    import threading
+    import time
+
+    config, env, _root = setup
+    real = loader.load_text
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)  # a big config: long enough for every other run to arrive
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "load_text", slow)
+    loads = FullLoads(monkeypatch)
+    answers: list[str] = []
+    runs = [threading.Thread(target=lambda: answers.append(query(config, env))) for _ in range(8)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert answers == ["SELECT 'OK' AS status"] * 8
+    assert loads.count == 1
