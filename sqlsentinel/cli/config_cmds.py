@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ def validate(config: str, strict: bool) -> None:
     every generated OnCalendar= line, and warns when more alerts start in one
     second than this host can run within a minute. Exits 0 when valid, 3 when not.
     """
+    from sqlsentinel.state.location import resolve_state_url
     from sqlsentinel.systemd.analyze import verify_with_systemd
     from sqlsentinel.systemd.install import default_system
     from sqlsentinel.systemd.offsets import burst_warning
@@ -40,7 +42,8 @@ def validate(config: str, strict: bool) -> None:
             say("error", p)
         raise SystemExit(ExitCode.CONFIG) from None
     warnings = list(loaded.warnings)
-    burst = burst_warning(loaded.alerts, config, default_system(), datetime.now(UTC))
+    state = resolve_state_url(None, loaded.settings.state_db, os.environ)
+    burst = burst_warning(loaded.alerts, config, default_system(), datetime.now(UTC), state)
     warnings += [burst] if burst else []
     broken = loaded.broken_problems()
     for p in broken:

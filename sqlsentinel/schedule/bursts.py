@@ -20,10 +20,12 @@ from itertools import takewhile
 from sqlsentinel.schedule.jitter import max_jitter
 from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
 
-# CPU seconds of one tick (`run` of one alert: SQLite state, a trivial query, nothing to
-# send), as bench/bench_tick.py measures it on the reference machine. One home: update it
-# from the benchmark when the cost of a tick changes.
-TICK_CPU_SECONDS = 0.35
+# CPU seconds one tick costs the host in a burst, by state database: the run itself, the
+# systemd manager starting it and, for PostgreSQL, the server backend of its connection.
+# bench/bench_burst.py's CPU-s per minute / N, 500 alerts on `* * * * *` without jitter, on
+# the reference machine (2 cores): 58.4 / 500 with SQLite state, 118.4 / 500 with
+# PostgreSQL. One home: update it from the benchmark when the cost of a tick changes.
+TICK_CPU_SECONDS = {"sqlite": 0.12, "postgresql": 0.24}
 # Fewer alerts than this at one instant never make a burst: issue 10's burst run had 50
 # alerts start together on 2 cores and record every run within 16 s.
 BURST_MIN_ALERTS = 50
@@ -54,8 +56,14 @@ class Burst:
     limit: int  # the longest jitter their schedules allow, in whole seconds
 
 
-def find_burst(starts: Sequence[Start], now: datetime, cpus: int) -> Burst | None:
-    """The worst burst of the day after `now` on a host with `cpus` CPUs, if any."""
+def tick_cpu_seconds(state_url: str) -> float:
+    """The CPU of one tick in a burst with this state database (`TICK_CPU_SECONDS`)."""
+    return TICK_CPU_SECONDS["postgresql" if state_url.startswith("postgres") else "sqlite"]
+
+
+def find_burst(starts: Sequence[Start], now: datetime, cpus: int, tick_cpu: float) -> Burst | None:
+    """The worst burst of the day after `now` on a host with `cpus` CPUs, each tick costing
+    `tick_cpu` CPU seconds, if any."""
     groups: dict[tuple[str, str, int], list[Start]] = defaultdict(list)
     for s in starts:
         groups[(s.cron, s.zone, _usec(s.offset))].append(s)
@@ -69,7 +77,7 @@ def find_burst(starts: Sequence[Start], now: datetime, cpus: int) -> Burst | Non
             counts[(t + offset) // _USEC] += len(group)
     first = int(now.timestamp())
     last = first + int(BURST_HORIZON.total_seconds())
-    limit = cpus * 60.0 / TICK_CPU_SECONDS  # more alerts than this in one second: too many
+    limit = cpus * 60.0 / tick_cpu  # more alerts than this in one second: too many
     over = sorted(
         s for s, n in counts.items() if first <= s < last and n > max(BURST_MIN_ALERTS, limit)
     )
@@ -86,7 +94,7 @@ def find_burst(starts: Sequence[Start], now: datetime, cpus: int) -> Burst | Non
         ),
         key=lambda m: order[m.alert],
     )
-    cpu = len(members) * TICK_CPU_SECONDS
+    cpu = len(members) * tick_cpu
     longest = min(max_jitter(c, z, now) for c, z in {(m.cron, m.zone) for m in members})
     return Burst(
         at=datetime.fromtimestamp(second, UTC),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import Problem
-from sqlsentinel.schedule.bursts import Start, describe, find_burst
+from sqlsentinel.schedule.bursts import Start, describe, find_burst, tick_cpu_seconds
 from sqlsentinel.schedule.jitter import fixed_delay
 from sqlsentinel.systemd.unit_names import unit_base
 
@@ -66,14 +66,15 @@ def host_cpus() -> int:
 
 
 def burst_warning(
-    alerts: Sequence[AlertSpec], source: str, system: bool, now: datetime
+    alerts: Sequence[AlertSpec], source: str, system: bool, now: datetime, state_url: str
 ) -> Problem | None:
-    """A warning (at the first alert's line) when too many enabled alerts start at once."""
+    """A warning (at the first alert's line) when too many enabled alerts start at once
+    (with ticks recording in the state database at `state_url`)."""
     enabled = [a for a in alerts if a.enabled]
     offsets = timer_offsets(enabled, system)
     starts = [Start(a.name, a.schedule, a.timezone, offsets[a.name]) for a in enabled]
     cpus = host_cpus()
-    burst = find_burst(starts, now, cpus)
+    burst = find_burst(starts, now, cpus, tick_cpu_seconds(state_url))
     if burst is None:
         return None
     first = next(a for a in enabled if a.name == burst.alerts[0])

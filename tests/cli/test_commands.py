@@ -20,6 +20,8 @@ from sqlsentinel.schedule.bursts import TICK_CPU_SECONDS
 from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
 from sqlsentinel.state.schema import SCHEMA_VERSION
 
+TICK = TICK_CPU_SECONDS["sqlite"]  # the configs here record in SQLite
+
 CONFIG = """
 database:
   url: sqlite:///target.db
@@ -89,7 +91,7 @@ def test_validate_ok_with_dst_warning(cli: Cli, config: Path) -> None:
 
 def test_validate_warns_of_a_burst_and_jitter_spreads_it(cli: Cli, tmp_path: Path) -> None:
     cli.argv = ["taskset", "-c", "0", *cli.argv]  # one CPU, whatever the machine has
-    count = int(60 / TICK_CPU_SECONDS) + 20  # more than one CPU can run in a minute
+    count = int(60 / TICK) + 20  # more than one CPU can run in a minute
     alerts = "".join(
         f"  - name: a{i}\n    query: SELECT 1\n    schedule: '0 * * * *'\n" for i in range(count)
     )
@@ -97,11 +99,11 @@ def test_validate_warns_of_a_burst_and_jitter_spreads_it(cli: Cli, tmp_path: Pat
     path.write_text(f"database:\n  url: sqlite:///t.db\nalerts:\n{alerts}")
     result = cli("validate", path)
     assert result.rc == 0, result.stderr
-    needed = math.ceil(count * TICK_CPU_SECONDS)
+    needed = math.ceil(count * TICK)
     assert re.fullmatch(
         rf"warning: {path}:4: {count} alerts \('a0' and {count - 1} more\) start in the same "
         rf"second, \d{{4}}-\d\d-\d\d \d\d:00:00 UTC, and 23 more such seconds in the next 24 h: "
-        rf"about {round(count * TICK_CPU_SECONDS)} CPU-s at once, more than this host's 60 CPU-s a "
+        rf"about {round(count * TICK)} CPU-s at once, more than this host's 60 CPU-s a "
         rf"minute \(1 CPU\); spread them with `jitter: {needed}s` \(on the alerts or under "
         r"defaults:\)\n",
         result.stderr,

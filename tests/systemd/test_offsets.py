@@ -56,11 +56,12 @@ def test_the_burst_warning_names_the_first_enabled_alert_s_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(offsets, "host_cpus", lambda: 1)
-    alerts = [_alert(0, enabled=False)] + [_alert(i) for i in range(1, 200)]
+    alerts = [_alert(0, enabled=False)] + [_alert(i) for i in range(1, 300)]
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    problem = burst_warning(alerts, "alerts.yaml", False, now)
+    assert burst_warning(alerts, "alerts.yaml", False, now, "sqlite:///s.db") is None  # 36 CPU-s
+    problem = burst_warning(alerts, "alerts.yaml", False, now, "postgresql://h/s")  # 72 CPU-s
     assert problem is not None and (problem.source, problem.line) == ("alerts.yaml", 11)
-    assert problem.message.startswith("199 alerts ('a1' and 198 more) start in the same second")
-    spread = [_alert(i, jitter=59.0) for i in range(200)]
-    assert len(set(timer_offsets(spread, False).values())) == 200
-    assert burst_warning(spread, "alerts.yaml", False, now) is None
+    assert problem.message.startswith("299 alerts ('a1' and 298 more) start in the same second")
+    spread = [_alert(i, jitter=59.0) for i in range(300)]
+    assert len(set(timer_offsets(spread, False).values())) == 300
+    assert burst_warning(spread, "alerts.yaml", False, now, "postgresql://h/s") is None
