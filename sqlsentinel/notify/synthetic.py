@@ -22,6 +22,12 @@ TEST_BUDGET = 20.0  # seconds per target
 NOTE = "Test message from sqlsentinel notify-test; no action is needed."
 
 
+def _firing() -> dict[str, Any]:
+    """What a test event and each of its example instances say: firing, over threshold."""
+    return {"state": "ALERT", "previous_state": "OK", "actual_value": Decimal("42.5"),
+            "threshold": Decimal("40"), "context": {"note": NOTE}}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class TargetReport:
     """What happened (or, with dry_run, would happen) for one target."""
@@ -43,12 +49,7 @@ def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> Notifi
         dedup_key=make_dedup_key(alert.name, "TEST", at),
         alert=alert.name,
         description=alert.description,
-        state="ALERT",
-        previous_state="OK",
         reason=NotifyReason.TEST,
-        actual_value=Decimal("42.5"),
-        threshold=Decimal("40"),
-        context={"note": NOTE},
         error=None,
         outcome="alert",
         occurred_at=at,
@@ -56,6 +57,7 @@ def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> Notifi
         tags=alert.tags,
         triggered_by="TEST",
         run_id="test-" + uuid.uuid4().hex[:12],
+        **_firing(),
     )
     if not alert.key:
         return event
@@ -71,14 +73,10 @@ def _example(alert: AlertSpec, n: int, at: datetime) -> InstanceNotice:
         dedup_key=make_dedup_key(f"{alert.name}:{ikey}", "TEST", at),
         key=key,
         instance_key=ikey,
-        state="ALERT",
-        previous_state="OK",
         reason=NotifyReason.FIRING,
-        actual_value=Decimal("42.5"),
-        threshold=Decimal("40"),
-        context={"note": NOTE},
         state_since=at,
         in_result=True,
+        **_firing(),
     )
 
 
