@@ -1,20 +1,18 @@
-"""Each alert's firing instants, for both backends: the systemd timer model plus its offset.
+"""Each alert's firing instants, for both backends: its `schedule.timer.Timer`.
 
-`next_after` comes from the schedule room's enumerator (`SystemdTimerModel`), which is
-what a timer built from the translation does (cron semantics, DST policy), so the local
-backend fires exactly when systemd would, and the systemd backend reports the same
-next runs it installed.
+The timer is what a systemd timer built from the translation does (cron semantics, DST
+policy, the jitter offset), so the local backend fires exactly when systemd would, and
+the systemd backend reports the same next runs it installed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlsentinel.core.spec import AlertSpec
-from sqlsentinel.schedule.cron import parse
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.schedule.timer import Timer
 from sqlsentinel.systemd.install import default_system
 from sqlsentinel.systemd.offsets import timer_offset
 
@@ -24,7 +22,7 @@ class Job:
     """One alert as the scheduler sees it."""
 
     name: str
-    key: tuple[str, str, float]  # (cron, zone, offset): equal keys fire at the same instants
+    key: Timer  # equal keys fire at the same instants
     persistent: bool  # catch up a run missed while the daemon was down
     next_after: Callable[[datetime], datetime | None]
 
@@ -38,12 +36,5 @@ def tick_offset(alert: AlertSpec) -> float:
 
 def job_for(alert: AlertSpec, now: datetime) -> Job:
     """The job of `alert`: when its timer would elapse, shifted by its offset."""
-    model = SystemdTimerModel(CronSchedule(parse(alert.schedule)), alert.timezone, now=now)
-    offset_s = tick_offset(alert)
-    offset = timedelta(seconds=offset_s)
-
-    def next_after(t: datetime) -> datetime | None:
-        tick = model.next_after(t - offset)
-        return None if tick is None else tick + offset
-
-    return Job(alert.name, (alert.schedule, alert.timezone, offset_s), alert.persistent, next_after)
+    timer = Timer.of(alert, tick_offset(alert))
+    return Job(alert.name, timer, alert.persistent, timer.next_after)

@@ -3,11 +3,8 @@
 An enabled alert is stale when a tick of its timer passed, plus its grace
 (`core.spec.stale_grace`), with no run recorded since. The tick counted is the first one
 after the alert's last run (or, when it never ran, after its config was applied), as the
-timer's own chain of elapses has it: the timer computes each elapse from the one before,
-so a repeated wall-clock hour (DST fall back) is silent, and a time skipped by the spring
-jump never comes. The enumerator only goes forward, so the elapse before a moment is found
-by enumerating from a window before it, widened until it holds two elapses (the second
-was computed from the first, as the timer computes it).
+timer's own chain of elapses has it (`Timer.next_in_chain`): a repeated wall-clock hour
+(DST fall back) is silent, and a time skipped by the spring jump never comes.
 """
 
 from __future__ import annotations
@@ -16,39 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlsentinel.core.spec import AlertSpec, stale_grace
-from sqlsentinel.schedule.cron import parse
-from sqlsentinel.schedule.reference import CalendarTimer, CronSchedule
-
-FIRST_WINDOW = timedelta(minutes=10)
-LONGEST_WINDOW = timedelta(days=20 * 366)  # a cron date may recur only every 8 years (29 Feb)
-
-
-def timer_of(alert: AlertSpec) -> CalendarTimer:
-    """The timer of `alert` as its validated translation runs it (without its jitter)."""
-    schedule = CronSchedule(parse(alert.schedule))
-    return CalendarTimer(schedule, alert.calendar_zone, alert.minute_shift)
-
-
-def latest_at_or_before(timer: CalendarTimer, t: datetime) -> datetime | None:
-    """The timer's latest elapse at or before `t` (aware), in UTC; None if none in 20 years."""
-    window = FIRST_WINDOW
-    found: list[datetime] = []
-    while window <= LONGEST_WINDOW:
-        found = []
-        for elapse in timer.iter_after(t - window):
-            if elapse > t:
-                break
-            found.append(elapse)
-        if len(found) >= 2:
-            return found[-1]
-        window *= 4
-    return found[-1] if found else None
-
-
-def next_tick_after(timer: CalendarTimer, t: datetime) -> datetime | None:
-    """The timer's first elapse after `t`, continuing its chain from the elapse before `t`."""
-    before = latest_at_or_before(timer, t)
-    return timer.next_after(t if before is None else before)
+from sqlsentinel.schedule.timer import Timer
 
 
 @dataclass(frozen=True)
@@ -109,7 +74,5 @@ def staleness(
     reference = last_run_at or applied_at
     due = None
     if alert.enabled and reference is not None:
-        shift = timedelta(seconds=offset)
-        tick = next_tick_after(timer_of(alert), reference - shift)
-        due = None if tick is None else tick + shift
+        due = Timer.of(alert, offset).next_in_chain(reference)
     return Staleness(alert.name, now, last_run_at, due, stale_grace(alert))

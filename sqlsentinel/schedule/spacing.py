@@ -14,7 +14,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sqlsentinel.schedule.dst import WARNING_HORIZON, Transition, transitions
-from sqlsentinel.schedule.reference import CronSchedule, calendar_for
+from sqlsentinel.schedule.elapses import CronSchedule, calendar_for
 
 DAY_SCAN_YEARS = 10  # one February 29 can be eight years after the last (2096, 2104)
 _DAY = 1440  # minutes

@@ -8,14 +8,19 @@ from datetime import UTC, datetime, timedelta
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
 from sqlsentinel.daemon.jobs import job_for
 from sqlsentinel.daemon.scheduler import Scheduler, Tick
-from sqlsentinel.schedule.cron import parse
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.schedule.timer import Timer
+from sqlsentinel.schedule.translate import translate
 
 DB = DatabaseSpec("sqlite:///x.db")
 
 
 def alert(name: str, cron: str, zone: str = "UTC", persistent: bool = True) -> AlertSpec:
-    return AlertSpec(name, "SELECT 1", cron, DB, timezone=zone, persistent=persistent)
+    """An alert as the config compiles it (its calendar zone from the translation)."""
+    t = translate(cron, zone, now=datetime(2026, 1, 1, tzinfo=UTC))
+    return AlertSpec(
+        name, "SELECT 1", cron, DB, timezone=zone, persistent=persistent,
+        calendar_zone=t.calendar_zone, minute_shift=t.minute_shift,
+    )  # fmt: skip
 
 
 def drive(s: Scheduler, start: datetime, end: datetime, step: timedelta) -> list[Tick]:
@@ -31,7 +36,7 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def test_dst_days_fire_at_the_instants_of_the_systemd_timer_model() -> None:
+def test_dst_days_fire_at_the_instants_of_the_timer() -> None:
     cases = [
         ("30 2 * * *", "Europe/Berlin", utc(2026, 3, 28), utc(2026, 3, 31)),  # spring forward
         ("30 2 * * *", "Europe/Berlin", utc(2026, 10, 24), utc(2026, 10, 27)),  # fall back
@@ -42,7 +47,7 @@ def test_dst_days_fire_at_the_instants_of_the_systemd_timer_model() -> None:
         s = Scheduler()
         s.set_jobs([job_for(alert("a", cron, zone), start)], start)
         fired = [t.scheduled for t in drive(s, start, end, timedelta(minutes=1))]
-        model = SystemdTimerModel(CronSchedule(parse(cron)), zone, now=start)
+        model = Timer.in_zone(cron, zone, now=start)
         expected = []
         for t in model.iter_after(start):
             if t > end:

@@ -14,11 +14,11 @@ from cron_oracle import cron_expressions
 from croniter import CroniterError, croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_reference import croniter_diverges
+from test_elapses import croniter_diverges
 
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, stale_grace
-from sqlsentinel.schedule.missed import latest_at_or_before, staleness, timer_of
-from sqlsentinel.schedule.reference import CalendarTimer, CronSchedule
+from sqlsentinel.schedule.missed import staleness
+from sqlsentinel.schedule.timer import Timer
 from sqlsentinel.schedule.translate import translate
 
 LONDON = ZoneInfo("Europe/London")
@@ -33,8 +33,8 @@ def alert(cron: str, zone: str = "UTC", **changes: object) -> AlertSpec:
     return AlertSpec("a", "SELECT 1", cron, DatabaseSpec("sqlite://"), timezone=zone, **fields)  # type: ignore[arg-type]
 
 
-def utc_timer(expr: str) -> CalendarTimer:
-    return CalendarTimer(CronSchedule.from_text(expr), "UTC")
+def utc_timer(expr: str) -> Timer:
+    return Timer(expr)
 
 
 def london(text: str, fold: int = 0) -> datetime:
@@ -48,7 +48,7 @@ def test_latest_elapse_matches_croniter_get_prev(expr: str) -> None:
         datetime(2031, 2, 28, 23, 59, 59, tzinfo=UTC),
     ):
         expected = croniter(expr, t).get_prev(datetime).astimezone(UTC)
-        assert latest_at_or_before(utc_timer(expr), t) == expected, (expr, t)
+        assert utc_timer(expr).latest_at_or_before(t) == expected, (expr, t)
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
@@ -56,7 +56,7 @@ def test_latest_elapse_matches_croniter_get_prev(expr: str) -> None:
 def test_latest_elapse_is_the_last_one_up_to_t(expr: str, offset: int) -> None:
     t = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=offset, microseconds=1)
     timer = utc_timer(expr)
-    found = latest_at_or_before(timer, t)
+    found = timer.latest_at_or_before(t)
     if not croniter_diverges(expr):
         with contextlib.suppress(CroniterError):
             assert found == croniter(expr, t).get_prev(datetime).astimezone(UTC)
@@ -67,9 +67,9 @@ def test_latest_elapse_is_the_last_one_up_to_t(expr: str, offset: int) -> None:
 
 def test_an_exact_elapse_is_its_own_latest() -> None:
     t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    assert latest_at_or_before(utc_timer("0 9 * * 1"), t) == t
-    assert latest_at_or_before(
-        utc_timer("0 9 * * 1"), t - timedelta(microseconds=1)
+    assert utc_timer("0 9 * * 1").latest_at_or_before(t) == t
+    assert utc_timer("0 9 * * 1").latest_at_or_before(
+        t - timedelta(microseconds=1)
     ) == t - timedelta(days=7)
 
 
@@ -78,8 +78,8 @@ def test_fall_back_the_repeated_hour_is_silent() -> None:
     a = alert("30 1 * * *", "Europe/London")
     first, second = london("2026-10-25T01:30"), london("2026-10-25T01:30", fold=1)
     assert second - first == timedelta(hours=1)
-    timer = timer_of(a)
-    assert latest_at_or_before(timer, second + timedelta(minutes=5)) == first
+    timer = Timer.of(a)
+    assert timer.latest_at_or_before(second + timedelta(minutes=5)) == first
     # a manual run inside the repeated hour, before its 01:30: the next tick is tomorrow's
     manual = london("2026-10-25T01:10", fold=1)
     s = staleness(a, manual, None, 0.0, second + timedelta(hours=3))
