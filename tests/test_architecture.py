@@ -24,11 +24,17 @@ ALLOWED: dict[str, set[str]] = {
     "state": {"core", LEAF},
     "notify": {"core", "state", LEAF},
     "config": {"core", "schedule", "notify", LEAF},
+    "applied": {"core", "schedule", "state", "config", LEAF},
     "engine": {"core", "schedule", "state", "notify", "config", LEAF},
-    "systemd": {"core", "schedule", "config", LEAF},
-    "daemon": {"core", "schedule", "state", "notify", "config", "engine", "systemd", LEAF},
-    "cli": {"core", "schedule", "state", "notify", "config", "engine", "systemd", "daemon", LEAF},
-}
+    "systemd": {"core", "schedule", "config", "applied", LEAF},
+    "daemon": {
+        "core", "schedule", "state", "notify", "config", "applied", "engine", "systemd", LEAF,
+    },
+    "cli": {
+        "core", "schedule", "state", "notify", "config", "applied", "engine", "systemd", "daemon",
+        LEAF,
+    },
+}  # fmt: skip
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 

@@ -50,9 +50,9 @@ def _env_file(path: str | None) -> str | None:
 
 
 def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
+    from sqlsentinel.applied.host import default_system
     from sqlsentinel.daemon.setup import DaemonOptions
     from sqlsentinel.redaction import url_has_secret
-    from sqlsentinel.systemd.install import default_system
 
     state_db = kw["state_db"]
     from_command_line = (

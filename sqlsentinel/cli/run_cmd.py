@@ -50,7 +50,7 @@ def _applied_copy(folder: str | None, config: str) -> tuple[bytes, Fallbacks] | 
     """`--applied DIR`: the applied copy of `config` kept there (ConfigError if none)."""
     if folder is None:
         return None
-    from sqlsentinel.config.applied import AppliedStore
+    from sqlsentinel.applied.store import AppliedStore
 
     return AppliedStore(Path(folder)).read(config)
 

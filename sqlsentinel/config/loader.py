@@ -43,6 +43,8 @@ class LoadedConfig:
     unset variable they read, say; see config.isolate). They are not in `alerts`."""
     broken_disabled: frozenset[str] = frozenset()
     """The broken alerts that say `enabled: false`."""
+    state_db_text: tuple[str, int | None] | None = None
+    """`state_db:` as written (`${VAR}` unresolved) and its line, when the file sets it."""
 
     def alert(self, name: str) -> AlertSpec | None:
         """The alert called `name`, if any."""
@@ -78,6 +80,8 @@ def load_text(
             got = "an empty file"
         message = f"the top level must be a mapping with database: and alerts:, not {got}"
         raise ConfigError([*parsed.problems, Problem(source, 1, "", message)])
+    written = parsed.data.get("state_db")
+    state_db_text = (written, parsed.lines.get(("state_db",))) if isinstance(written, str) else None
     env_used = substitute(parsed, environ, source)
     early = len(parsed.problems)
     validated = _validate(parsed, source)
@@ -99,6 +103,7 @@ def load_text(
         {k: v for k, v in compiled.translations.items() if k not in broken},
         {name: tuple(problems) for name, problems in broken.items()},
         disabled(parsed, broken),
+        state_db_text,
     )
 
 

@@ -1,20 +1,18 @@
-"""Each alert's firing instants, for both backends: its `schedule.timer.Timer`.
+"""Each alert as the scheduler sees it, for both backends: its timetable entry.
 
-The timer is what a systemd timer built from the translation does (cron semantics, DST
-policy, the jitter offset), so the local backend fires exactly when systemd would, and
-the systemd backend reports the same next runs it installed.
+A job's instants come from its `schedule.timer.Timer` (cron semantics, the DST policy,
+the jitter offset on this host), which is what a systemd timer built from the same entry
+does: the local backend fires exactly when systemd would, and the systemd backend
+reports the same next runs it installed. Its command is the timetable's one command line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlsentinel.core.spec import AlertSpec
+from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.schedule.timer import Timer
-from sqlsentinel.systemd.install import default_system
-from sqlsentinel.systemd.offsets import timer_offset
 
 
 @dataclass(frozen=True)
@@ -22,19 +20,15 @@ class Job:
     """One alert as the scheduler sees it."""
 
     name: str
-    key: Timer  # equal keys fire at the same instants
+    timer: Timer  # equal timers fire at the same instants
     persistent: bool  # catch up a run missed while the daemon was down
-    next_after: Callable[[datetime], datetime | None]
+    command: tuple[str, ...] = ()  # what a tick of it runs
+
+    def next_after(self, t: datetime) -> datetime | None:
+        """Its first instant strictly after `t`."""
+        return self.timer.next_after(t)
 
 
-def tick_offset(alert: AlertSpec) -> float:
-    """Seconds after each of its ticks that `alert` fires: its fixed `jitter` offset, the
-    one systemd gives its timer on this host (the system manager's for root), so both
-    backends fire at the same instants."""
-    return timer_offset(alert.name, alert.jitter, default_system()).total_seconds()
-
-
-def job_for(alert: AlertSpec, now: datetime) -> Job:
-    """The job of `alert`: when its timer would elapse, shifted by its offset."""
-    timer = Timer.of(alert, tick_offset(alert))
-    return Job(alert.name, timer, alert.persistent, timer.next_after)
+def jobs_of(timetable: Timetable) -> tuple[Job, ...]:
+    """The jobs of every alert that runs."""
+    return tuple(Job(e.name, e.timer, e.persistent, e.command) for e in timetable.alerts)

@@ -45,7 +45,7 @@ class Scheduler:
         for job in jobs:
             kept = old_jobs.get(job.name)
             planned = (missed or {}).get(job.name)
-            if kept is not None and kept.key == job.key:
+            if kept is not None and kept.timer == job.timer:
                 self._next[job.name] = old_next[job.name]
             elif job.persistent and planned is not None and planned <= now:
                 self._next[job.name] = planned

@@ -121,3 +121,10 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
         if row.get(key) is not None:
             row[key] = json.loads(row[key])
     return row
+
+
+def last_runs(db: StateDB) -> dict[str, datetime | None]:
+    """Each alert's last recorded run (none before the schema exists)."""
+    if db.schema_version() == 0:
+        return {}
+    return {r["alert"]: r["last_run_at"] for r in states(db)}

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.atomic import atomic_write_many
 from sqlsentinel.errors import SystemdError
 from sqlsentinel.systemd.systemctl import Systemctl
-from sqlsentinel.systemd.unit_names import unit_base
 from sqlsentinel.systemd.units import MARKER, AlertUnits
 
 MANIFEST = ".sqlsentinel-manifest.json"
@@ -63,11 +63,6 @@ class Plan:
     def units_to_stop(self) -> list[str]:
         """The timers and services of removed alerts."""
         return sorted(self.remove)
-
-
-def default_system() -> bool:
-    """The manager used unless told otherwise: the system one for root, else the user's."""
-    return os.geteuid() == 0
 
 
 def default_unit_dir(system: bool) -> Path:

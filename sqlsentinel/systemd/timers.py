@@ -6,10 +6,11 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlsentinel.applied.host import default_system
+from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.systemd.install import default_system, default_unit_dir, read_manifest
+from sqlsentinel.systemd.install import default_unit_dir, read_manifest
 from sqlsentinel.systemd.systemctl import Systemctl
-from sqlsentinel.systemd.unit_names import unit_base
 
 
 def _moment(usec: int) -> datetime | None:

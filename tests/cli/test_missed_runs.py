@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import Cli
 
-from sqlsentinel.config.applied import AppliedStore
+from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.config.fallbacks import Fallbacks
 from sqlsentinel.core.decide import Rule, decide
 from sqlsentinel.core.run import RunRecord

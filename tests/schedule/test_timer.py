@@ -1,18 +1,33 @@
-"""The one timer type: elapses with the host's offset, the elapse at or before a moment, the
-chain across DST, and the round trip through the timetable's JSON."""
+"""The one timer type: elapses with the host's offset, the elapse at or before a moment
+(against croniter and by hand), the chain across DST, and the round trip through the
+timetable's JSON."""
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
+import pytest
+from cron_corpus import CORPUS
+from cron_oracle import cron_expressions
+from croniter import CroniterError, croniter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_elapses import croniter_diverges
+
 from sqlsentinel.schedule.timer import Timer
 from sqlsentinel.schedule.translate import translate
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sqlsentinel"
+AGREED = [e for _, e, lines, _ in CORPUS if lines is not None and not croniter_diverges(e)]
+
+
+def utc_timer(expr: str) -> Timer:
+    return Timer(expr)
 
 
 def utc(*args: int) -> datetime:
@@ -68,3 +83,35 @@ def test_only_the_timer_builds_a_calendar_enumerator() -> None:
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "CalendarTimer":
                 builders.add(path.relative_to(PACKAGE).as_posix())
     assert builders == {"schedule/timer.py"}
+
+
+@pytest.mark.parametrize("expr", AGREED)
+def test_latest_elapse_matches_croniter_get_prev(expr: str) -> None:
+    for t in (
+        datetime(2026, 7, 14, 13, 37, 30, tzinfo=UTC),
+        datetime(2031, 2, 28, 23, 59, 59, tzinfo=UTC),
+    ):
+        expected = croniter(expr, t).get_prev(datetime).astimezone(UTC)
+        assert utc_timer(expr).latest_at_or_before(t) == expected, (expr, t)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(cron_expressions, st.integers(0, 10 * 366 * 86400))
+def test_latest_elapse_is_the_last_one_up_to_t(expr: str, offset: int) -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=offset, microseconds=1)
+    timer = utc_timer(expr)
+    found = timer.latest_at_or_before(t)
+    if not croniter_diverges(expr):
+        with contextlib.suppress(CroniterError):
+            assert found == croniter(expr, t).get_prev(datetime).astimezone(UTC)
+    assert found is not None and found <= t
+    following = timer.next_after(found)
+    assert following is None or following > t
+
+
+def test_an_exact_elapse_is_its_own_latest() -> None:
+    t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert utc_timer("0 9 * * 1").latest_at_or_before(t) == t
+    assert utc_timer("0 9 * * 1").latest_at_or_before(
+        t - timedelta(microseconds=1)
+    ) == t - timedelta(days=7)

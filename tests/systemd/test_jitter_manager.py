@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from systemd_harness import UserManager, write_config
 
+from sqlsentinel.applied.host import timer_offset
+from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.schedule.timer import Timer
-from sqlsentinel.systemd.offsets import timer_offset
-from sqlsentinel.systemd.unit_names import unit_base
 
 pytestmark = pytest.mark.systemd
 
