@@ -17,7 +17,6 @@ from pathlib import Path
 from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import Problem
-from sqlsentinel.schedule.bursts import Start, describe, find_burst, tick_cpu_seconds
 from sqlsentinel.schedule.jitter import fixed_delay
 
 MACHINE_ID = Path("/etc/machine-id")
@@ -76,6 +75,8 @@ def burst_warning(
 ) -> Problem | None:
     """A warning (at the first alert's line) when too many enabled alerts start at once
     (with ticks recording in the state database at `state_url`)."""
+    from sqlsentinel.schedule.bursts import Start, describe, find_burst, tick_cpu_seconds
+
     enabled = [a for a in alerts if a.enabled]
     offsets = timer_offsets(enabled, system)
     starts = [Start(a.name, a.schedule, a.timezone, offsets[a.name]) for a in enabled]

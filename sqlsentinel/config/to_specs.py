@@ -107,7 +107,7 @@ def compile_config(
         db = _database(a, path, databases, default_db, bad_keys, ctx)
         translation = _translate(a.schedule, a.timezone, path, ctx, warn=True)
         if translation is not None and a.jitter:
-            _check_jitter(a, path, ctx)
+            _check_jitter(a, path, ctx, translation)
         targets = tuple(_target(t) for t in a.notify or ())
         email = [j for j, t in enumerate(targets) if t.channel == "email"]
         if smtp is None and email and not smtp_given:
@@ -232,9 +232,10 @@ def _translate(
     return translation
 
 
-def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context) -> None:
+def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context, translation: Translation) -> None:
     """A delay as long as the shortest interval between runs would skip runs."""
-    longest = max_jitter(a.schedule, a.timezone or "UTC", datetime.now(UTC))
+    zone, now = a.timezone or "UTC", datetime.now(UTC)
+    longest = max_jitter(a.schedule, zone, now, translation.parsed)
     if a.jitter and a.jitter > longest.total_seconds():
         ctx.problem(
             (*path, "jitter"),

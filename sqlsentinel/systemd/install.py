@@ -10,7 +10,6 @@ changed timers (never `restart`: see docs/systemd.md).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Collection, Sequence
@@ -20,13 +19,24 @@ from typing import Any, Literal
 
 from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.atomic import atomic_write_many
+from sqlsentinel.digest import sha256
 from sqlsentinel.errors import SystemdError
 from sqlsentinel.systemd.systemctl import Systemctl
-from sqlsentinel.systemd.units import MARKER, AlertUnits
 
 MANIFEST = ".sqlsentinel-manifest.json"
 WANTS = "timers.target.wants"
 Action = Literal["create", "update", "remove", "unchanged"]
+
+MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
+
+
+@dataclass(frozen=True)
+class AlertUnits:
+    """One alert's rendered unit files (`systemd.units.render_alert`), keyed by file name."""
+
+    alert: str
+    base: str
+    files: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ def _stem(name: str) -> str:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256(text.encode("utf-8"))
 
 
 def read_manifest(unit_dir: Path) -> dict[str, Any]:

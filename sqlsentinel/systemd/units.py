@@ -22,8 +22,8 @@ from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import SystemdError
 from sqlsentinel.redaction import url_has_secret
 from sqlsentinel.schedule.jitter import TIMER_ACCURACY, randomized_delay_sec
+from sqlsentinel.systemd.install import MARKER, AlertUnits
 
-MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
 DESCRIPTION_MAX = 200
 _CALENDAR_OK = re.compile(r"[A-Za-z0-9 *:,./~_+-]+")
 _PATH_BAD = re.compile(r"[\s\"'\\]")
@@ -46,25 +46,6 @@ class UnitOptions:
     def launch(self) -> Launch:
         """How these units start a tick (the timetable's command lines come from it)."""
         return Launch(self.system, self.command, self.state_db)
-
-
-@dataclass(frozen=True)
-class AlertUnits:
-    """One alert's rendered unit files, keyed by file name."""
-
-    alert: str
-    base: str
-    files: dict[str, str]
-
-    @property
-    def timer(self) -> str:
-        """The timer unit's name."""
-        return f"{self.base}.timer"
-
-    @property
-    def service(self) -> str:
-        """The service unit's name."""
-        return f"{self.base}.service"
 
 
 def _reject_control(value: str, what: str) -> None:

@@ -69,7 +69,7 @@ def test_with_a_static_sqlsentinel_user_services_run_as_it_and_stay_tight(
     rendered = render_units(alert, ["*-*-* *:00:00 UTC"], options)
     for name, text in rendered.files.items():
         (tmp_path / name).write_text(text)
-    service = (tmp_path / rendered.service).read_text()
+    service = (tmp_path / f"{rendered.base}.service").read_text()
     assert "User=sqlsentinel\nGroup=sqlsentinel\n" in service and "DynamicUser" not in service
     assert (
         '"run" "/etc/sqlsentinel/alerts.yaml" "--applied" '
@@ -82,4 +82,4 @@ def test_with_a_static_sqlsentinel_user_services_run_as_it_and_stay_tight(
         if "is not executable" not in line and "/usr/bin/python3" not in line
     ]
     assert noise == []
-    assert _score(tmp_path / rendered.service) <= 2.0
+    assert _score(tmp_path / f"{rendered.base}.service") <= 2.0
