@@ -190,6 +190,7 @@ def reload_daemon(pid: int, timeout: float) -> None:
     ended. Exits 0 when the config is applied (or unchanged), 3 when it is
     invalid (nothing changed), 6 when the daemon did not answer in time.
     """
+    from sqlsentinel.core.reload import ReloadResult
     from sqlsentinel.daemon.reload_ack import request_reload
 
     try:
@@ -200,7 +201,7 @@ def reload_daemon(pid: int, timeout: float) -> None:
         click.echo(f"error: daemon {pid} did not finish a reload within {timeout:g}s", err=True)
         raise SystemExit(ExitCode.UNHEALTHY)
     click.echo(state.result)
-    if state.result.startswith("rejected"):
+    if state.outcome is ReloadResult.REJECTED:
         raise SystemExit(ExitCode.CONFIG)
-    if state.result.startswith("failed"):
+    if state.outcome is ReloadResult.FAILED:
         raise SystemExit(ExitCode.SYSTEMD)

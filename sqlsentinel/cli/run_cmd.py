@@ -66,8 +66,8 @@ def _row(s: RunSummary) -> dict[str, Any]:
         "actual_value": s.actual_value,
         "threshold": s.threshold,
         "error": s.error,
-        "notifications": s.notifications,
-        "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications) or None,
+        "notifications": [n.to_json() for n in s.notifications],
+        "notified": ", ".join(f"{n.channel}:{n.outcome}" for n in s.notifications) or None,
         **({"instances": s.instances} if s.instances is not None else {}),
     }
 

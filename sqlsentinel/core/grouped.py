@@ -17,6 +17,8 @@ from sqlsentinel.core.decide import NotifyReason, Previous, Transition
 from sqlsentinel.core.event import (
     GROUPED_SCHEMA_VERSION,
     AlertEvent,
+    Change,
+    change_fields,
     iso,
     make_dedup_key,
     new_event_id,
@@ -44,21 +46,12 @@ OWN_WORDS = {  # the alert as a whole: its check
 }
 
 
-@dataclass(frozen=True)
-class InstanceNotice:
+@dataclass(frozen=True, kw_only=True)
+class InstanceNotice(Change):
     """One instance's transition, as a grouped message lists it."""
 
-    event_id: str
-    dedup_key: str
     key: dict[str, Any]  # key column -> value
     instance_key: str
-    state: str
-    previous_state: str | None
-    reason: NotifyReason
-    actual_value: Any
-    threshold: Any
-    context: dict[str, Any]
-    state_since: datetime
     in_result: bool  # False: resolved because the result no longer had it
 
     def to_payload(self) -> dict[str, Any]:
@@ -68,12 +61,7 @@ class InstanceNotice:
             "dedup_key": self.dedup_key,
             "key": to_jsonable(self.key),
             "instance_key": self.instance_key,
-            "state": self.state,
-            "previous_state": self.previous_state,
-            "reason": self.reason.value,
-            "actual_value": to_jsonable(self.actual_value),
-            "threshold": to_jsonable(self.threshold),
-            "context": to_jsonable(self.context),
+            **self._change_payload(),
             "state_since": iso(self.state_since),
             "in_result": self.in_result,
         }
@@ -82,14 +70,9 @@ class InstanceNotice:
     def from_payload(cls, d: dict[str, Any]) -> InstanceNotice:
         """Inverse of `to_payload` (values stay in their JSON form)."""
         return cls(
-            **{k: d[k] for k in ("event_id", "dedup_key", "instance_key", "state")},
+            **change_fields(d),
             key=dict(d["key"]),
-            previous_state=d.get("previous_state"),
-            reason=NotifyReason(d["reason"]),
-            actual_value=d.get("actual_value"),
-            threshold=d.get("threshold"),
-            context=dict(d.get("context") or {}),
-            state_since=datetime.fromisoformat(d["state_since"]),
+            instance_key=d["instance_key"],
             in_result=bool(d.get("in_result", True)),
         )
 
@@ -192,11 +175,24 @@ def build_grouped(
     if not notices and t.notify is None:
         return None
     own = AlertEvent(
-        new_event_id(), make_dedup_key(alert.name, t.state.value, t.since), alert.name,
-        alert.description, t.state.value, prev.state.value if prev else None,
-        t.notify or NotifyReason.FIRING, None, None, {}, record.error, record.outcome,
-        record.finished_at, t.since, alert.tags, record.triggered_by, record.run_id,
-    )  # fmt: skip
+        event_id=new_event_id(),
+        dedup_key=make_dedup_key(alert.name, t.state.value, t.since),
+        alert=alert.name,
+        description=alert.description,
+        state=t.state.value,
+        previous_state=prev.state.value if prev else None,
+        reason=t.notify or NotifyReason.FIRING,
+        actual_value=None,
+        threshold=None,
+        context={},
+        error=record.error,
+        outcome=record.outcome,
+        occurred_at=record.finished_at,
+        state_since=t.since,
+        tags=alert.tags,
+        triggered_by=record.triggered_by,
+        run_id=record.run_id,
+    )
     return GroupedEvent(own, t.notify is not None, alert.key, counts, notices)
 
 

@@ -23,6 +23,7 @@ from sqlsentinel.applied.accept import Accepted
 from sqlsentinel.applied.store import AppliedMeta, AppliedStore
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
 from sqlsentinel.config.read import read_config
+from sqlsentinel.core.reload import ReloadResult
 from sqlsentinel.daemon import status
 from sqlsentinel.daemon.backend import Applied, Backend
 from sqlsentinel.daemon.notify import Notifier
@@ -122,8 +123,8 @@ class Supervisor:
         if problems:
             self._report_rejection()
 
-    def reload(self, forced: bool = True) -> str:
-        """Re-read the file; apply it when valid. Returns applied, unchanged, rejected or failed."""
+    def reload(self, forced: bool = True) -> ReloadResult:
+        """Re-read the file; apply it when valid, and say how that ended."""
         self.notifier.reloading()
         if self.ack is not None:
             self.ack.begin()
@@ -136,21 +137,21 @@ class Supervisor:
         self._next_beat = 0.0  # beat now: the new config and its next runs
         return result
 
-    def _reload(self, data: bytes | list[Problem], forced: bool) -> str:
+    def _reload(self, data: bytes | list[Problem], forced: bool) -> ReloadResult:
         if not forced and self._seen(data):
-            return "unchanged"
+            return ReloadResult.UNCHANGED
         try:
             accepted = self._accept(data, self.settings.fallbacks, keep=True)
             self._install(accepted, {})
         except ConfigError as exc:
             self._rejected(exc)
-            return "rejected"
+            return ReloadResult.REJECTED
         except SystemdError as exc:
             self.failure = str(exc)
             self._retry_at = time.monotonic() + RETRY_S
             log.error("cannot apply the config (retrying in %gs): %s", RETRY_S, exc)
-            return "failed"
-        return "applied"
+            return ReloadResult.FAILED
+        return ReloadResult.APPLIED
 
     def _read(self) -> bytes | list[Problem]:
         try:
@@ -296,11 +297,18 @@ class Supervisor:
             return
         meta = self.applied.meta if self.applied else None
         beat = Heartbeat(
-            self.settings.config, os.getpid(), socket.gethostname(), self.backend.name,
-            self.started_at, now, HEARTBEAT_S, self.line,
-            meta.sha256 if meta else None, meta.applied_at if meta else None,
-            now if stopped else None,
-        )  # fmt: skip
+            config=self.settings.config,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            backend=self.backend.name,
+            started_at=self.started_at,
+            beat_at=now,
+            interval_s=HEARTBEAT_S,
+            status=self.line,
+            applied_sha256=meta.sha256 if meta else None,
+            applied_at=meta.applied_at if meta else None,
+            stopped_at=now if stopped else None,
+        )
         if stopped:
             self.recorder.close(beat, timeout=0.8)
         else:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
 from sqlsentinel.core.decide import Previous, Rule, Transition, decide, rule_of
+from sqlsentinel.core.delivery import Claim, NotificationResult, NotificationStatus
 from sqlsentinel.core.outcomes import CONFIG_ERROR, check_failed, condition_for
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec, Settings
@@ -19,7 +20,7 @@ from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.state import spool
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.record import OutboxEntry, RunTransaction, open_run, recorded
+from sqlsentinel.state.record import OutboxEntry, open_run, recorded
 
 if TYPE_CHECKING:
     from sqlsentinel.engine.heartbeat import Signal
@@ -64,7 +65,7 @@ class RunSummary:
     threshold: Any = None
     error: str | None = None
     check_failed: bool = False
-    notifications: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[NotificationResult] = field(default_factory=list)
     undelivered: int = 0  # notifications of the alert left pending that nobody is delivering
     hung: bool = False
     instances: dict[str, Any] | None = None  # a keyed alert's: counts and what changed
@@ -72,7 +73,8 @@ class RunSummary:
     @property
     def delivery_failed(self) -> bool:
         """A notification of this alert is still undelivered after this run."""
-        return self.undelivered > 0 or any(n["outcome"] != "delivered" for n in self.notifications)
+        delivered = NotificationStatus.DELIVERED
+        return self.undelivered > 0 or any(n.outcome is not delivered for n in self.notifications)
 
 
 def observe(
@@ -172,7 +174,7 @@ def _record(
     budget: RunBudget,
     *,
     spooled: bool,
-) -> tuple[Previous | None, Transition, list[dict[str, Any]], dict[str, Any] | None]:
+) -> tuple[Previous | None, Transition, list[Claim], dict[str, Any] | None]:
     """Decide inside the alert's state transaction, write it, claim what is due."""
     now = record.finished_at
     instances: dict[str, Any] | None = None
@@ -191,13 +193,6 @@ def _record(
             tx.claim_pending(datetime.now(UTC), lease, in_order=in_order) if alert.notify else []
         )
     return tx.previous, t, claimed, instances
-
-
-def _claim(tx: RunTransaction, alert: AlertSpec, budget: RunBudget) -> list[dict[str, Any]]:
-    """Claim what is due for the rest of the run's delivery budget; a per-row alert's
-    grouped messages in order (each carries other instances: none makes another stale)."""
-    lease = lease_seconds(budget.delivery_deadline - time.monotonic())
-    return tx.claim_pending(datetime.now(UTC), lease, in_order=bool(alert.key))
 
 
 def record_broken(

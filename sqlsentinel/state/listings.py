@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlsentinel.core.decide import Previous
+from sqlsentinel.core.delivery import NotificationStatus
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.record import previous_of
 from sqlsentinel.state.schema import INSTANCE_TABLES_SINCE
@@ -98,7 +99,8 @@ def pending_count(db: StateDB) -> dict[str, int]:
     """Undelivered notifications per alert."""
     with db.read() as tx:
         rows = tx.all(
-            "SELECT alert, count(*) AS n FROM notifications WHERE status = 'pending' GROUP BY alert"
+            "SELECT alert, count(*) AS n FROM notifications WHERE status = ? GROUP BY alert",
+            (NotificationStatus.PENDING,),
         )
     return {r["alert"]: int(r["n"]) for r in rows}
 
