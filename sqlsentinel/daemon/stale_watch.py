@@ -137,7 +137,7 @@ class StaleWatch:
         if claimed:
             from sqlsentinel.notify.dispatch import deliver_claimed
 
-            deliver_claimed(alert, w.loaded.settings, self.db, claimed, deadline)
+            deliver_claimed(alert, w.loaded.settings, self.db, claimed, deadline, self.clock)
 
 
 def _decide(

@@ -15,10 +15,10 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.delivery import Attempt, DeliveryOutcome
+from sqlsentinel.core.run import Clock, utc_now
 from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.notify.channels import SendResult, get_channel
@@ -71,11 +71,12 @@ class _Sender:
     on_attempt: Callable[[Attempt], None]
     on_start: Callable[[Attempt], None] | None
     clock: Callable[[], float]
+    wall: Clock
 
     def attempt(self, number: int, timeout: float) -> tuple[SendResult, str]:
         """Make attempt `number`; returns the result and its secret-free detail."""
         channel = get_channel(self.target.channel)
-        started_at, start = datetime.now(UTC), self.clock()
+        started_at, start = self.wall(), self.clock()
         record = Attempt(
             event_id=self.event.event_id,
             alert=self.event.alert,
@@ -123,12 +124,14 @@ def deliver(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
+    wall: Clock = utc_now,
 ) -> DeliveryResult:
     """Deliver `event` to `target`, retrying transient failures until `deadline` (monotonic).
 
-    `on_start` hears of each attempt before it is made, `on_attempt` after it ended.
+    `on_start` hears of each attempt before it is made, `on_attempt` after it ended;
+    `wall` stamps when each started.
     """
-    sender = _Sender(event, target, smtp, on_attempt, on_start, clock)
+    sender = _Sender(event, target, smtp, on_attempt, on_start, clock, wall)
     per_attempt = target.timeout or get_channel(target.channel).default_timeout(smtp)
     detail, made = "", 0
     while made < target.max_attempts:

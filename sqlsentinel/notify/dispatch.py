@@ -10,11 +10,11 @@ out of order. Every attempt is on record before it is made.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.delivery import Attempt, Claim, NotificationResult, NotificationStatus
 from sqlsentinel.core.event import GROUPED_SCHEMA_VERSION, AlertEvent
+from sqlsentinel.core.run import Clock, utc_now
 from sqlsentinel.core.spec import AlertSpec, Settings, TargetSpec
 from sqlsentinel.notify.deliver import deliver, describe_target
 from sqlsentinel.state import outbox
@@ -34,8 +34,10 @@ def deliver_claimed(
     db: StateDB,
     claims: list[Claim],
     deadline: float,
+    clock: Clock = utc_now,
 ) -> list[NotificationResult]:
-    """Deliver outbox rows this run has claimed, within `deadline` (monotonic)."""
+    """Deliver outbox rows this run has claimed, within `deadline` (monotonic); `clock`
+    stamps the records."""
     work: dict[int, Queue] = {}
     results: dict[str, NotificationResult] = {}
     for claim in claims:
@@ -43,18 +45,18 @@ def deliver_claimed(
         if index is None:  # the target left the config since the event was queued
             reason = "target no longer in the config"
             abandoned = NotificationStatus.ABANDONED
-            outbox.finish_notification(db, claim.event_id, abandoned, reason, datetime.now(UTC))
+            outbox.finish_notification(db, claim.event_id, abandoned, reason, clock())
             continue
         work.setdefault(index, []).append((claim, alert.notify[index]))
 
     def serve(queue: Queue) -> None:
         """One target's notifications, in order; the rest wait behind one left pending."""
         for position, (claim, target) in enumerate(queue):
-            results[claim.event_id] = done = _deliver_one(claim, target, settings, db, deadline)
+            done = _deliver_one(claim, target, settings, db, deadline, clock)
+            results[claim.event_id] = done
             if done.outcome is PENDING:
                 for later, _ in queue[position + 1 :]:
-                    now = datetime.now(UTC)
-                    outbox.finish_notification(db, later.event_id, PENDING, _WAITS, now)
+                    outbox.finish_notification(db, later.event_id, PENDING, _WAITS, clock())
                     results[later.event_id] = NotificationResult.of(later, PENDING, 0, _WAITS)
                 return
 
@@ -87,8 +89,9 @@ def _find_target(alert: AlertSpec, claim: Claim) -> int | None:
 
 
 def _deliver_one(
-    claim: Claim, target: TargetSpec, settings: Settings, db: StateDB, deadline: float
-) -> NotificationResult:
+    claim: Claim, target: TargetSpec, settings: Settings, db: StateDB, deadline: float,
+    clock: Clock,
+) -> NotificationResult:  # fmt: skip
     """Deliver one outbox row (with retries) and record where it stands."""
 
     def started(a: Attempt) -> None:
@@ -105,10 +108,11 @@ def _deliver_one(
         on_attempt=ended,
         on_start=started,
         first_attempt=claim.attempts + 1,
+        wall=clock,
     )
     status = outcome.outcome.status
     error = None if status is NotificationStatus.DELIVERED else outcome.detail
-    outbox.finish_notification(db, claim.event_id, status, error, datetime.now(UTC))
+    outbox.finish_notification(db, claim.event_id, status, error, clock())
     return NotificationResult.of(claim, status, outcome.attempts, outcome.detail)
 
 
