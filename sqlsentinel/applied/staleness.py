@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlsentinel.applied.timetable import Scheduled, Timetable
-from sqlsentinel.state.metrics import Exposition
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,8 @@ def timetable_staleness(
 
 def staleness_metrics(rows: Sequence[Staleness]) -> str:
     """The stale families in Prometheus text (added to `sqlsentinel metrics`)."""
+    from sqlsentinel.state.metrics import Exposition
+
     out = Exposition()
     out.gauge(
         "sqlsentinel_alert_stale",

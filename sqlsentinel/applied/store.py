@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlsentinel.atomic import atomic_write, folder_owner
 from sqlsentinel.config.fallbacks import Fallbacks
 from sqlsentinel.digest import sha256 as digest
 from sqlsentinel.errors import ConfigError, Problem
@@ -166,6 +165,8 @@ class AppliedStore:
         timetable: Timetable | None = None,
     ) -> AppliedMeta:
         """Record `data` as applied (it validated): the copy, its timetable, then its metadata."""
+        from sqlsentinel.atomic import atomic_write
+
         meta = AppliedMeta(os.path.abspath(source), digest(data), now, fallbacks, None)
         owner = self._prepare()
         atomic_write(self.folder / SNAPSHOT, data, 0o600, owner)
@@ -176,6 +177,8 @@ class AppliedStore:
 
     def save_timetable(self, timetable: Timetable) -> None:
         """Write the timetable of the copy applied before (`Timetable.sha256` names it)."""
+        from sqlsentinel.atomic import atomic_write
+
         atomic_write(self.folder / TIMETABLE, timetable.to_bytes(), 0o600, self._prepare())
 
     def reject(
@@ -194,6 +197,8 @@ class AppliedStore:
 
     def _prepare(self) -> tuple[int, int] | None:
         """Create the folders (private); the owner to give files, when root writes them."""
+        from sqlsentinel.atomic import folder_owner
+
         state_dir = self.folder.parent.parent
         state_dir.mkdir(parents=True, exist_ok=True)
         owner = folder_owner(state_dir)
@@ -204,5 +209,7 @@ class AppliedStore:
         return owner
 
     def _write_meta(self, meta: AppliedMeta, owner: tuple[int, int] | None) -> None:
+        from sqlsentinel.atomic import atomic_write  # writers only: reading stays light
+
         text = json.dumps(_meta_to_json(meta), indent=1, sort_keys=True)
         atomic_write(self.folder / META, text.encode(), 0o600, owner)

@@ -65,21 +65,10 @@ class Scheduled:
     broken: str | None = None  # its settings stopped validating: it runs what it ran before
 
     def to_json(self) -> dict[str, Any]:
-        """Its entry of the timetable's `alerts`."""
-        return {
-            "name": self.name,
-            "unit": self.unit,
-            **self.timer.to_json(),
-            "timezone": self.timezone,
-            "on_calendar": list(self.on_calendar),
-            "jitter": self.jitter,
-            "persistent": self.persistent,
-            "stale_grace": self.stale_grace,
-            "key": list(self.key),
-            "max_instances": self.max_instances,
-            "command": list(self.command),
-            "broken": self.broken,
-        }
+        """Its entry of the timetable's `alerts` (docs/timetable.md)."""
+        rest = {k: v for k, v in vars(self).items() if k not in ("name", "unit", "timer")}
+        plain = {k: list(v) if isinstance(v, tuple) else v for k, v in rest.items()}
+        return {"name": self.name, "unit": self.unit, **self.timer.to_json(), **plain}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Scheduled:
@@ -183,7 +172,7 @@ class Timetable:
 
     def to_bytes(self) -> bytes:
         """`to_json` as the file holds it."""
-        return json.dumps(self.to_json(), indent=1, ensure_ascii=False).encode()
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Timetable:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sqlsentinel.applied.current import Current, current
 from sqlsentinel.cli.common import CONFIG_PATH, emit, json_option, say, state_db_option
 from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.durations import parse_duration
@@ -18,6 +17,9 @@ from sqlsentinel.state import listings
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.location import resolve_state_url
 from sqlsentinel.state.silences import active_silences
+
+if TYPE_CHECKING:
+    from sqlsentinel.applied.current import Current
 
 
 def open_state(
@@ -30,6 +32,8 @@ def open_state(
     """
     peek = None
     if config is not None:
+        from sqlsentinel.applied.current import current
+
         peek = (applied or current(config)).peek()
     db = StateDB(resolve_state_url(state_db, peek.state_db if peek else None, os.environ))
     return db, peek
@@ -99,7 +103,11 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
     and shows the run an alert missed (MISSED_RUN) while it is stale. A per-row alert
     (key:) shows how many of its instances fire (2/40 firing).
     """
-    applied = current(config) if config is not None else None
+    applied = None
+    if config is not None:
+        from sqlsentinel.applied.current import current
+
+        applied = current(config)
     db, loaded = open_state(config, state_db, applied)
     now = datetime.now(UTC)
     if alert is not None and loaded is not None:
@@ -122,7 +130,7 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
         rows = [r for r in rows if r["alert"] in configured]
         _add_timers(rows, loaded)
         _add_daemon(rows, db, applied, now)
-        _add_stale(rows, db, applied, now)
+        _add_stale(rows, applied, now)
     rows = [r for r in rows if alert is None or r["alert"] == alert]
     _add_state_details(rows, db, loaded, now, has_schema)
     rows.sort(key=lambda r: r["alert"])
@@ -168,15 +176,16 @@ def _add_state_details(
             r["instance_counts"] = counts.get(r["alert"], {})
 
 
-def _add_stale(rows: list[dict[str, Any]], db: StateDB, applied: Current, now: datetime) -> None:
+def _add_stale(rows: list[dict[str, Any]], applied: Current, now: datetime) -> None:
     """`stale` and `missed_run` of each alert that runs (stale None: not checked, or
-    disabled), from what is applied."""
+    disabled), from what is applied and the last runs the rows hold."""
     from sqlsentinel.applied.staleness import timetable_staleness
     from sqlsentinel.errors import ConfigError
 
     try:
         table = applied.running(lambda message: say("warning", message))
-        found = {s.alert: s for s in timetable_staleness(table, listings.last_runs(db), now)}
+        runs = {r["alert"]: r.get("last_run_at") for r in rows}
+        found = {s.alert: s for s in timetable_staleness(table, runs, now)}
     except ConfigError as exc:
         click.echo(f"missed runs: not checked: {str(exc).splitlines()[0]}", err=True)
         found = {}

@@ -21,7 +21,7 @@ from sqlsentinel.config.isolate import disabled, isolate
 from sqlsentinel.config.messages import report
 from sqlsentinel.config.parsed import Parsed
 from sqlsentinel.config.read import decode_config, read_config
-from sqlsentinel.config.to_specs import Validated, compile_config
+from sqlsentinel.config.to_specs import Validated, build_specs
 from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.errors import ConfigError, Problem
@@ -86,7 +86,7 @@ def load_text(
     early = len(parsed.problems)
     validated = _validate(parsed, source)
     warnings: list[Problem] = []
-    compiled = compile_config(validated, parsed, source, environ, env_used, warnings, fallbacks)
+    compiled = build_specs(validated, parsed, source, environ, env_used, warnings, fallbacks)
     broken: dict[str, list[Problem]] = {}
     if parsed.problems:
         problems = _tidy(parsed.problems, early)

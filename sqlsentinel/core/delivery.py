@@ -112,12 +112,4 @@ class NotificationResult:
 
     def to_json(self) -> dict[str, Any]:
         """As `run --json` shows it."""
-        return {
-            "event_id": self.event_id,
-            "channel": self.channel,
-            "target": self.target,
-            "reason": self.reason,
-            "outcome": self.outcome.value,
-            "attempts": self.attempts,
-            "detail": self.detail,
-        }
+        return {**vars(self), "outcome": self.outcome.value}

@@ -137,10 +137,19 @@ class AlertEvent(Change):
 
 
 def build_event(
-    alert: AlertSpec, record: RunRecord, prev: Previous | None, t: Transition
+    alert: AlertSpec,
+    record: RunRecord,
+    prev: Previous | None,
+    t: Transition,
+    *,
+    reason: NotifyReason | None = None,
+    values: bool = True,
 ) -> AlertEvent:
-    """The notification event for transition `t` of this run (a fresh event id)."""
-    assert t.notify is not None
+    """The notification event for transition `t` of this run (a fresh event id). `reason`
+    defaults to the transition's; without `values` the event leaves out what the query
+    found (a keyed alert's grouped message carries that per instance)."""
+    reason = reason or t.notify
+    assert reason is not None
     return AlertEvent(
         event_id=new_event_id(),
         dedup_key=make_dedup_key(alert.name, t.state.value, t.since),
@@ -148,10 +157,10 @@ def build_event(
         description=alert.description,
         state=t.state.value,
         previous_state=prev.state.value if prev else None,
-        reason=t.notify,
-        actual_value=record.actual_value,
-        threshold=record.threshold,
-        context=record.context or {},
+        reason=reason,
+        actual_value=record.actual_value if values else None,
+        threshold=record.threshold if values else None,
+        context=(record.context or {}) if values else {},
         error=record.error,
         outcome=record.outcome,
         occurred_at=record.finished_at,

@@ -11,13 +11,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlsentinel.core.decide import NotifyReason, Previous, Transition
 from sqlsentinel.core.event import (
     GROUPED_SCHEMA_VERSION,
     AlertEvent,
     Change,
+    build_event,
     change_fields,
     iso,
     make_dedup_key,
@@ -29,6 +30,7 @@ from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.digest import digest
 from sqlsentinel.jsonsafe import to_jsonable
 
+T = TypeVar("T")
 # The order instance reasons are named in a message's summary and its outbox reason.
 REASON_ORDER = (
     NotifyReason.FIRING, NotifyReason.SILENCE_ENDED, NotifyReason.REPEAT, NotifyReason.RESOLVED,
@@ -77,6 +79,17 @@ class InstanceNotice(Change):
         )
 
 
+class _Own(Generic[T]):
+    """A field of the grouped message that is its alert event's."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, message: GroupedEvent, owner: type | None = None) -> T:
+        value: T = getattr(message.alert_event, self.name)
+        return value
+
+
 @dataclass(frozen=True)
 class GroupedEvent:
     """One run's message about a keyed alert: the alert as a whole, and its instances."""
@@ -95,25 +108,12 @@ class GroupedEvent:
             ids.append(self.alert_event.event_id)
         return digest(*(i.encode() for i in ids), size=16)
 
-    @property
-    def alert(self) -> str:
-        """The alert's name."""
-        return self.alert_event.alert
-
-    @property
-    def state(self) -> str:
-        """The alert's state after the run: ALERT while any instance fires."""
-        return self.alert_event.state
-
-    @property
-    def dedup_key(self) -> str:
-        """The alert's own episode (each instance has its own)."""
-        return self.alert_event.dedup_key
-
-    @property
-    def occurred_at(self) -> datetime:
-        """When the run happened."""
-        return self.alert_event.occurred_at
+    # The alert as a whole: its name, its state after the run (ALERT while any instance
+    # fires), its own episode (each instance has its own) and when the run happened.
+    alert = _Own[str]("alert")
+    state = _Own[str]("state")
+    dedup_key = _Own[str]("dedup_key")
+    occurred_at = _Own[datetime]("occurred_at")
 
     @property
     def reason(self) -> NotifyReason:
@@ -174,25 +174,8 @@ def build_grouped(
     notices = tuple(_notice(alert.name, d) for d in decisions if d.transition.notify)
     if not notices and t.notify is None:
         return None
-    own = AlertEvent(
-        event_id=new_event_id(),
-        dedup_key=make_dedup_key(alert.name, t.state.value, t.since),
-        alert=alert.name,
-        description=alert.description,
-        state=t.state.value,
-        previous_state=prev.state.value if prev else None,
-        reason=t.notify or NotifyReason.FIRING,
-        actual_value=None,
-        threshold=None,
-        context={},
-        error=record.error,
-        outcome=record.outcome,
-        occurred_at=record.finished_at,
-        state_since=t.since,
-        tags=alert.tags,
-        triggered_by=record.triggered_by,
-        run_id=record.run_id,
-    )
+    reason = t.notify or NotifyReason.FIRING
+    own = build_event(alert, record, prev, t, reason=reason, values=False)
     return GroupedEvent(own, t.notify is not None, alert.key, counts, notices)
 
 

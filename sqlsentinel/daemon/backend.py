@@ -38,8 +38,8 @@ class Backend(Protocol):
     name: str
     launch: Launch  # how its ticks start (the timetable's command lines)
 
-    def install(self, applied: Applied, now: datetime, missed: Mapping[str, datetime]) -> str:
-        """Make `applied` what runs; a short summary for the log. `missed`: recorded next
+    def install(self, applied: Applied, now: datetime, recorded: Mapping[str, datetime]) -> str:
+        """Make `applied` what runs; a short summary for the log. `recorded`: the next
         runs of a previous daemon (the local backend catches up on them)."""
 
     def step(self, now: datetime) -> tuple[datetime | None, int]:

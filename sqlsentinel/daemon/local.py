@@ -32,10 +32,11 @@ class LocalBackend:
     def _command(self, alert: str) -> list[str]:
         return list(self.jobs[alert].command)
 
-    def install(self, applied: Applied, now: datetime, missed: Mapping[str, datetime]) -> str:
-        """Schedule the applied config's jobs (catching up on `missed` persistent runs)."""
+    def install(self, applied: Applied, now: datetime, recorded: Mapping[str, datetime]) -> str:
+        """Schedule the applied config's jobs (and a persistent run a previous daemon
+        `recorded` that passed while it was down)."""
         self.jobs = {j.name: j for j in applied.jobs}
-        self.scheduler.set_jobs(applied.jobs, now, missed)
+        self.scheduler.set_jobs(applied.jobs, now, recorded)
         self.runner.forget(set(self.jobs))
         return f"{len(applied.jobs)} alerts scheduled"
 

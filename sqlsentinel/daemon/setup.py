@@ -14,8 +14,8 @@ from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
 from sqlsentinel.daemon.backend import Backend
 from sqlsentinel.daemon.local import LocalBackend
-from sqlsentinel.daemon.notify import Notifier
 from sqlsentinel.daemon.reload_ack import ReloadAck, ack_path
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.supervisor import DaemonSettings, Supervisor
 from sqlsentinel.errors import UsageError
 from sqlsentinel.state.location import state_dir

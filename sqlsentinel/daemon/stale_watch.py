@@ -28,8 +28,8 @@ from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.config.loader import LoadedConfig
 from sqlsentinel.core.budget import DELIVERY_BUDGET_S, lease_seconds
 from sqlsentinel.core.decide import NotifyReason
-from sqlsentinel.core.missed_event import missed_run_event
 from sqlsentinel.core.spec import AlertSpec
+from sqlsentinel.core.stale_event import stale_event
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.listings import last_runs
@@ -178,7 +178,7 @@ def _entries(
 
     entries = []
     for index, target in enumerate(alert.notify):
-        event = missed_run_event(alert, reason, episode.episode_id, episode.missed_tick, row, now)
+        event = stale_event(alert, reason, episode.episode_id, episode.missed_tick, row, now)
         where = describe_target(target)
         payload = event.to_payload()
         entries.append(

@@ -26,9 +26,9 @@ from sqlsentinel.config.read import read_config
 from sqlsentinel.core.reload import ReloadResult
 from sqlsentinel.daemon import status
 from sqlsentinel.daemon.backend import Applied, Backend
-from sqlsentinel.daemon.notify import Notifier
 from sqlsentinel.daemon.recorder import StateRecorder
 from sqlsentinel.daemon.reload_ack import ReloadAck
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.stale_watch import StaleWatch
 from sqlsentinel.daemon.watch import POLL_S, FileWatch
 from sqlsentinel.digest import sha256
@@ -118,8 +118,8 @@ class Supervisor:
             copy, fallbacks = self.store.read(self.settings.config)
             accepted = self._accept(copy, fallbacks, keep=False)
             self.store.save_timetable(accepted.timetable)  # what runs now, on this host
-        missed = self._open_state(accepted.loaded.settings.state_db)
-        self._install(accepted, missed)
+        recorded = self._open_state(accepted.loaded.settings.state_db)
+        self._install(accepted, recorded)
         if problems:
             self._report_rejection()
 
@@ -197,10 +197,10 @@ class Supervisor:
         self._report_rejection()
         return exc.problems
 
-    def _install(self, accepted: Accepted, missed: Mapping[str, datetime]) -> None:
+    def _install(self, accepted: Accepted, recorded: Mapping[str, datetime]) -> None:
         now = self.clock()
         applied = Applied.of(accepted, self.store)
-        summary = self.backend.install(applied, now, missed)
+        summary = self.backend.install(applied, now, recorded)
         self.applied, self.failure = applied, None
         if self.stale_watch is not None:
             self.stale_watch.update(applied.loaded, applied.timetable)

@@ -24,7 +24,7 @@ class SystemdBackend:
         self.launch = target.options.launch
         self.jobs: tuple[Job, ...] = ()
 
-    def install(self, applied: Applied, now: datetime, missed: Mapping[str, datetime]) -> str:
+    def install(self, applied: Applied, now: datetime, recorded: Mapping[str, datetime]) -> str:
         """Write the changed units, reload the manager once, start new timers."""
         installed = install(applied.loaded, applied.timetable, applied.store, self.target)
         self.jobs = applied.jobs

@@ -27,6 +27,7 @@ from sqlsentinel.schedule.elapses import CalendarTimer, CronSchedule, calendar_f
 if TYPE_CHECKING:
     from sqlsentinel.core.spec import AlertSpec
 
+_CALENDARS: dict[tuple[str, str, int], CalendarTimer] = {}  # equal timers share one
 FIRST_WINDOW = timedelta(minutes=10)
 LONGEST_WINDOW = timedelta(days=20 * 366)  # a cron date may recur only every 8 years (29 Feb)
 
@@ -59,8 +60,12 @@ class Timer:
 
     @cached_property
     def _calendar(self) -> CalendarTimer:
-        spec = self.parsed or parse(self.cron)
-        return CalendarTimer(CronSchedule(spec), self.calendar_zone, self.minute_shift)
+        key = (self.cron, self.calendar_zone, self.minute_shift)
+        found = _CALENDARS.get(key)
+        if found is None:  # each cron is parsed (and its enumerator built) once per process
+            spec = self.parsed or parse(self.cron)
+            found = _CALENDARS[key] = CalendarTimer(CronSchedule(spec), *key[1:])
+        return found
 
     @property
     def _shift(self) -> timedelta:
@@ -93,7 +98,10 @@ class Timer:
 
     def next_in_chain(self, t: datetime) -> datetime | None:
         """The first elapse after `t`, as the timer's own chain of elapses reaches it (from
-        the elapse at or before `t`): a repeated wall-clock hour stays silent."""
+        the elapse at or before `t`): a repeated wall-clock hour stays silent. (Lines in UTC
+        have no repeated hour: there it is the first elapse after `t`.)"""
+        if self.calendar_zone == "UTC":
+            return self.next_after(t)
         before = self.latest_at_or_before(t)
         return self.next_after(t if before is None else before)
 
@@ -103,19 +111,14 @@ class Timer:
 
     def to_json(self) -> dict[str, Any]:
         """The timetable's fields of this timer."""
-        return {
-            "cron": self.cron,
-            "calendar_zone": self.calendar_zone,
-            "minute_shift": self.minute_shift,
-            "offset": self.offset,
-        }
+        return {name: getattr(self, name) for name in _JSON_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Timer:
         """Inverse of `to_json` (KeyError, TypeError or ValueError when it is not one)."""
-        return cls(
-            str(data["cron"]),
-            str(data["calendar_zone"]),
-            int(data["minute_shift"]),
-            float(data["offset"]),
-        )
+        return cls(*(kind(data[name]) for name, kind in _JSON_FIELDS.items()))
+
+
+_JSON_FIELDS: dict[str, Any] = {
+    "cron": str, "calendar_zone": str, "minute_shift": int, "offset": float,
+}  # fmt: skip

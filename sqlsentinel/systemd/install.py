@@ -15,13 +15,14 @@ import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlsentinel.applied.unit_names import unit_base
-from sqlsentinel.atomic import atomic_write_many
 from sqlsentinel.digest import sha256
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.systemd.systemctl import Systemctl
+
+if TYPE_CHECKING:
+    from sqlsentinel.systemd.systemctl import Systemctl
 
 MANIFEST = ".sqlsentinel-manifest.json"
 WANTS = "timers.target.wants"
@@ -171,6 +172,8 @@ def _write_all(unit_dir: Path, files: dict[str, str]) -> None:
     """Write every file atomically and durably (world-readable, as unit files are)."""
     try:
         encoded = {name: content.encode("utf-8") for name, content in files.items()}
+        from sqlsentinel.atomic import atomic_write_many  # writers only: status reads manifests
+
         atomic_write_many(unit_dir, encoded, 0o644, sync=True)
     except OSError as exc:
         raise SystemdError(f"cannot write in {unit_dir}: {exc.strerror or exc}") from None

@@ -17,7 +17,7 @@ from sqlsentinel.applied import host
 from sqlsentinel.applied.store import META, AppliedStore
 from sqlsentinel.daemon.backend import Backend
 from sqlsentinel.daemon.local import LocalBackend
-from sqlsentinel.daemon.notify import Notifier
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.supervisor import DaemonSettings, Supervisor
 from sqlsentinel.daemon.systemd_backend import SystemdBackend
 from sqlsentinel.schedule import cron, spacing

@@ -22,7 +22,7 @@ from sqlsentinel.config.loader import LoadedConfig, load_file
 from sqlsentinel.core.decide import Rule, decide
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.daemon.local import LocalBackend
-from sqlsentinel.daemon.notify import Notifier
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.stale_watch import StaleWatch
 from sqlsentinel.daemon.supervisor import DaemonSettings, Supervisor
 from sqlsentinel.state.db import StateDB

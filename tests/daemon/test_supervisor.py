@@ -16,8 +16,8 @@ from sqlsentinel.core.decide import Rule
 from sqlsentinel.core.instances import Instance, decide_instances, instance_key
 from sqlsentinel.daemon.http import Probes, ProbeServer
 from sqlsentinel.daemon.local import LocalBackend
-from sqlsentinel.daemon.notify import Notifier
 from sqlsentinel.daemon.reload_ack import ReloadAck, read_ack
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.supervisor import STALL_S, DaemonSettings, Supervisor
 from sqlsentinel.errors import ConfigError
 from sqlsentinel.state.daemon_state import read_daemon_status

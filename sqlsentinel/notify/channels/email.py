@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
     from sqlsentinel.core.grouped import Notification
 
-NAME = "email"
-
 
 @dataclass(frozen=True)
 class EmailOptions:

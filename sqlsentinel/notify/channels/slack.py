@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
     from sqlsentinel.core.grouped import Notification
 
-NAME = "slack"
-
 
 @dataclass(frozen=True)
 class SlackOptions:
