@@ -118,6 +118,7 @@ class Current:
         return table
 
 
-def current(config: str) -> Current:
-    """The applied copy of `config` as this process's environment finds it."""
-    return Current(config, os.environ)
+def current(config: str, environ: Mapping[str, str] | None = None) -> Current:
+    """The applied copy of `config` as `environ` (default: this process's) finds it: the
+    state folder, and the variables a `state_db:` of the config reads."""
+    return Current(config, os.environ if environ is None else environ)

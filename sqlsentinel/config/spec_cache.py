@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlsentinel import __version__
-from sqlsentinel.atomic import atomic_write
 from sqlsentinel.core.spec import (
     AlertSpec,
     Settings,
@@ -213,6 +212,8 @@ def _mac(secret: bytes, context: str, name: str, body: bytes) -> str:
 
 def _store(path: Path, value: Any, secret: bytes, context: str) -> None:
     """Write `value` as JSON after its MAC line; private (0600)."""
+    from sqlsentinel.atomic import atomic_write  # writers only: a warm tick reads
+
     body = json.dumps(value).encode()
     name = f"{path.parent.name}/{path.name}" if path.parent.name == "alerts" else path.name
     atomic_write(path, _mac(secret, context, name, body).encode() + b"\n" + body)
@@ -234,6 +235,8 @@ def _load(folder: Path, name: str, secret: bytes, context: str | None = None) ->
 def _new_key(path: Path) -> bytes:
     """Create the per-user key; when another process was first, use its key."""
     import secrets
+
+    from sqlsentinel.atomic import atomic_write
 
     tmp = path.with_name(f".key-{os.getpid()}")
     atomic_write(tmp, secrets.token_bytes(32))
