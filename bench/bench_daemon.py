@@ -109,7 +109,7 @@ def start_manager(base: Path) -> tuple[subprocess.Popen[bytes], UserManager]:
 
 
 def apply_latency(manager: UserManager, config: Path, edits: int) -> None:
-    from sqlsentinel.systemd.unit_names import unit_base
+    from sqlsentinel.applied.unit_names import unit_base
 
     text, took = config.read_text(), []
     for k in range(edits):
@@ -177,11 +177,13 @@ def fire_latency(work: Path, ticks: int, minute_ticks: int) -> None:
         if phase == "synthetic":  # replace the minute schedule by one every 2 s
             first = now.replace(microsecond=0) + timedelta(seconds=2)
 
-            def every_2s(t: datetime, first: datetime = first) -> datetime:
-                n = int((t - first).total_seconds() // 2) + 1 if t >= first else 0
-                return first + timedelta(seconds=2 * n)
+            class Every2s(Job):
+                def next_after(self, t: datetime, first: datetime = first) -> datetime:
+                    n = int((t - first).total_seconds() // 2) + 1 if t >= first else 0
+                    return first + timedelta(seconds=2 * n)
 
-            job = Job("alert_000", ("2s", "UTC", 0.0), True, every_2s)
+            real = sup.backend.jobs["alert_000"]  # type: ignore[attr-defined]
+            job = Every2s(real.name, real.timer, True, real.command)
             sup.backend.scheduler.set_jobs([job], now)  # type: ignore[attr-defined]
             seconds = 2 * count + 3
         else:

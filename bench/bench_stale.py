@@ -1,9 +1,9 @@
-"""The cost of the missed-run check: one look at 1,000 alerts, as the daemon takes every 30 s
+"""The cost of the stale check: one look at 1,000 alerts, as the daemon takes every 30 s
 (and `healthcheck`, `status`, `metrics CONFIG` take once).
 
 Alerts on a mix of schedules (every minute, hourly, daily in a zone with DST, weekly,
 monthly), each with a recorded last run that leaves it on schedule. Figures: the pure
-verdicts (`engine.staleness.alerts_staleness`, CPU per alert) and the daemon's whole check
+verdicts (`applied.staleness.timetable_staleness`, CPU per alert) and the daemon's whole check
 (`StaleWatch.check`: read the state rows and the open episodes, then decide), on a SQLite
 state database. Usage, in this checkout: `PYTHONPATH=. python bench/bench_stale.py [-n 1000]`.
 """
@@ -18,12 +18,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlsentinel.applied.accept import build_timetable
+from sqlsentinel.applied.staleness import timetable_staleness
+from sqlsentinel.applied.timetable import Launch
 from sqlsentinel.config.loader import load_text
 from sqlsentinel.core.decide import Rule, decide
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.daemon.stale_watch import StaleWatch
-from sqlsentinel.engine.staleness import alerts_staleness, last_runs
 from sqlsentinel.state.db import StateDB
+from sqlsentinel.state.listings import last_runs
 from sqlsentinel.state.record import open_run
 
 SCHEDULES = [
@@ -63,10 +66,11 @@ def main() -> None:
         later = now + timedelta(seconds=30)
         pure, whole = [], []
         watch = StaleWatch(url, lambda: later)
-        watch.update(loaded, now - timedelta(days=1))
+        table = build_timetable(loaded, Launch(False, ()), None, None, now - timedelta(days=1))
+        watch.update(loaded, table)
         for _ in range(args.rounds):
             began = time.process_time()
-            verdicts = alerts_staleness(loaded.alerts, runs, None, {}, later)
+            verdicts = timetable_staleness(table, runs, later)
             pure.append(time.process_time() - began)
             began = time.process_time()
             watch.check(later)
@@ -74,7 +78,7 @@ def main() -> None:
         assert not any(v.stale for v in verdicts)
     p, w = statistics.median(pure), statistics.median(whole)
     print(f"{args.n} alerts, median of {args.rounds} rounds (CPU seconds)")
-    print(f"  verdicts only (alerts_staleness): {p:.3f} s ({p / args.n * 1e6:.0f} us per alert)")
+    print(f"  verdicts only (timetable_staleness): {p:.3f} s ({p / args.n * 1e6:.0f} us per alert)")
     print(
         f"  daemon check (StaleWatch.check):  {w:.3f} s ({w / 30 * 100:.1f} % of one CPU at 30 s)"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def atomic_write_many(
     temps: dict[str, str] = {}
     try:
         for name, data in files.items():
-            fd, temps[name] = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            fd, temps[name] = _mkstemp(folder, f".{name}.")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.chmod(temps[name], mode)
@@ -59,3 +58,9 @@ def folder_owner(folder: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
+
+
+def _mkstemp(folder: Path, prefix: str) -> tuple[int, str]:
+    import tempfile  # with shutil, random, bz2, lzma: only when something is written
+
+    return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")

@@ -1,11 +1,13 @@
-"""Fingerprints and MACs for the hot path: keyed BLAKE2b, without loading OpenSSL.
+"""Fingerprints and MACs for the hot path: keyed BLAKE2b and SHA-256, without OpenSSL.
 
 `hashlib` and `hmac` import OpenSSL's libcrypto (about 2.5 MiB of resident memory and
-4 ms per process, paid by every timer tick); CPython's built-in BLAKE2 (the module
-`hashlib.blake2b` comes from) needs neither, and keyed BLAKE2b is a MAC by design.
+4 ms per process, paid by every timer tick); CPython's built-in BLAKE2 and SHA-256 (the
+modules `hashlib` falls back to) need neither, and keyed BLAKE2b is a MAC by design.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 try:
     from _blake2 import blake2b
@@ -13,6 +15,25 @@ try:
 except ImportError:  # not CPython: the public names
     from hashlib import blake2b
     from hmac import compare_digest as _compare_digest  # type: ignore[no-redef]
+
+
+def _builtin_sha256() -> Any:
+    for name in ("_sha256", "_sha2"):  # CPython 3.11; 3.12 and later
+        try:
+            return __import__(name).sha256
+        except ImportError:
+            continue
+    from hashlib import sha256 as openssl_sha256  # another Python: hashlib's
+
+    return openssl_sha256
+
+
+_sha256 = _builtin_sha256()
+
+
+def sha256(data: bytes) -> str:
+    """The hex SHA-256 of `data` (an applied config's recorded fingerprint)."""
+    return str(_sha256(data).hexdigest())
 
 
 def digest(*parts: bytes, size: int = 32) -> str:

@@ -6,10 +6,17 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlsentinel.core.spec import TargetSpec
+from sqlsentinel.applied.accept import build_timetable, schedule_entry
+from sqlsentinel.applied.timetable import Launch, Scheduled, Timetable
+from sqlsentinel.config.loader import LoadedConfig
+from sqlsentinel.core.spec import AlertSpec, TargetSpec
+from sqlsentinel.schedule.translate import translate
+from sqlsentinel.systemd.units import AlertUnits, UnitOptions, render_alert
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,3 +74,30 @@ def make_target(
     """A notification target as the config would compile it (lists, not tuples)."""
     values = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
     return TargetSpec(channel, values, timeout, max_attempts)
+
+
+LAUNCH = Launch(False, (sys.executable, "-m", "sqlsentinel"))
+
+
+def timetable_of(loaded: LoadedConfig, applied_at: datetime | None = None) -> Timetable:
+    """The timetable the apply step writes for `loaded` (user manager, the file itself)."""
+    return build_timetable(loaded, LAUNCH, None, None, applied_at)
+
+
+def entry_of(
+    alert: AlertSpec, offset: float = 0.0, launch: Launch = LAUNCH, applied: str | None = None
+) -> Scheduled:
+    """The timetable entry of an alert built by hand (translated as the config would)."""
+    translation = translate(alert.schedule, alert.timezone, now=datetime(2026, 1, 1, tzinfo=UTC))
+    command = launch.command("/etc/sqlsentinel/alerts.yaml", applied, alert.name)
+    return schedule_entry(alert, translation, offset, command)
+
+
+def render_units(alert: AlertSpec, lines: Sequence[str], options: UnitOptions) -> AlertUnits:
+    """`render_alert` of an alert built by hand, with its timetable entry as the apply step
+    makes it for `options` (its offset on this host, its command) and the given lines."""
+    from sqlsentinel.applied.host import timer_offset
+
+    offset = timer_offset(alert.name, alert.jitter, options.system).total_seconds()
+    entry = entry_of(alert, offset, options.launch, options.applied)
+    return render_alert(alert, replace(entry, on_calendar=tuple(lines)), options)

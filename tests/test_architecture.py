@@ -24,11 +24,17 @@ ALLOWED: dict[str, set[str]] = {
     "state": {"core", LEAF},
     "notify": {"core", "state", LEAF},
     "config": {"core", "schedule", "notify", LEAF},
+    "applied": {"core", "schedule", "state", "config", LEAF},
     "engine": {"core", "schedule", "state", "notify", "config", LEAF},
-    "systemd": {"core", "schedule", "config", LEAF},
-    "daemon": {"core", "schedule", "state", "notify", "config", "engine", "systemd", LEAF},
-    "cli": {"core", "schedule", "state", "notify", "config", "engine", "systemd", "daemon", LEAF},
-}
+    "systemd": {"core", "schedule", "config", "applied", LEAF},
+    "daemon": {
+        "core", "schedule", "state", "notify", "config", "applied", "engine", "systemd", LEAF,
+    },
+    "cli": {
+        "core", "schedule", "state", "notify", "config", "applied", "engine", "systemd", "daemon",
+        LEAF,
+    },
+}  # fmt: skip
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 
@@ -192,3 +198,24 @@ def test_documented_defaults_are_the_core_defaults(
         else:
             assert shown.startswith(_shown(value)), f"{heading} {key}: {shown} != {value!r}"
     assert checked
+
+
+DELIVERY_WORDS = {"pending", "delivered", "failed", "superseded", "abandoned", "sending",
+                  "retryable", "permanent"}  # fmt: skip
+DELIVERY_ROOMS = ("notify", "state", "engine", "daemon")
+
+
+def test_delivery_statuses_and_outcomes_are_named_in_core_only() -> None:
+    """A notification's status and an attempt's outcome are `core.delivery` StrEnums: no
+    module of the delivery path spells one as a string, in code or in SQL."""
+    found = []
+    for module, path in MODULES.items():
+        if _room(module) not in DELIVERY_ROOMS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            words = {node.value} | set(re.findall(r"'(\w+)'", node.value))
+            if words & DELIVERY_WORDS:
+                found.append(f"{module}:{node.lineno}: {node.value!r}")
+    assert found == []

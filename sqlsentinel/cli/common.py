@@ -19,7 +19,7 @@ from sqlsentinel.jsonsafe import to_jsonable
 from sqlsentinel.redaction import redact
 
 if TYPE_CHECKING:
-    from sqlsentinel.config.applied import AppliedStore
+    from sqlsentinel.applied.store import AppliedStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,7 +160,7 @@ def load_config(path: str, *, show_warnings: bool = False, allow_broken: bool = 
 
 def applied_store(config: str) -> AppliedStore:
     """Where CONFIG's applied copy lives: under the state directory (docs/systemd.md)."""
-    from sqlsentinel.config.applied import AppliedStore
+    from sqlsentinel.applied.store import AppliedStore
     from sqlsentinel.state.location import state_dir
 
     return AppliedStore.for_config(config, state_dir(os.environ))

@@ -29,11 +29,10 @@ def validate(config: str, strict: bool) -> None:
     every generated OnCalendar= line, and warns when more alerts start in one
     second than this host can run within a minute. Exits 0 when valid, 3 when not.
     """
+    from sqlsentinel.applied.host import burst_warning, default_system
+    from sqlsentinel.applied.unit_names import check_unit_names
     from sqlsentinel.state.location import resolve_state_url
     from sqlsentinel.systemd.analyze import verify_with_systemd
-    from sqlsentinel.systemd.install import default_system
-    from sqlsentinel.systemd.offsets import burst_warning
-    from sqlsentinel.systemd.unit_names import check_unit_names
 
     try:
         loaded = load_config(config, allow_broken=True)
@@ -83,10 +82,9 @@ def schedule(config: str, count: int, system: bool | None, as_json: bool) -> Non
     --system/--user says otherwise. An invalid config is still previewed as far
     as its schedules go, and exits 3.
     """
+    from sqlsentinel.applied.host import default_system, timer_offsets
     from sqlsentinel.config.peek import peek_file
     from sqlsentinel.schedule.preview import preview
-    from sqlsentinel.systemd.install import default_system
-    from sqlsentinel.systemd.offsets import timer_offsets
 
     system = default_system() if system is None else system
     offsets: dict[str, timedelta] = {}

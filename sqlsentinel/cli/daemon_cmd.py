@@ -50,9 +50,9 @@ def _env_file(path: str | None) -> str | None:
 
 
 def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
+    from sqlsentinel.applied.host import default_system
     from sqlsentinel.daemon.setup import DaemonOptions
     from sqlsentinel.redaction import url_has_secret
-    from sqlsentinel.systemd.install import default_system
 
     state_db = kw["state_db"]
     from_command_line = (
@@ -190,6 +190,7 @@ def reload_daemon(pid: int, timeout: float) -> None:
     ended. Exits 0 when the config is applied (or unchanged), 3 when it is
     invalid (nothing changed), 6 when the daemon did not answer in time.
     """
+    from sqlsentinel.core.reload import ReloadResult
     from sqlsentinel.daemon.reload_ack import request_reload
 
     try:
@@ -200,7 +201,7 @@ def reload_daemon(pid: int, timeout: float) -> None:
         click.echo(f"error: daemon {pid} did not finish a reload within {timeout:g}s", err=True)
         raise SystemExit(ExitCode.UNHEALTHY)
     click.echo(state.result)
-    if state.result.startswith("rejected"):
+    if state.outcome is ReloadResult.REJECTED:
         raise SystemExit(ExitCode.CONFIG)
-    if state.result.startswith("failed"):
+    if state.outcome is ReloadResult.FAILED:
         raise SystemExit(ExitCode.SYSTEMD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,10 @@ from sqlsentinel.cli.common import (
 )
 from sqlsentinel.errors import ConfigError, ExitCode, SentinelError, UsageError
 from sqlsentinel.state.location import resolve_state_url
+
+if TYPE_CHECKING:
+    from sqlsentinel.applied.current import Current
+    from sqlsentinel.applied.staleness import Staleness
 
 
 @click.command()
@@ -107,10 +111,10 @@ def _daemon_rows(db: Any, config: str) -> list[dict[str, Any]]:
 
 def _stale_rows(db: Any, config: str, loaded: Any) -> list[dict[str, Any]]:
     """A failed check for each alert that missed a scheduled run; one passed check else."""
-    from sqlsentinel.cli.missed_runs import config_staleness
-
     try:
-        found = config_staleness(config, db, datetime.now(UTC), loaded)
+        from sqlsentinel.applied.current import current
+
+        found = _staleness(current(config), db, datetime.now(UTC), loaded)
     except ConfigError as exc:
         detail = f"cannot load the applied config here: {str(exc).splitlines()[0]}"
         return [{"check": "missed runs", "ok": False, "detail": detail}]
@@ -122,6 +126,17 @@ def _stale_rows(db: Any, config: str, loaded: Any) -> list[dict[str, Any]]:
     return rows or [
         {"check": "missed runs", "ok": True, "detail": f"none ({len(found)} enabled alerts)"}
     ]
+
+
+def _staleness(applied: Current, db: Any, now: datetime, loaded: Any = None) -> list[Staleness]:
+    """How each alert that runs stands (the applied timetable; without one, the config
+    validated here, warning for each alert that cannot be loaded)."""
+    from sqlsentinel.applied.staleness import timetable_staleness
+    from sqlsentinel.cli.common import say
+    from sqlsentinel.state.listings import last_runs
+
+    table = applied.running(lambda message: say("warning", message), loaded)
+    return timetable_staleness(table, last_runs(db), now)
 
 
 def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
@@ -159,17 +174,18 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.metrics import metrics_text
 
-    configured, caps = None, {}
+    configured, caps, applied = None, {}, None
     if config is not None:
-        from sqlsentinel.config.peek import peek_file
+        from sqlsentinel.applied.current import current
 
-        peek = peek_file(config)
+        applied = current(config)
+        peek = applied.peek()
         configured, caps = peek.state_db, peek.max_instances
     db = StateDB(resolve_state_url(state_db, configured, os.environ))
     now = datetime.now(UTC)
     text = metrics_text(db, now, caps)
-    if config is not None:
-        text += _stale_metrics(config, db, now)
+    if applied is not None:
+        text += _stale_metrics(applied, db, now)
     if textfile is None:
         click.echo(text, nl=False)
         return
@@ -181,14 +197,13 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
         raise UsageError(f"--textfile {textfile}: cannot write: {exc.strerror or exc}") from None
 
 
-def _stale_metrics(config: str, db: Any, now: datetime) -> str:
-    """The missed-run families of CONFIG's alerts (none, with a warning, when it does not load)."""
+def _stale_metrics(applied: Current, db: Any, now: datetime) -> str:
+    """The stale families of CONFIG's alerts (none, with a warning, when it does not load)."""
+    from sqlsentinel.applied.staleness import staleness_metrics
     from sqlsentinel.cli.common import say
-    from sqlsentinel.cli.missed_runs import config_staleness
-    from sqlsentinel.engine.staleness import staleness_metrics
 
     try:
-        return staleness_metrics(config_staleness(config, db, now))
+        return staleness_metrics(_staleness(applied, db, now))
     except ConfigError as exc:
         say("warning", f"missed runs not exported: {str(exc).splitlines()[0]}")
         return ""

@@ -50,7 +50,7 @@ def _applied_copy(folder: str | None, config: str) -> tuple[bytes, Fallbacks] | 
     """`--applied DIR`: the applied copy of `config` kept there (ConfigError if none)."""
     if folder is None:
         return None
-    from sqlsentinel.config.applied import AppliedStore
+    from sqlsentinel.applied.store import AppliedStore
 
     return AppliedStore(Path(folder)).read(config)
 
@@ -66,8 +66,8 @@ def _row(s: RunSummary) -> dict[str, Any]:
         "actual_value": s.actual_value,
         "threshold": s.threshold,
         "error": s.error,
-        "notifications": s.notifications,
-        "notified": ", ".join(f"{n['channel']}:{n['outcome']}" for n in s.notifications) or None,
+        "notifications": [n.to_json() for n in s.notifications],
+        "notified": ", ".join(f"{n.channel}:{n.outcome}" for n in s.notifications) or None,
         **({"instances": s.instances} if s.instances is not None else {}),
     }
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sqlsentinel.cli.common import CONFIG_PATH, emit, json_option, state_db_option
-from sqlsentinel.config.peek import ConfigPeek, peek_file
+from sqlsentinel.cli.common import CONFIG_PATH, emit, json_option, say, state_db_option
+from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
 from sqlsentinel.state import listings
@@ -18,13 +18,23 @@ from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.location import resolve_state_url
 from sqlsentinel.state.silences import active_silences
 
+if TYPE_CHECKING:
+    from sqlsentinel.applied.current import Current
 
-def open_state(config: str | None, state_db: str | None) -> tuple[StateDB, ConfigPeek | None]:
+
+def open_state(
+    config: str | None, state_db: str | None, applied: Current | None = None
+) -> tuple[StateDB, ConfigPeek | None]:
     """The state DB (from --state-db, the config, or the default) and what the config names.
 
-    The config is only peeked at: reading state needs neither valid alerts nor secrets.
+    The config is only peeked at (from its timetable, when the file is what is applied):
+    reading state needs neither valid alerts nor secrets.
     """
-    peek = peek_file(config) if config is not None else None
+    peek = None
+    if config is not None:
+        from sqlsentinel.applied.current import current
+
+        peek = (applied or current(config)).peek()
     db = StateDB(resolve_state_url(state_db, peek.state_db if peek else None, os.environ))
     return db, peek
 
@@ -93,7 +103,12 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
     and shows the run an alert missed (MISSED_RUN) while it is stale. A per-row alert
     (key:) shows how many of its instances fire (2/40 firing).
     """
-    db, loaded = open_state(config, state_db)
+    applied = None
+    if config is not None:
+        from sqlsentinel.applied.current import current
+
+        applied = current(config)
+    db, loaded = open_state(config, state_db, applied)
     now = datetime.now(UTC)
     if alert is not None and loaded is not None:
         known_alert(loaded, alert, loaded.source)
@@ -104,7 +119,7 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
         emit(instance_lines(db, alert, now), INSTANCE_COLUMNS, as_json)
         return
     rows = listings.states(db) if has_schema else []
-    if loaded is not None:
+    if loaded is not None and applied is not None:
         known = {r["alert"] for r in rows}
         rows += [
             {"alert": a, "state": "NEVER_RUN", "since": None, "reason": None}
@@ -114,8 +129,8 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
         configured = set(loaded.alert_names)
         rows = [r for r in rows if r["alert"] in configured]
         _add_timers(rows, loaded)
-        _add_daemon(rows, db, loaded.source, now)
-        _add_missed_runs(rows, db, loaded.source, now)
+        _add_daemon(rows, db, applied, now)
+        _add_stale(rows, applied, now)
     rows = [r for r in rows if alert is None or r["alert"] == alert]
     _add_state_details(rows, db, loaded, now, has_schema)
     rows.sort(key=lambda r: r["alert"])
@@ -161,13 +176,16 @@ def _add_state_details(
             r["instance_counts"] = counts.get(r["alert"], {})
 
 
-def _add_missed_runs(rows: list[dict[str, Any]], db: StateDB, config: str, now: datetime) -> None:
-    """`stale` and `missed_run` of each enabled alert (stale None: not checked, or disabled)."""
-    from sqlsentinel.cli.missed_runs import config_staleness
+def _add_stale(rows: list[dict[str, Any]], applied: Current, now: datetime) -> None:
+    """`stale` and `missed_run` of each alert that runs (stale None: not checked, or
+    disabled), from what is applied and the last runs the rows hold."""
+    from sqlsentinel.applied.staleness import timetable_staleness
     from sqlsentinel.errors import ConfigError
 
     try:
-        found = {s.alert: s for s in config_staleness(config, db, now)}
+        table = applied.running(lambda message: say("warning", message))
+        runs = {r["alert"]: r.get("last_run_at") for r in rows}
+        found = {s.alert: s for s in timetable_staleness(table, runs, now)}
     except ConfigError as exc:
         click.echo(f"missed runs: not checked: {str(exc).splitlines()[0]}", err=True)
         found = {}
@@ -183,18 +201,11 @@ def _decode_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _add_daemon(rows: list[dict[str, Any]], db: StateDB, config: str, now: datetime) -> None:
+def _add_daemon(rows: list[dict[str, Any]], db: StateDB, applied: Current, now: datetime) -> None:
     """Say which config is applied and how its daemon is; take next runs from a live one."""
-    from sqlsentinel.cli.common import applied_store
-    from sqlsentinel.config.read import read_config
-    from sqlsentinel.errors import ConfigError
     from sqlsentinel.state.daemon_state import read_daemon_status
 
-    meta = applied_store(config).meta()
-    try:
-        on_disk: bytes | None = read_config(config)
-    except ConfigError:
-        on_disk = None
+    config, meta, on_disk = applied.config, applied.meta, applied.on_disk
     if meta is None or meta.applied_at is None:
         line = "not applied yet (install-units or the daemon applies it)"
         if meta is not None:

@@ -157,10 +157,12 @@ def install_units(
     runs daemon-reload once when something changed, then starts new and changed
     timers. See docs/systemd.md.
     """
+    from sqlsentinel.applied.accept import accept
+    from sqlsentinel.applied.host import default_system
+    from sqlsentinel.applied.timetable import Launch
     from sqlsentinel.config.read import read_config
     from sqlsentinel.redaction import url_has_secret
-    from sqlsentinel.systemd.apply import UnitTarget, accept, install, static_service_user
-    from sqlsentinel.systemd.install import default_system
+    from sqlsentinel.systemd.apply import UnitTarget, install, static_service_user
     from sqlsentinel.systemd.units import STATE_DB_PASSWORD, UnitOptions
 
     system = default_system() if system is None else system
@@ -168,21 +170,26 @@ def install_units(
         raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
     if exec_path is not None and not os.path.isabs(exec_path):
         raise UsageError(f"--exec {exec_path!r} must be an absolute path")
+    program = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
+    launch = Launch(system, program, state_db)
     store = applied_store(config)
-    loaded = accept(read_config(config), config, store, keep=not dry_run)
+    previous = store.timetable(store.meta())
+    data = read_config(config)
+    accepted = accept(data, config, store, launch, keep=not dry_run, previous=previous)
+    loaded = accepted.loaded
     for w in loaded.warnings:
         say("warning", w)
     _warn_unseen_environment(loaded.env_used, env_file)
     options = UnitOptions(
         system=system,
-        command=(exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel"),
+        command=program,
         config_path=os.path.abspath(config),
         state_db=state_db,
         env_file=check_env_file(env_file) if env_file else None,
         static_user=system and static_service_user(),
     )
     target = UnitTarget(_unit_dir(system, unit_dir), options, _systemctl(system, no_reload))
-    installed = install(loaded, store, target, dry_run=dry_run)
+    installed = install(loaded, accepted.timetable, store, target, dry_run=dry_run)
     _report(installed.plan, dry_run, as_json, installed.started)
     if loaded.broken:  # the others are installed; these are not until their settings are fixed
         for problem in loaded.broken_problems():
@@ -203,7 +210,8 @@ def uninstall_units(
     as_json: bool,
 ) -> None:
     """Stop and remove the units install-units wrote (only CONFIG's, when given)."""
-    from sqlsentinel.systemd.install import apply, default_system, plan_uninstall
+    from sqlsentinel.applied.host import default_system
+    from sqlsentinel.systemd.install import apply, plan_uninstall
 
     system = default_system() if system is None else system
     key = os.path.abspath(config) if config else None

@@ -21,7 +21,7 @@ from sqlsentinel.config.isolate import disabled, isolate
 from sqlsentinel.config.messages import report
 from sqlsentinel.config.parsed import Parsed
 from sqlsentinel.config.read import decode_config, read_config
-from sqlsentinel.config.to_specs import Validated, compile_config
+from sqlsentinel.config.to_specs import Validated, build_specs
 from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.errors import ConfigError, Problem
@@ -43,6 +43,8 @@ class LoadedConfig:
     unset variable they read, say; see config.isolate). They are not in `alerts`."""
     broken_disabled: frozenset[str] = frozenset()
     """The broken alerts that say `enabled: false`."""
+    state_db_text: tuple[str, int | None] | None = None
+    """`state_db:` as written (`${VAR}` unresolved) and its line, when the file sets it."""
 
     def alert(self, name: str) -> AlertSpec | None:
         """The alert called `name`, if any."""
@@ -78,11 +80,13 @@ def load_text(
             got = "an empty file"
         message = f"the top level must be a mapping with database: and alerts:, not {got}"
         raise ConfigError([*parsed.problems, Problem(source, 1, "", message)])
+    written = parsed.data.get("state_db")
+    state_db_text = (written, parsed.lines.get(("state_db",))) if isinstance(written, str) else None
     env_used = substitute(parsed, environ, source)
     early = len(parsed.problems)
     validated = _validate(parsed, source)
     warnings: list[Problem] = []
-    compiled = compile_config(validated, parsed, source, environ, env_used, warnings, fallbacks)
+    compiled = build_specs(validated, parsed, source, environ, env_used, warnings, fallbacks)
     broken: dict[str, list[Problem]] = {}
     if parsed.problems:
         problems = _tidy(parsed.problems, early)
@@ -99,6 +103,7 @@ def load_text(
         {k: v for k, v in compiled.translations.items() if k not in broken},
         {name: tuple(problems) for name, problems in broken.items()},
         disabled(parsed, broken),
+        state_db_text,
     )
 
 

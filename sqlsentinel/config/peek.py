@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlsentinel.config.envsubst import substitute
 from sqlsentinel.config.read import decode_config, read_config
-from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.dburl import sqlite_relative
 from sqlsentinel.errors import ConfigError, Problem
 
@@ -45,6 +44,8 @@ def peek_file(path: str, environ: Mapping[str, str] | None = None) -> ConfigPeek
     Reading state (status, history, metrics) must not depend on notification secrets
     or on every alert being valid; only YAML syntax and `state_db` itself must be right.
     """
+    from sqlsentinel.config.yamlsource import parse_yaml  # PyYAML: only when peeking a file
+
     parsed = parse_yaml(decode_config(read_config(path), path), path)
     if parsed.problems:
         raise ConfigError(parsed.problems)

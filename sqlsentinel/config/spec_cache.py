@@ -1,4 +1,4 @@
-"""The per-alert spec cache (the "compiled cache") that keeps `sqlsentinel run` cheap.
+"""The per-alert spec cache that keeps `sqlsentinel run` cheap.
 
 A full load validates the whole file; it then writes one small JSON file per
 alert, keyed by the config file's bytes, the package version and the values of
@@ -9,9 +9,10 @@ What a run executes comes from here, so nothing here is taken on trust: the cach
 lives only in a private folder (never a shared one such as /tmp: with no usable
 location there is no cache and every run loads the file), a folder or file that is
 not the current user's or that others may write is ignored, and every file carries
-an HMAC-SHA256 under a per-user key (`key`, mode 0600) over its content, its name
-and its entry's name, so a planted or moved file is never taken for ours. Anything
-that does not check out means a full load, never an error.
+a MAC (keyed BLAKE2b, `sqlsentinel.digest`: no OpenSSL on a tick) under a per-user key
+(`key`, mode 0600) over its content, its name and its entry's name, so a planted or
+moved file is never taken for ours. Anything that does not check out means a full load,
+never an error.
 
 Many alerts on one schedule start together, all with a cold cache after an edit: one
 of them fills it (`filling`, a lock on the entry) while the others wait, then read.
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlsentinel import __version__
-from sqlsentinel.atomic import atomic_write
 from sqlsentinel.core.spec import (
     AlertSpec,
     Settings,
@@ -47,7 +47,7 @@ Hit = tuple[Settings, list[AlertSpec], dict[str, str]]
 
 
 def cache_root(environ: Mapping[str, str]) -> Path | None:
-    """Where compiled configs live: $SQLSENTINEL_CACHE_DIR, systemd's $CACHE_DIRECTORY, or
+    """Where the spec cache lives: $SQLSENTINEL_CACHE_DIR, systemd's $CACHE_DIRECTORY, or
     XDG's cache folder of the user's home; None (no cache) when none is set."""
     if environ.get("SQLSENTINEL_CACHE_DIR"):
         return Path(environ["SQLSENTINEL_CACHE_DIR"])
@@ -70,7 +70,7 @@ def trusted(path: Path, *, folder: bool) -> bool:
 
 
 class SpecCache:
-    """Read and write compiled alerts for one config file."""
+    """Read and write the validated specs of one config file."""
 
     def __init__(self, config_path: str, data: bytes, environ: Mapping[str, str]) -> None:
         self.environ = environ
@@ -212,6 +212,8 @@ def _mac(secret: bytes, context: str, name: str, body: bytes) -> str:
 
 def _store(path: Path, value: Any, secret: bytes, context: str) -> None:
     """Write `value` as JSON after its MAC line; private (0600)."""
+    from sqlsentinel.atomic import atomic_write  # writers only: a warm tick reads
+
     body = json.dumps(value).encode()
     name = f"{path.parent.name}/{path.name}" if path.parent.name == "alerts" else path.name
     atomic_write(path, _mac(secret, context, name, body).encode() + b"\n" + body)
@@ -233,6 +235,8 @@ def _load(folder: Path, name: str, secret: bytes, context: str | None = None) ->
 def _new_key(path: Path) -> bytes:
     """Create the per-user key; when another process was first, use its key."""
     import secrets
+
+    from sqlsentinel.atomic import atomic_write
 
     tmp = path.with_name(f".key-{os.getpid()}")
     atomic_write(tmp, secrets.token_bytes(32))

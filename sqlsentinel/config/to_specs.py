@@ -46,7 +46,7 @@ class Validated:
 
 
 @dataclass
-class Compiled:
+class Specs:
     """What a valid config compiles to."""
 
     settings: Settings
@@ -73,7 +73,7 @@ class _Context:
         return Problem(self.source, self.parsed.line_of(path), label, message)
 
 
-def compile_config(
+def build_specs(
     validated: Validated | None,
     parsed: Parsed,
     source: str,
@@ -81,10 +81,10 @@ def compile_config(
     env_used: set[str],
     warnings: list[Problem],
     fallbacks: Fallbacks = NO_FALLBACKS,
-) -> Compiled:
+) -> Specs:
     """Specs for every valid alert; problems go to `parsed.problems`."""
     if validated is None:
-        return Compiled(Settings(source=source), [], {})
+        return Specs(Settings(source=source), [], {})
     ctx = _Context(parsed, source, warnings)
     model, bad_keys = validated.model, validated.bad_keys
     base = FsPath(source).resolve().parent
@@ -99,7 +99,7 @@ def compile_config(
     _duplicate_names(parsed.data.get("alerts"), ctx)
     for i, schedule, zone in validated.loose:
         _translate(schedule, zone or fallbacks.timezone, ("alerts", i), ctx)
-    compiled = Compiled(Settings(source=source), [], {})
+    compiled = Specs(Settings(source=source), [], {})
     for i, a in zip(validated.index, model.alerts, strict=True):
         path: Path = ("alerts", i)
         if a.timezone is None and fallbacks.timezone:
@@ -107,7 +107,7 @@ def compile_config(
         db = _database(a, path, databases, default_db, bad_keys, ctx)
         translation = _translate(a.schedule, a.timezone, path, ctx, warn=True)
         if translation is not None and a.jitter:
-            _check_jitter(a, path, ctx)
+            _check_jitter(a, path, ctx, translation)
         targets = tuple(_target(t) for t in a.notify or ())
         email = [j for j, t in enumerate(targets) if t.channel == "email"]
         if smtp is None and email and not smtp_given:
@@ -232,9 +232,10 @@ def _translate(
     return translation
 
 
-def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context) -> None:
+def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context, translation: Translation) -> None:
     """A delay as long as the shortest interval between runs would skip runs."""
-    longest = max_jitter(a.schedule, a.timezone or "UTC", datetime.now(UTC))
+    zone, now = a.timezone or "UTC", datetime.now(UTC)
+    longest = max_jitter(a.schedule, zone, now, translation.parsed)
     if a.jitter and a.jitter > longest.total_seconds():
         ctx.problem(
             (*path, "jitter"),

@@ -35,24 +35,57 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-@dataclass(frozen=True)
-class AlertEvent:
-    """One notification of one alert, independent of the channel that carries it."""
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """What one notification says changed (of an alert, or of one instance of a keyed
+    alert), and the values that showed it. Built by keyword."""
 
     event_id: str
     dedup_key: str
-    alert: str
-    description: str | None
     state: str
     previous_state: str | None
     reason: NotifyReason
     actual_value: Any
     threshold: Any
     context: dict[str, Any]
+    state_since: datetime
+
+    def _change_payload(self) -> dict[str, Any]:
+        """The payload's fields of the change (JSON-safe), in their documented order."""
+        return {
+            "state": self.state,
+            "previous_state": self.previous_state,
+            "reason": self.reason.value,
+            "actual_value": to_jsonable(self.actual_value),
+            "threshold": to_jsonable(self.threshold),
+            "context": to_jsonable(self.context),
+        }
+
+
+def change_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """The `Change` fields of a payload (values stay in their JSON form)."""
+    return {
+        "event_id": d["event_id"],
+        "dedup_key": d["dedup_key"],
+        "state": d["state"],
+        "previous_state": d.get("previous_state"),
+        "reason": NotifyReason(d["reason"]),
+        "actual_value": d.get("actual_value"),
+        "threshold": d.get("threshold"),
+        "context": dict(d.get("context") or {}),
+        "state_since": datetime.fromisoformat(d["state_since"]),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertEvent(Change):
+    """One notification of one alert, independent of the channel that carries it."""
+
+    alert: str
+    description: str | None
     error: str | None
     outcome: str
     occurred_at: datetime
-    state_since: datetime
     tags: tuple[str, ...]
     triggered_by: str
     run_id: str
@@ -67,12 +100,7 @@ class AlertEvent:
             "dedup_key": self.dedup_key,
             "alert": self.alert,
             "description": self.description,
-            "state": self.state,
-            "previous_state": self.previous_state,
-            "reason": self.reason.value,
-            "actual_value": to_jsonable(self.actual_value),
-            "threshold": to_jsonable(self.threshold),
-            "context": to_jsonable(self.context),
+            **self._change_payload(),
             "error": self.error,
             "outcome": self.outcome,
             "occurred_at": iso(self.occurred_at),
@@ -94,20 +122,12 @@ class AlertEvent:
     def from_payload(cls, d: dict[str, Any]) -> AlertEvent:
         """Re-create an event from `to_payload` output (values stay in their JSON form)."""
         return cls(
-            event_id=d["event_id"],
-            dedup_key=d["dedup_key"],
+            **change_fields(d),
             alert=d["alert"],
             description=d.get("description"),
-            state=d["state"],
-            previous_state=d.get("previous_state"),
-            reason=NotifyReason(d["reason"]),
-            actual_value=d.get("actual_value"),
-            threshold=d.get("threshold"),
-            context=dict(d.get("context") or {}),
             error=d.get("error"),
             outcome=d["outcome"],
             occurred_at=datetime.fromisoformat(d["occurred_at"]),
-            state_since=datetime.fromisoformat(d["state_since"]),
             tags=tuple(d.get("tags") or ()),
             triggered_by=d["triggered_by"],
             run_id=d["run_id"],
@@ -117,10 +137,19 @@ class AlertEvent:
 
 
 def build_event(
-    alert: AlertSpec, record: RunRecord, prev: Previous | None, t: Transition
+    alert: AlertSpec,
+    record: RunRecord,
+    prev: Previous | None,
+    t: Transition,
+    *,
+    reason: NotifyReason | None = None,
+    values: bool = True,
 ) -> AlertEvent:
-    """The notification event for transition `t` of this run (a fresh event id)."""
-    assert t.notify is not None
+    """The notification event for transition `t` of this run (a fresh event id). `reason`
+    defaults to the transition's; without `values` the event leaves out what the query
+    found (a keyed alert's grouped message carries that per instance)."""
+    reason = reason or t.notify
+    assert reason is not None
     return AlertEvent(
         event_id=new_event_id(),
         dedup_key=make_dedup_key(alert.name, t.state.value, t.since),
@@ -128,10 +157,10 @@ def build_event(
         description=alert.description,
         state=t.state.value,
         previous_state=prev.state.value if prev else None,
-        reason=t.notify,
-        actual_value=record.actual_value,
-        threshold=record.threshold,
-        context=record.context or {},
+        reason=reason,
+        actual_value=record.actual_value if values else None,
+        threshold=record.threshold if values else None,
+        context=(record.context or {}) if values else {},
         error=record.error,
         outcome=record.outcome,
         occurred_at=record.finished_at,

@@ -11,12 +11,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlsentinel.core.decide import NotifyReason, Previous, Transition
 from sqlsentinel.core.event import (
     GROUPED_SCHEMA_VERSION,
     AlertEvent,
+    Change,
+    build_event,
+    change_fields,
     iso,
     make_dedup_key,
     new_event_id,
@@ -27,6 +30,7 @@ from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.digest import digest
 from sqlsentinel.jsonsafe import to_jsonable
 
+T = TypeVar("T")
 # The order instance reasons are named in a message's summary and its outbox reason.
 REASON_ORDER = (
     NotifyReason.FIRING, NotifyReason.SILENCE_ENDED, NotifyReason.REPEAT, NotifyReason.RESOLVED,
@@ -44,21 +48,12 @@ OWN_WORDS = {  # the alert as a whole: its check
 }
 
 
-@dataclass(frozen=True)
-class InstanceNotice:
+@dataclass(frozen=True, kw_only=True)
+class InstanceNotice(Change):
     """One instance's transition, as a grouped message lists it."""
 
-    event_id: str
-    dedup_key: str
     key: dict[str, Any]  # key column -> value
     instance_key: str
-    state: str
-    previous_state: str | None
-    reason: NotifyReason
-    actual_value: Any
-    threshold: Any
-    context: dict[str, Any]
-    state_since: datetime
     in_result: bool  # False: resolved because the result no longer had it
 
     def to_payload(self) -> dict[str, Any]:
@@ -68,12 +63,7 @@ class InstanceNotice:
             "dedup_key": self.dedup_key,
             "key": to_jsonable(self.key),
             "instance_key": self.instance_key,
-            "state": self.state,
-            "previous_state": self.previous_state,
-            "reason": self.reason.value,
-            "actual_value": to_jsonable(self.actual_value),
-            "threshold": to_jsonable(self.threshold),
-            "context": to_jsonable(self.context),
+            **self._change_payload(),
             "state_since": iso(self.state_since),
             "in_result": self.in_result,
         }
@@ -82,16 +72,22 @@ class InstanceNotice:
     def from_payload(cls, d: dict[str, Any]) -> InstanceNotice:
         """Inverse of `to_payload` (values stay in their JSON form)."""
         return cls(
-            **{k: d[k] for k in ("event_id", "dedup_key", "instance_key", "state")},
+            **change_fields(d),
             key=dict(d["key"]),
-            previous_state=d.get("previous_state"),
-            reason=NotifyReason(d["reason"]),
-            actual_value=d.get("actual_value"),
-            threshold=d.get("threshold"),
-            context=dict(d.get("context") or {}),
-            state_since=datetime.fromisoformat(d["state_since"]),
+            instance_key=d["instance_key"],
             in_result=bool(d.get("in_result", True)),
         )
+
+
+class _Own(Generic[T]):
+    """A field of the grouped message that is its alert event's."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, message: GroupedEvent, owner: type | None = None) -> T:
+        value: T = getattr(message.alert_event, self.name)
+        return value
 
 
 @dataclass(frozen=True)
@@ -112,25 +108,12 @@ class GroupedEvent:
             ids.append(self.alert_event.event_id)
         return digest(*(i.encode() for i in ids), size=16)
 
-    @property
-    def alert(self) -> str:
-        """The alert's name."""
-        return self.alert_event.alert
-
-    @property
-    def state(self) -> str:
-        """The alert's state after the run: ALERT while any instance fires."""
-        return self.alert_event.state
-
-    @property
-    def dedup_key(self) -> str:
-        """The alert's own episode (each instance has its own)."""
-        return self.alert_event.dedup_key
-
-    @property
-    def occurred_at(self) -> datetime:
-        """When the run happened."""
-        return self.alert_event.occurred_at
+    # The alert as a whole: its name, its state after the run (ALERT while any instance
+    # fires), its own episode (each instance has its own) and when the run happened.
+    alert = _Own[str]("alert")
+    state = _Own[str]("state")
+    dedup_key = _Own[str]("dedup_key")
+    occurred_at = _Own[datetime]("occurred_at")
 
     @property
     def reason(self) -> NotifyReason:
@@ -191,12 +174,8 @@ def build_grouped(
     notices = tuple(_notice(alert.name, d) for d in decisions if d.transition.notify)
     if not notices and t.notify is None:
         return None
-    own = AlertEvent(
-        new_event_id(), make_dedup_key(alert.name, t.state.value, t.since), alert.name,
-        alert.description, t.state.value, prev.state.value if prev else None,
-        t.notify or NotifyReason.FIRING, None, None, {}, record.error, record.outcome,
-        record.finished_at, t.since, alert.tags, record.triggered_by, record.run_id,
-    )  # fmt: skip
+    reason = t.notify or NotifyReason.FIRING
+    own = build_event(alert, record, prev, t, reason=reason, values=False)
     return GroupedEvent(own, t.notify is not None, alert.key, counts, notices)
 
 

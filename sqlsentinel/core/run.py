@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # keyed alerts only: a one-row run never loads it
     from sqlsentinel.core.instances import Instance
+
+Clock = Callable[[], datetime]
+"""Where a run, its deliveries and their records read the time (tests inject one)."""
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC: every `Clock` parameter's default."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ STALE_GRACE_S = 60.0  # `stale_after` defaults to the alert's timeout plus this
 
 OnOutcome = Literal["error", "alert", "ok", "keep"]
 """What a no-data or error outcome means for the alert's state."""
-ON_OUTCOME_VALUES: tuple[OnOutcome, ...] = ("error", "alert", "ok", "keep")
 
 
 @dataclass(frozen=True)

@@ -7,28 +7,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlsentinel.config.applied import AppliedMeta, AppliedStore
+from sqlsentinel.applied.accept import Accepted
+from sqlsentinel.applied.store import AppliedMeta, AppliedStore
+from sqlsentinel.applied.timetable import Launch, Timetable
 from sqlsentinel.config.loader import LoadedConfig
-from sqlsentinel.daemon.jobs import Job
+from sqlsentinel.daemon.jobs import Job, jobs_of
 
 
 @dataclass(frozen=True)
 class Applied:
-    """A validated config, its applied copy and its enabled alerts' jobs."""
+    """A validated config, its applied copy, its timetable and the jobs of what runs."""
 
     loaded: LoadedConfig
     store: AppliedStore
     meta: AppliedMeta
+    timetable: Timetable
     jobs: tuple[Job, ...]
+
+    @classmethod
+    def of(cls, accepted: Accepted, store: AppliedStore) -> Applied:
+        """What the accept step applied (its metadata recorded)."""
+        assert accepted.meta is not None
+        timetable = accepted.timetable
+        return cls(accepted.loaded, store, accepted.meta, timetable, jobs_of(timetable))
 
 
 class Backend(Protocol):
     """systemd (timers fire the checks) or local (the daemon fires them)."""
 
     name: str
+    launch: Launch  # how its ticks start (the timetable's command lines)
 
-    def install(self, applied: Applied, now: datetime, missed: Mapping[str, datetime]) -> str:
-        """Make `applied` what runs; a short summary for the log. `missed`: recorded next
+    def install(self, applied: Applied, now: datetime, recorded: Mapping[str, datetime]) -> str:
+        """Make `applied` what runs; a short summary for the log. `recorded`: the next
         runs of a previous daemon (the local backend catches up on them)."""
 
     def step(self, now: datetime) -> tuple[datetime | None, int]:

@@ -1,22 +1,18 @@
-"""Each alert's firing instants, for both backends: the systemd timer model plus its offset.
+"""Each alert as the scheduler sees it, for both backends: its timetable entry.
 
-`next_after` comes from the schedule room's enumerator (`SystemdTimerModel`), which is
-what a timer built from the translation does (cron semantics, DST policy), so the local
-backend fires exactly when systemd would, and the systemd backend reports the same
-next runs it installed.
+A job's instants come from its `schedule.timer.Timer` (cron semantics, the DST policy,
+the jitter offset on this host), which is what a systemd timer built from the same entry
+does: the local backend fires exactly when systemd would, and the systemd backend
+reports the same next runs it installed. Its command is the timetable's one command line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlsentinel.core.spec import AlertSpec
-from sqlsentinel.schedule.cron import parse
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
-from sqlsentinel.systemd.install import default_system
-from sqlsentinel.systemd.offsets import timer_offset
+from sqlsentinel.applied.timetable import Timetable
+from sqlsentinel.schedule.timer import Timer
 
 
 @dataclass(frozen=True)
@@ -24,26 +20,15 @@ class Job:
     """One alert as the scheduler sees it."""
 
     name: str
-    key: tuple[str, str, float]  # (cron, zone, offset): equal keys fire at the same instants
+    timer: Timer  # equal timers fire at the same instants
     persistent: bool  # catch up a run missed while the daemon was down
-    next_after: Callable[[datetime], datetime | None]
+    command: tuple[str, ...] = ()  # what a tick of it runs
+
+    def next_after(self, t: datetime) -> datetime | None:
+        """Its first instant strictly after `t`."""
+        return self.timer.next_after(t)
 
 
-def tick_offset(alert: AlertSpec) -> float:
-    """Seconds after each of its ticks that `alert` fires: its fixed `jitter` offset, the
-    one systemd gives its timer on this host (the system manager's for root), so both
-    backends fire at the same instants."""
-    return timer_offset(alert.name, alert.jitter, default_system()).total_seconds()
-
-
-def job_for(alert: AlertSpec, now: datetime) -> Job:
-    """The job of `alert`: when its timer would elapse, shifted by its offset."""
-    model = SystemdTimerModel(CronSchedule(parse(alert.schedule)), alert.timezone, now=now)
-    offset_s = tick_offset(alert)
-    offset = timedelta(seconds=offset_s)
-
-    def next_after(t: datetime) -> datetime | None:
-        tick = model.next_after(t - offset)
-        return None if tick is None else tick + offset
-
-    return Job(alert.name, (alert.schedule, alert.timezone, offset_s), alert.persistent, next_after)
+def jobs_of(timetable: Timetable) -> tuple[Job, ...]:
+    """The jobs of every alert that runs."""
+    return tuple(Job(e.name, e.timer, e.persistent, e.command) for e in timetable.alerts)

@@ -6,38 +6,38 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 
+from sqlsentinel.applied.timetable import Launch
 from sqlsentinel.daemon.backend import Applied
+from sqlsentinel.daemon.jobs import Job
 from sqlsentinel.daemon.runner import CheckRunner
 from sqlsentinel.daemon.scheduler import Scheduler
 
 STOP_GRACE_S = 8.0  # wait this long for running checks on SIGTERM (`docker stop` gives 10 s)
 
 
-def run_argv(config: str, applied_dir: str, alert: str) -> list[str]:
-    """The command of one check: `run` of the applied copy, recorded as CRON."""
-    return [
-        *(sys.executable, "-m", "sqlsentinel", "run", config),
-        *("--applied", applied_dir, "--alert", alert, "--triggered-by", "CRON"),
-    ]
-
-
 class LocalBackend:
-    """Schedules the jobs and runs each due tick as a child process."""
+    """Schedules the jobs and runs each due tick as a child process: the job's command,
+    the timetable's one command line (`run` of the applied copy, recorded as CRON)."""
 
     name = "local"
 
-    def __init__(
-        self, config: str, applied_dir: str, max_running: int, environ: Mapping[str, str]
-    ) -> None:
+    def __init__(self, max_running: int, environ: Mapping[str, str], system: bool) -> None:
+        self.launch = Launch(system, (sys.executable, "-m", "sqlsentinel"))
         self.scheduler = Scheduler()
+        self.jobs: dict[str, Job] = {}
         self.runner = CheckRunner(
-            lambda alert: run_argv(config, applied_dir, alert), max_running, environ
+            lambda alert: list(self.jobs[alert].command), max_running, environ
         )
 
-    def install(self, applied: Applied, now: datetime, missed: Mapping[str, datetime]) -> str:
-        """Schedule the applied config's jobs (catching up on `missed` persistent runs)."""
-        self.scheduler.set_jobs(applied.jobs, now, missed)
-        self.runner.forget({j.name for j in applied.jobs})
+    def _command(self, alert: str) -> list[str]:
+        return list(self.jobs[alert].command)
+
+    def install(self, applied: Applied, now: datetime, recorded: Mapping[str, datetime]) -> str:
+        """Schedule the applied config's jobs (and a persistent run a previous daemon
+        `recorded` that passed while it was down)."""
+        self.jobs = {j.name: j for j in applied.jobs}
+        self.scheduler.set_jobs(applied.jobs, now, recorded)
+        self.runner.forget(set(self.jobs))
         return f"{len(applied.jobs)} alerts scheduled"
 
     def step(self, now: datetime) -> tuple[datetime | None, int]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlsentinel.atomic import atomic_write
+from sqlsentinel.core.reload import ReloadResult
 
 
 def runtime_dir(environ: Mapping[str, str]) -> Path:
@@ -39,7 +40,13 @@ class AckState:
 
     started: int
     finished: int
-    result: str
+    result: str  # how the last finished reload ended, and the status line it left
+
+    @property
+    def outcome(self) -> ReloadResult | None:
+        """How it ended (None before the first reload finished)."""
+        word = self.result.split(" ", 1)[0]
+        return ReloadResult(word) if word in set(ReloadResult) else None
 
 
 def read_ack(path: Path) -> AckState | None:

@@ -34,18 +34,18 @@ class Scheduler:
         self._catch_up: set[str] = set()
 
     def set_jobs(
-        self, jobs: Sequence[Job], now: datetime, missed: Mapping[str, datetime] | None = None
+        self, jobs: Sequence[Job], now: datetime, recorded: Mapping[str, datetime] | None = None
     ) -> None:
         """Schedule `jobs` from `now`; a job whose schedule is unchanged keeps its next
-        instant. `missed`: next runs recorded by a previous daemon (for catch-up)."""
+        instant. `recorded`: next runs a previous daemon recorded (for catch-up)."""
         old_jobs, old_next = self._jobs, self._next
         self._jobs = {j.name: j for j in jobs}
         self._next = {}
         self._catch_up &= set(self._jobs)
         for job in jobs:
             kept = old_jobs.get(job.name)
-            planned = (missed or {}).get(job.name)
-            if kept is not None and kept.key == job.key:
+            planned = (recorded or {}).get(job.name)
+            if kept is not None and kept.timer == job.timer:
                 self._next[job.name] = old_next[job.name]
             elif job.persistent and planned is not None and planned <= now:
                 self._next[job.name] = planned

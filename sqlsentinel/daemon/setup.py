@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlsentinel.config.applied import AppliedStore
+from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
 from sqlsentinel.daemon.backend import Backend
 from sqlsentinel.daemon.local import LocalBackend
-from sqlsentinel.daemon.notify import Notifier
 from sqlsentinel.daemon.reload_ack import ReloadAck, ack_path
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.supervisor import DaemonSettings, Supervisor
 from sqlsentinel.errors import UsageError
 from sqlsentinel.state.location import state_dir
@@ -68,7 +68,7 @@ def systemd_usable(system: bool, unit_dir: Path, environ: Mapping[str, str]) -> 
     return booted and _writable(unit_dir)
 
 
-def _backend(options: DaemonOptions, store: AppliedStore, environ: Mapping[str, str]) -> Backend:
+def _backend(options: DaemonOptions, environ: Mapping[str, str]) -> Backend:
     unit_dir = (
         Path(options.unit_dir) if options.unit_dir else daemon_unit_dir(options.system, environ)
     )
@@ -79,7 +79,7 @@ def _backend(options: DaemonOptions, store: AppliedStore, environ: Mapping[str, 
         env = dict(environ)
         if options.state_db:
             env["SQLSENTINEL_STATE_DB"] = options.state_db
-        return LocalBackend(options.config, str(store.folder), options.max_running, env)
+        return LocalBackend(options.max_running, env, options.system)
     from sqlsentinel.daemon.systemd_backend import SystemdBackend
     from sqlsentinel.systemd.apply import UnitTarget, static_service_user
     from sqlsentinel.systemd.systemctl import Systemctl
@@ -119,7 +119,7 @@ def build(options: DaemonOptions, environ: Mapping[str, str]) -> Supervisor:
     """The supervisor of `options.config` with its backend, notifier and reload acknowledger."""
     notifier = Notifier()  # first: it takes NOTIFY_SOCKET out of the children's environment
     store = AppliedStore.for_config(options.config, state_dir(environ))
-    backend = _backend(options, store, environ)
+    backend = _backend(options, environ)
     log.info("backend %s for %s", backend.name, options.config)
     settings = DaemonSettings(
         options.config, options.state_db, options.fallbacks, options.watch, environ

@@ -2,8 +2,8 @@
 runs again.
 
 A thread looks every CHECK_S (the first time FIRST_CHECK_S after the start, so the runs a
-restart catches up come first) at each enabled alert of the applied config: its schedule
-against its last recorded run (`engine.staleness`). A stale alert without an open episode
+restart catches up come first) at each alert of the applied timetable: its timer against
+its last recorded run (`applied.staleness`). A stale alert without an open episode
 gets one, and its `stale` notification; an open episode ends when the alert has run since
 its missed tick, with a `recovered` notification (when `stale` went out and
 `notify_on_resolve`). Each decision is made under the alert's state row lock, from what the
@@ -23,16 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlsentinel.applied.staleness import Staleness, staleness, timetable_staleness
+from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.config.loader import LoadedConfig
 from sqlsentinel.core.budget import DELIVERY_BUDGET_S, lease_seconds
 from sqlsentinel.core.decide import NotifyReason
-from sqlsentinel.core.missed_event import missed_run_event
 from sqlsentinel.core.spec import AlertSpec
-from sqlsentinel.daemon.jobs import tick_offset
-from sqlsentinel.engine.staleness import alerts_staleness, last_runs
+from sqlsentinel.core.stale_event import stale_event
 from sqlsentinel.errors import SentinelError
-from sqlsentinel.schedule.missed import Staleness, staleness
 from sqlsentinel.state.db import StateDB
+from sqlsentinel.state.listings import last_runs
 from sqlsentinel.state.record import OutboxEntry
 from sqlsentinel.state.stale_episodes import Episode, EpisodeTransaction, open_episodes
 
@@ -43,11 +43,11 @@ FIRST_CHECK_S = 120.0  # the first look after the start (catch-up runs at boot f
 
 @dataclass(frozen=True)
 class Watched:
-    """The applied config the check follows."""
+    """The applied config the check follows: its alerts (what to send) and its timetable
+    (when they run; an alert that never ran counts from when it was applied)."""
 
     loaded: LoadedConfig
-    applied_at: datetime | None  # when it was applied: an alert that never ran counts from it
-    offsets: dict[str, float]  # each alert's jitter offset on this host, seconds
+    timetable: Timetable
 
 
 class StaleWatch:
@@ -68,10 +68,9 @@ class StaleWatch:
         self._last_error = ""
         self._thread = threading.Thread(target=self._loop, name="stale-watch", daemon=True)
 
-    def update(self, loaded: LoadedConfig, applied_at: datetime | None) -> None:
+    def update(self, loaded: LoadedConfig, timetable: Timetable) -> None:
         """Follow a newly applied config."""
-        offsets = {a.name: tick_offset(a) for a in loaded.alerts if a.enabled}
-        self.watched = Watched(loaded, applied_at, offsets)
+        self.watched = Watched(loaded, timetable)
 
     def start(self) -> None:
         """Start checking."""
@@ -84,12 +83,11 @@ class StaleWatch:
             self._thread.join(timeout)
 
     def report(self, now: datetime) -> list[Staleness]:
-        """How each enabled alert stands (for /metrics)."""
+        """How each alert that runs stands (for /metrics)."""
         w = self.watched
         if w is None:
             return []
-        runs = last_runs(self.db)
-        return alerts_staleness(w.loaded.alerts, runs, w.applied_at, w.offsets, now)
+        return timetable_staleness(w.timetable, last_runs(self.db), now)
 
     def _loop(self) -> None:
         wait = self.first
@@ -112,9 +110,8 @@ class StaleWatch:
         self.db.ensure_schema()
         episodes = open_episodes(self.db)
         for s in self.report(now):
-            if s.stale or s.alert in episodes:
-                alert = w.loaded.alert(s.alert)
-                assert alert is not None
+            alert = w.loaded.alert(s.alert)
+            if alert is not None and (s.stale or s.alert in episodes):
                 self._settle(alert, w, now)
         for alert in w.loaded.alerts:
             if not alert.enabled and alert.name in episodes:
@@ -125,9 +122,11 @@ class StaleWatch:
         deadline = time.monotonic() + DELIVERY_BUDGET_S
         with self.db.write(deadline) as locked:
             tx = EpisodeTransaction(locked, alert.name, now)
-            offset = w.offsets.get(alert.name, 0.0)
-            current = staleness(alert, tx.last_run_at, w.applied_at, offset, now)
-            reason = _decide(tx, alert, current, w.loaded.settings.history_retention, now)
+            entry = w.timetable.entry(alert.name)  # None: disabled, never due
+            applied_at = w.timetable.applied_at
+            current = None if entry is None else staleness(entry, tx.last_run_at, applied_at, now)
+            missed = None if current is None else current.missed_tick
+            reason = _decide(tx, alert, missed, w.loaded.settings.history_retention, now)
             if reason is NotifyReason.STALE:
                 tx.mark_notified(now)
             if reason is not None and alert.notify:
@@ -138,22 +137,22 @@ class StaleWatch:
         if claimed:
             from sqlsentinel.notify.dispatch import deliver_claimed
 
-            deliver_claimed(alert, w.loaded.settings, self.db, claimed, deadline)
+            deliver_claimed(alert, w.loaded.settings, self.db, claimed, deadline, self.clock)
 
 
 def _decide(
     tx: EpisodeTransaction,
     alert: AlertSpec,
-    current: Staleness,
+    missed_tick: datetime | None,
     retention: float | None,
     now: datetime,
 ) -> NotifyReason | None:
     """Open or end the alert's episode as the locked row says; what to notify, if anything."""
     episode = tx.episode
     if episode is None:
-        if current.missed_tick is None:
+        if missed_tick is None:
             return None  # it ran meanwhile
-        episode = Episode(os.urandom(16).hex(), alert.name, current.missed_tick,
+        episode = Episode(os.urandom(16).hex(), alert.name, missed_tick,
                           tx.last_run_at, now)  # fmt: skip
         tx.start(episode)
         _log(logging.WARNING, "alert stale", episode, tx.last_run_at)
@@ -179,7 +178,7 @@ def _entries(
 
     entries = []
     for index, target in enumerate(alert.notify):
-        event = missed_run_event(alert, reason, episode.episode_id, episode.missed_tick, row, now)
+        event = stale_event(alert, reason, episode.episode_id, episode.missed_tick, row, now)
         where = describe_target(target)
         payload = event.to_payload()
         entries.append(

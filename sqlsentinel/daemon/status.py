@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlsentinel.config.applied import Rejection
+from sqlsentinel.applied.store import Rejection
 
 ERROR_MAX = 100  # of the first error, so the whole line fits systemd's status (STATUS_MAX)
 

@@ -19,18 +19,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlsentinel.config.applied import AppliedStore, digest
+from sqlsentinel.applied.accept import Accepted
+from sqlsentinel.applied.store import AppliedMeta, AppliedStore
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
-from sqlsentinel.config.loader import LoadedConfig
 from sqlsentinel.config.read import read_config
+from sqlsentinel.core.reload import ReloadResult
 from sqlsentinel.daemon import status
 from sqlsentinel.daemon.backend import Applied, Backend
-from sqlsentinel.daemon.jobs import job_for
-from sqlsentinel.daemon.notify import Notifier
 from sqlsentinel.daemon.recorder import StateRecorder
 from sqlsentinel.daemon.reload_ack import ReloadAck
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.stale_watch import StaleWatch
 from sqlsentinel.daemon.watch import POLL_S, FileWatch
+from sqlsentinel.digest import sha256
 from sqlsentinel.errors import ConfigError, Problem, SentinelError, SystemdError
 from sqlsentinel.state.daemon_state import Heartbeat, read_daemon_status
 from sqlsentinel.state.db import StateDB
@@ -72,6 +73,7 @@ class Supervisor:
         self.recorder: StateRecorder | None = None
         self.stale_watch: StaleWatch | None = None
         self.applied: Applied | None = None
+        self.meta: AppliedMeta | None = None  # what the store says, as this daemon last saw it
         self.failure: str | None = None  # why the latest valid config could not be applied
         self.line = "starting"
         self.started_at = clock()
@@ -108,21 +110,21 @@ class Supervisor:
         """
         problems: list[Problem] = []
         try:
-            loaded = self._accept(self._read(), self.settings.fallbacks, keep=True)
+            accepted = self._accept(self._read(), self.settings.fallbacks, keep=True)
         except ConfigError as exc:
             problems = self._rejected(exc)
-            meta = self.store.meta()
-            if meta is None or meta.sha256 is None:
+            if self.meta is None or self.meta.sha256 is None:
                 raise
             copy, fallbacks = self.store.read(self.settings.config)
-            loaded = self._accept(copy, fallbacks, keep=False)
-        missed = self._open_state(loaded.settings.state_db)
-        self._install(loaded, missed)
+            accepted = self._accept(copy, fallbacks, keep=False)
+            self.store.save_timetable(accepted.timetable)  # what runs now, on this host
+        recorded = self._open_state(accepted.loaded.settings.state_db)
+        self._install(accepted, recorded)
         if problems:
             self._report_rejection()
 
-    def reload(self, forced: bool = True) -> str:
-        """Re-read the file; apply it when valid. Returns applied, unchanged, rejected or failed."""
+    def reload(self, forced: bool = True) -> ReloadResult:
+        """Re-read the file; apply it when valid, and say how that ended."""
         self.notifier.reloading()
         if self.ack is not None:
             self.ack.begin()
@@ -135,21 +137,21 @@ class Supervisor:
         self._next_beat = 0.0  # beat now: the new config and its next runs
         return result
 
-    def _reload(self, data: bytes | list[Problem], forced: bool) -> str:
+    def _reload(self, data: bytes | list[Problem], forced: bool) -> ReloadResult:
         if not forced and self._seen(data):
-            return "unchanged"
+            return ReloadResult.UNCHANGED
         try:
-            loaded = self._accept(data, self.settings.fallbacks, keep=True)
-            self._install(loaded, {})
+            accepted = self._accept(data, self.settings.fallbacks, keep=True)
+            self._install(accepted, {})
         except ConfigError as exc:
             self._rejected(exc)
-            return "rejected"
+            return ReloadResult.REJECTED
         except SystemdError as exc:
             self.failure = str(exc)
             self._retry_at = time.monotonic() + RETRY_S
             log.error("cannot apply the config (retrying in %gs): %s", RETRY_S, exc)
-            return "failed"
-        return "applied"
+            return ReloadResult.FAILED
+        return ReloadResult.APPLIED
 
     def _read(self) -> bytes | list[Problem]:
         try:
@@ -158,54 +160,53 @@ class Supervisor:
             return exc.problems
 
     def _seen(self, data: bytes | list[Problem]) -> bool:
-        """True when `data` is what is applied or what was last rejected."""
-        meta = self.store.meta()
+        """True when `data` is what is applied or what was last rejected (the store says)."""
+        meta = self.meta = self.store.meta()
         if meta is None or isinstance(data, list):
             return False
-        sha = digest(data)
+        sha = sha256(data)
         same = sha == meta.sha256 and meta.fallbacks == self.settings.fallbacks
         return same or (meta.rejected is not None and meta.rejected.sha256 == sha)
 
-    def _accept(
-        self, data: bytes | list[Problem], fallbacks: Fallbacks, *, keep: bool
-    ) -> LoadedConfig:
-        """Validate (and with `keep` record) `data`: the shared apply step's first half."""
-        from sqlsentinel.systemd.apply import accept
+    def _accept(self, data: bytes | list[Problem], fallbacks: Fallbacks, *, keep: bool) -> Accepted:
+        """Validate (and with `keep` record) `data`, with its timetable: the shared apply
+        step's first half. A broken alert keeps the entry it had (it goes on running)."""
+        from sqlsentinel.applied.accept import accept
 
         config = self.settings.config
         if isinstance(data, list):  # the file cannot be read
             if keep:
                 self.store.reject(None, config, data, self.clock())
             raise ConfigError(data)
-        env = self.settings.environ
-        loaded = accept(data, config, self.store, environ=env, fallbacks=fallbacks, keep=keep)
-        for w in loaded.warnings:
+        accepted = accept(
+            data, config, self.store, self.backend.launch,
+            environ=self.settings.environ, fallbacks=fallbacks, keep=keep,
+            previous=self.applied.timetable if self.applied else None,
+        )  # fmt: skip
+        self.meta = accepted.meta
+        for w in accepted.loaded.warnings:
             log.warning("config: %s", w)
-        for p in loaded.broken_problems():
+        for p in accepted.loaded.broken_problems():
             log.error("alert not scheduled: %s", p)
-        return loaded
+        return accepted
 
     def _rejected(self, exc: ConfigError) -> list[Problem]:
         for p in exc.problems:
             log.error("config invalid: %s", p)
+        self.meta = self.store.meta()  # with the rejection just recorded
         self._report_rejection()
         return exc.problems
 
-    def _install(self, loaded: LoadedConfig, missed: Mapping[str, datetime]) -> None:
+    def _install(self, accepted: Accepted, recorded: Mapping[str, datetime]) -> None:
         now = self.clock()
-        jobs = tuple(job_for(a, now) for a in loaded.alerts if a.enabled)
-        before = self.applied.jobs if self.applied else ()
-        jobs += tuple(j for j in before if j.name in loaded.broken)  # broken keep their times
-        meta = self.store.meta()
-        assert meta is not None  # accept() recorded it
-        applied = Applied(loaded, self.store, meta, jobs)
-        summary = self.backend.install(applied, now, missed)
+        applied = Applied.of(accepted, self.store)
+        summary = self.backend.install(applied, now, recorded)
         self.applied, self.failure = applied, None
         if self.stale_watch is not None:
-            self.stale_watch.update(loaded, meta.applied_at)
-        log.info("config applied sha256=%s %s", meta.sha256, summary)
+            self.stale_watch.update(applied.loaded, applied.timetable)
+        log.info("config applied sha256=%s %s", applied.meta.sha256, summary)
         env = self.settings.environ
-        url = resolve_state_url(self.settings.state_db, loaded.settings.state_db, env)
+        url = resolve_state_url(self.settings.state_db, applied.loaded.settings.state_db, env)
         if self.db is not None and url != self.db.url:
             log.warning("the config now names another state database: restart to record there")
 
@@ -229,7 +230,7 @@ class Supervisor:
         self.notifier.status(self.line)
 
     def _status_line(self, runs: dict[str, datetime | None] | None = None) -> str:
-        meta = self.store.meta()
+        meta = self.meta
         applied_at = self.applied.meta.applied_at if self.applied else None
         if self.failure is not None:
             return status.failed_line(self.failure, applied_at)
@@ -296,11 +297,18 @@ class Supervisor:
             return
         meta = self.applied.meta if self.applied else None
         beat = Heartbeat(
-            self.settings.config, os.getpid(), socket.gethostname(), self.backend.name,
-            self.started_at, now, HEARTBEAT_S, self.line,
-            meta.sha256 if meta else None, meta.applied_at if meta else None,
-            now if stopped else None,
-        )  # fmt: skip
+            config=self.settings.config,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            backend=self.backend.name,
+            started_at=self.started_at,
+            beat_at=now,
+            interval_s=HEARTBEAT_S,
+            status=self.line,
+            applied_sha256=meta.sha256 if meta else None,
+            applied_at=meta.applied_at if meta else None,
+            stopped_at=now if stopped else None,
+        )
         if stopped:
             self.recorder.close(beat, timeout=0.8)
         else:
@@ -349,6 +357,6 @@ class Supervisor:
         text = metrics_text(self.db, now, {a.name: a.max_instances for a in alerts})
         if self.stale_watch is None:
             return text
-        from sqlsentinel.engine.staleness import staleness_metrics
+        from sqlsentinel.applied.staleness import staleness_metrics
 
         return text + staleness_metrics(self.stale_watch.report(now))

@@ -21,11 +21,12 @@ class SystemdBackend:
 
     def __init__(self, target: UnitTarget) -> None:
         self.target = target
+        self.launch = target.options.launch
         self.jobs: tuple[Job, ...] = ()
 
-    def install(self, applied: Applied, now: datetime, missed: Mapping[str, datetime]) -> str:
+    def install(self, applied: Applied, now: datetime, recorded: Mapping[str, datetime]) -> str:
         """Write the changed units, reload the manager once, start new timers."""
-        installed = install(applied.loaded, applied.store, self.target)
+        installed = install(applied.loaded, applied.timetable, applied.store, self.target)
         self.jobs = applied.jobs
         counts = {a: sum(c.action == a for c in installed.plan.changes) for a in _ACTIONS}
         changes = ", ".join(f"{n} {a}d" for a, n in counts.items() if n) or "no unit changed"

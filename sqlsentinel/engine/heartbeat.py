@@ -15,6 +15,7 @@ import time
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from sqlsentinel.core.delivery import DeliveryOutcome
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.redaction import redact, redact_url, url_secrets
 
@@ -46,7 +47,7 @@ def ping(alert: AlertSpec, signal: Signal, end: float) -> bool:
     from sqlsentinel.notify.http import USER_AGENT, http_send
 
     result = http_send("GET", url, b"", {"User-Agent": USER_AGENT}, timeout)
-    if result.outcome != "delivered":
+    if result.outcome is not DeliveryOutcome.DELIVERED:
         _failed(alert, signal, url, result.detail)
         return False
     log.debug("heartbeat sent alert=%r signal=%s", alert.name, signal)

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
 from sqlsentinel.core.decide import Previous, Rule, Transition, decide, rule_of
+from sqlsentinel.core.delivery import Claim, NotificationResult, NotificationStatus
 from sqlsentinel.core.outcomes import CONFIG_ERROR, check_failed, condition_for
-from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.run import Clock, RunRecord, utc_now
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.state import spool
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.record import OutboxEntry, RunTransaction, open_run, recorded
+from sqlsentinel.state.record import OutboxEntry, open_run, recorded
 
 if TYPE_CHECKING:
     from sqlsentinel.engine.heartbeat import Signal
@@ -64,7 +65,7 @@ class RunSummary:
     threshold: Any = None
     error: str | None = None
     check_failed: bool = False
-    notifications: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[NotificationResult] = field(default_factory=list)
     undelivered: int = 0  # notifications of the alert left pending that nobody is delivering
     hung: bool = False
     instances: dict[str, Any] | None = None  # a keyed alert's: counts and what changed
@@ -72,14 +73,20 @@ class RunSummary:
     @property
     def delivery_failed(self) -> bool:
         """A notification of this alert is still undelivered after this run."""
-        return self.undelivered > 0 or any(n["outcome"] != "delivered" for n in self.notifications)
+        delivered = NotificationStatus.DELIVERED
+        return self.undelivered > 0 or any(n.outcome is not delivered for n in self.notifications)
 
 
 def observe(
-    alert: AlertSpec, trigger: Trigger, budget: RunBudget, *, dry_run: bool = False
+    alert: AlertSpec,
+    trigger: Trigger,
+    budget: RunBudget,
+    *,
+    dry_run: bool = False,
+    clock: Clock = utc_now,
 ) -> tuple[RunRecord, QueryResult]:
     """Run the query and describe what it found."""
-    started = datetime.now(UTC)
+    started = clock()
     if alert.key:
         from sqlsentinel.engine.keyed_query import run_keyed_query
 
@@ -93,7 +100,7 @@ def observe(
         scheduled_at=trigger.scheduled_at(alert),
         launched_at=trigger.launched_at,
         started_at=started,
-        finished_at=datetime.now(UTC),
+        finished_at=clock(),
         outcome=result.outcome,
         condition=condition_for(result.outcome, alert),
         actual_value=result.actual_value,
@@ -106,24 +113,32 @@ def observe(
 
 
 def run_alert(
-    alert: AlertSpec, settings: Settings, db: StateDB, trigger: Trigger, spool_root: Path | None
+    alert: AlertSpec,
+    settings: Settings,
+    db: StateDB,
+    trigger: Trigger,
+    spool_root: Path | None,
+    clock: Clock = utc_now,
 ) -> RunSummary:
     """Run `alert` once and record it; deliver what is due (and what earlier runs could not).
 
     A result that cannot be written before the run's deadline is kept in the spool and
-    recorded by the next run of the alert (StateDBError says so).
+    recorded by the next run of the alert (StateDBError says so). `clock` is the wall
+    clock every record of the run is stamped with.
     """
     budget = RunBudget(alert.timeout, time.monotonic(), trigger.launched_monotonic())
     if alert.heartbeat_url and alert.heartbeat_start:
         _heartbeat(alert, "start", budget)
-    record, result = observe(alert, trigger, budget)
+    record, result = observe(alert, trigger, budget, clock=clock)
     try:
         db.ensure_schema(budget.delivery_deadline)
         for path, waiting in spool.waiting(spool_root, alert.name) if spool_root else ():
             if not recorded(db, waiting.run_id):
-                _record(alert, settings, db, waiting, budget, spooled=True)
+                _record(alert, settings, db, waiting, budget, spooled=True, clock=clock)
             path.unlink(missing_ok=True)
-        prev, t, claimed, instances = _record(alert, settings, db, record, budget, spooled=False)
+        prev, t, claimed, instances = _record(
+            alert, settings, db, record, budget, spooled=False, clock=clock
+        )
     except StateDBError as exc:
         if spool_root is None:
             raise
@@ -146,11 +161,11 @@ def run_alert(
         from sqlsentinel.notify.dispatch import deliver_claimed
 
         deadline = budget.delivery_deadline
-        summary.notifications = deliver_claimed(alert, settings, db, claimed, deadline)
+        summary.notifications = deliver_claimed(alert, settings, db, claimed, deadline, clock)
     if alert.notify:
         from sqlsentinel.state.outbox import undelivered
 
-        summary.undelivered = undelivered(db, alert.name, datetime.now(UTC))
+        summary.undelivered = undelivered(db, alert.name, clock())
     if alert.heartbeat_url:
         _heartbeat(alert, "fail" if summary.check_failed else "success", budget)
     _log(summary, record, prev)
@@ -172,7 +187,8 @@ def _record(
     budget: RunBudget,
     *,
     spooled: bool,
-) -> tuple[Previous | None, Transition, list[dict[str, Any]], dict[str, Any] | None]:
+    clock: Clock,
+) -> tuple[Previous | None, Transition, list[Claim], dict[str, Any] | None]:
     """Decide inside the alert's state transaction, write it, claim what is due."""
     now = record.finished_at
     instances: dict[str, Any] | None = None
@@ -187,17 +203,8 @@ def _record(
             tx.write(record, t, entries, settings.history_retention, spooled=spooled)
         lease = lease_seconds(budget.delivery_deadline - time.monotonic())
         in_order = bool(alert.key)  # grouped messages carry different instances: none is stale
-        claimed = (
-            tx.claim_pending(datetime.now(UTC), lease, in_order=in_order) if alert.notify else []
-        )
+        claimed = tx.claim_pending(clock(), lease, in_order=in_order) if alert.notify else []
     return tx.previous, t, claimed, instances
-
-
-def _claim(tx: RunTransaction, alert: AlertSpec, budget: RunBudget) -> list[dict[str, Any]]:
-    """Claim what is due for the rest of the run's delivery budget; a per-row alert's
-    grouped messages in order (each carries other instances: none makes another stale)."""
-    lease = lease_seconds(budget.delivery_deadline - time.monotonic())
-    return tx.claim_pending(datetime.now(UTC), lease, in_order=bool(alert.key))
 
 
 def record_broken(

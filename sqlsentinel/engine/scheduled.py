@@ -4,8 +4,8 @@ systemd hands a service TRIGGER_TIMER_REALTIME_USEC, but the value is the moment
 earlier firing of its timer triggered, often one or two periods back (systemd 252: the
 third firing of a `* * * * *` timer carried the first one's trigger time; 259 likewise).
 So it says only that a timer started the run. The run's elapse is the schedule's latest
-elapse (jitter offset included) at or before the process launch, found as the staleness
-check finds it (`schedule.missed`, the enumerator `schedule` previews with, DST policy
+elapse (jitter offset included) at or before the process launch, found by the alert's
+`schedule.timer.Timer`, as the staleness check and the previews find theirs (DST policy
 included). The launch is known to one clock tick (10 ms) and a timer fires when its
 elapse comes, so an elapse up to `LAUNCH_SLACK_S` after the launch reading still counts.
 A launch delayed past the next elapse (a manager busy for a whole period) is counted
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.schedule.cron import ScheduleError
-from sqlsentinel.schedule.missed import latest_at_or_before, timer_of
+from sqlsentinel.schedule.timer import Timer
 
 LAUNCH_SLACK_S = 1.0
 
@@ -35,9 +35,9 @@ def scheduled_elapse(
     if handed is None:
         return None
     try:
-        timer = timer_of(alert)
+        latest = Timer.of(alert, offset).latest_at_or_before(
+            launched + timedelta(seconds=LAUNCH_SLACK_S)
+        )
     except ScheduleError:  # a schedule that validated cannot fail; keep the handed value
         return handed
-    shift = timedelta(seconds=offset)
-    latest = latest_at_or_before(timer, launched + timedelta(seconds=LAUNCH_SLACK_S) - shift)
-    return handed if latest is None else latest + shift
+    return handed if latest is None else latest

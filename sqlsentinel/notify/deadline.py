@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from sqlsentinel.core.delivery import DeliveryOutcome
 from sqlsentinel.notify.channels import SendResult
 
 GRACE_S = 1.0  # how long `bounded` waits past the limit for an attempt to report itself
@@ -23,7 +24,9 @@ _POLL_S = 0.05
 
 def timed_out(seconds: float) -> SendResult:
     """The result of an attempt that was still going when its time was up."""
-    return SendResult("retryable", None, "timeout", f"no complete answer within {seconds:g} s")
+    return SendResult(
+        DeliveryOutcome.RETRYABLE, None, "timeout", f"no complete answer within {seconds:g} s"
+    )
 
 
 @dataclass

@@ -15,12 +15,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlsentinel.core.delivery import Attempt, DeliveryOutcome
+from sqlsentinel.core.run import Clock, utc_now
 from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.errors import SentinelError
-from sqlsentinel.notify.channels import Outcome, SendResult, get_channel
+from sqlsentinel.notify.channels import SendResult, get_channel
 from sqlsentinel.notify.deadline import bounded
 from sqlsentinel.redaction import redact
 
@@ -32,31 +33,15 @@ BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 120.0  # a longer Retry-After ends this run's attempts; the next run retries
 MIN_ATTEMPT_TIME = 0.2  # seconds: no attempt starts with less time than this left
 
+RETRYABLE = DeliveryOutcome.RETRYABLE
 log = logging.getLogger("sqlsentinel.notify")
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One delivery attempt, as recorded in the state database. No field holds a secret."""
-
-    event_id: str
-    alert: str
-    channel: str
-    target: str
-    attempt: int
-    outcome: str
-    status_code: int | None
-    error_class: str | None
-    detail: str
-    latency_ms: float
-    started_at: datetime
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
     """How delivery to one target ended in this run."""
 
-    outcome: Outcome
+    outcome: DeliveryOutcome
     attempts: int
     detail: str
 
@@ -86,22 +71,18 @@ class _Sender:
     on_attempt: Callable[[Attempt], None]
     on_start: Callable[[Attempt], None] | None
     clock: Callable[[], float]
+    wall: Clock
 
     def attempt(self, number: int, timeout: float) -> tuple[SendResult, str]:
         """Make attempt `number`; returns the result and its secret-free detail."""
         channel = get_channel(self.target.channel)
-        started_at, start = datetime.now(UTC), self.clock()
+        started_at, start = self.wall(), self.clock()
         record = Attempt(
             event_id=self.event.event_id,
             alert=self.event.alert,
             channel=self.target.channel,
             target=channel.describe(self.target),
             attempt=number,
-            outcome="sending",
-            status_code=None,
-            error_class=None,
-            detail="",
-            latency_ms=0.0,
             started_at=started_at,
         )
         if self.on_start is not None:  # the attempt is on record before anything is sent
@@ -112,7 +93,8 @@ class _Sender:
                 timeout,
             )
         except Exception as exc:  # a channel bug must not lose the message
-            result = SendResult("retryable", None, "internal_error", f"{type(exc).__name__}: {exc}")
+            why = f"{type(exc).__name__}: {exc}"
+            result = SendResult(DeliveryOutcome.RETRYABLE, None, "internal_error", why)
         detail = redact(result.detail, channel.secrets(self.target, self.smtp))
         record = replace(
             record,
@@ -142,12 +124,14 @@ def deliver(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
+    wall: Clock = utc_now,
 ) -> DeliveryResult:
     """Deliver `event` to `target`, retrying transient failures until `deadline` (monotonic).
 
-    `on_start` hears of each attempt before it is made, `on_attempt` after it ended.
+    `on_start` hears of each attempt before it is made, `on_attempt` after it ended;
+    `wall` stamps when each started.
     """
-    sender = _Sender(event, target, smtp, on_attempt, on_start, clock)
+    sender = _Sender(event, target, smtp, on_attempt, on_start, clock, wall)
     per_attempt = target.timeout or get_channel(target.channel).default_timeout(smtp)
     detail, made = "", 0
     while made < target.max_attempts:
@@ -156,18 +140,18 @@ def deliver(
             break
         result, detail = sender.attempt(first_attempt + made, min(per_attempt, remaining))
         made += 1
-        if result.outcome != "retryable":
+        if result.outcome is not RETRYABLE:
             return DeliveryResult(result.outcome, made, detail)
         if made == target.max_attempts:
-            return DeliveryResult("retryable", made, f"{detail} (gave up after {made} attempts)")
+            return DeliveryResult(RETRYABLE, made, f"{detail} (gave up after {made} attempts)")
         wait = result.retry_after if result.retry_after is not None else backoff(made, rng)
         if wait > RETRY_AFTER_CAP or clock() + wait + MIN_ATTEMPT_TIME > deadline:
             why = "longer than the cap" if wait > RETRY_AFTER_CAP else "past the deadline"
             detail = f"{detail} (next try in {wait:.1f} s is {why})"
-            return DeliveryResult("retryable", made, detail)
+            return DeliveryResult(RETRYABLE, made, detail)
         sleep(wait)
     left = "no time left in this run"
-    return DeliveryResult("retryable", made, f"{detail} ({left})" if made else left)
+    return DeliveryResult(RETRYABLE, made, f"{detail} ({left})" if made else left)
 
 
 def preview(event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None) -> dict[str, Any]:

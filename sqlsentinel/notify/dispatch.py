@@ -10,20 +10,21 @@ out of order. Every attempt is on record before it is made.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlsentinel.core.delivery import Attempt, Claim, NotificationResult, NotificationStatus
 from sqlsentinel.core.event import GROUPED_SCHEMA_VERSION, AlertEvent
+from sqlsentinel.core.run import Clock, utc_now
 from sqlsentinel.core.spec import AlertSpec, Settings, TargetSpec
-from sqlsentinel.notify.deliver import Attempt, deliver, describe_target
+from sqlsentinel.notify.deliver import deliver, describe_target
 from sqlsentinel.state import outbox
 from sqlsentinel.state.db import StateDB
 
 if TYPE_CHECKING:
     from sqlsentinel.core.grouped import Notification
 
-Queue = list[tuple[dict[str, Any], TargetSpec]]  # (outbox row, the target it goes to)
+Queue = list[tuple[Claim, TargetSpec]]  # (outbox row, the target it goes to)
+PENDING = NotificationStatus.PENDING
 _WAITS = "waits for an earlier notification to this target"
 
 
@@ -31,29 +32,32 @@ def deliver_claimed(
     alert: AlertSpec,
     settings: Settings,
     db: StateDB,
-    rows: list[dict[str, Any]],
+    claims: list[Claim],
     deadline: float,
-) -> list[dict[str, Any]]:
-    """Deliver outbox rows this run has claimed, within `deadline` (monotonic)."""
+    clock: Clock = utc_now,
+) -> list[NotificationResult]:
+    """Deliver outbox rows this run has claimed, within `deadline` (monotonic); `clock`
+    stamps the records."""
     work: dict[int, Queue] = {}
-    results: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        index = _find_target(alert, row)
+    results: dict[str, NotificationResult] = {}
+    for claim in claims:
+        index = _find_target(alert, claim)
         if index is None:  # the target left the config since the event was queued
             reason = "target no longer in the config"
-            outbox.finish_notification(db, row["event_id"], "abandoned", reason, datetime.now(UTC))
+            abandoned = NotificationStatus.ABANDONED
+            outbox.finish_notification(db, claim.event_id, abandoned, reason, clock())
             continue
-        work.setdefault(index, []).append((row, alert.notify[index]))
+        work.setdefault(index, []).append((claim, alert.notify[index]))
 
     def serve(queue: Queue) -> None:
         """One target's notifications, in order; the rest wait behind one left pending."""
-        for position, (row, target) in enumerate(queue):
-            results[row["event_id"]] = done = _deliver_one(row, target, settings, db, deadline)
-            if done["outcome"] == "pending":
+        for position, (claim, target) in enumerate(queue):
+            done = _deliver_one(claim, target, settings, db, deadline, clock)
+            results[claim.event_id] = done
+            if done.outcome is PENDING:
                 for later, _ in queue[position + 1 :]:
-                    now = datetime.now(UTC)
-                    outbox.finish_notification(db, later["event_id"], "pending", _WAITS, now)
-                    results[later["event_id"]] = _result(later, "pending", 0, _WAITS)
+                    outbox.finish_notification(db, later.event_id, PENDING, _WAITS, clock())
+                    results[later.event_id] = NotificationResult.of(later, PENDING, 0, _WAITS)
                 return
 
     if len(work) <= 1:
@@ -64,10 +68,10 @@ def deliver_claimed(
 
         with ThreadPoolExecutor(max_workers=len(work)) as pool:
             list(pool.map(serve, work.values()))
-    return [results[r["event_id"]] for r in rows if r["event_id"] in results]
+    return [results[c.event_id] for c in claims if c.event_id in results]
 
 
-def _find_target(alert: AlertSpec, row: dict[str, Any]) -> int | None:
+def _find_target(alert: AlertSpec, claim: Claim) -> int | None:
     """The position of the configured target an outbox row was queued for, if still configured.
 
     Its position decides when it still matches (descriptions hide secrets, so two targets
@@ -75,9 +79,9 @@ def _find_target(alert: AlertSpec, row: dict[str, Any]) -> int | None:
     """
 
     def same(t: TargetSpec) -> bool:
-        return bool(t.channel == row["channel"] and describe_target(t) == row["target"])
+        return bool(t.channel == claim.channel and describe_target(t) == claim.target)
 
-    index = int(row["target_index"])
+    index = claim.target_index
     if index < len(alert.notify) and same(alert.notify[index]):
         return index
     matches = [i for i, t in enumerate(alert.notify) if same(t)]
@@ -85,29 +89,31 @@ def _find_target(alert: AlertSpec, row: dict[str, Any]) -> int | None:
 
 
 def _deliver_one(
-    row: dict[str, Any], target: TargetSpec, settings: Settings, db: StateDB, deadline: float
-) -> dict[str, Any]:
+    claim: Claim, target: TargetSpec, settings: Settings, db: StateDB, deadline: float,
+    clock: Clock,
+) -> NotificationResult:  # fmt: skip
     """Deliver one outbox row (with retries) and record where it stands."""
 
     def started(a: Attempt) -> None:
-        outbox.begin_attempt(db, row["event_id"], row["alert"], asdict(a))
+        outbox.begin_attempt(db, a)
 
     def ended(a: Attempt) -> None:
-        outbox.end_attempt(db, asdict(a))
+        outbox.end_attempt(db, a)
 
     outcome = deliver(
-        _event(json.loads(row["payload"])),
+        _event(json.loads(claim.payload)),
         target,
         smtp=settings.smtp,
         deadline=deadline,
         on_attempt=ended,
         on_start=started,
-        first_attempt=row["attempts"] + 1,
+        first_attempt=claim.attempts + 1,
+        wall=clock,
     )
-    status = {"delivered": "delivered", "permanent": "failed"}.get(outcome.outcome, "pending")
-    error = None if status == "delivered" else outcome.detail
-    outbox.finish_notification(db, row["event_id"], status, error, datetime.now(UTC))
-    return _result(row, status, outcome.attempts, outcome.detail)
+    status = outcome.outcome.status
+    error = None if status is NotificationStatus.DELIVERED else outcome.detail
+    outbox.finish_notification(db, claim.event_id, status, error, clock())
+    return NotificationResult.of(claim, status, outcome.attempts, outcome.detail)
 
 
 def _event(payload: dict[str, Any]) -> Notification:
@@ -117,15 +123,3 @@ def _event(payload: dict[str, Any]) -> Notification:
 
         return GroupedEvent.from_payload(payload)
     return AlertEvent.from_payload(payload)
-
-
-def _result(row: dict[str, Any], status: str, attempts: int, detail: str) -> dict[str, Any]:
-    return {
-        "event_id": row["event_id"],
-        "channel": row["channel"],
-        "target": row["target"],
-        "reason": row["reason"],
-        "outcome": status,
-        "attempts": attempts,
-        "detail": detail,
-    }

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlsentinel import __version__
+from sqlsentinel.core.delivery import DeliveryOutcome
 from sqlsentinel.notify.channels import SendResult
 from sqlsentinel.notify.deadline import AttemptDeadline, timed_out
 from sqlsentinel.redaction import basic_credentials, redact_url
@@ -54,39 +55,44 @@ def network_failure(exc: OSError | http.client.HTTPException, timeout: float) ->
     if isinstance(exc, TimeoutError):
         return timed_out(timeout)
     if isinstance(exc, ConnectionRefusedError):
-        return SendResult("retryable", None, "connection_refused", "connection refused")
+        return SendResult(
+            DeliveryOutcome.RETRYABLE, None, "connection_refused", "connection refused"
+        )
     if isinstance(exc, socket.gaierror):
         transient = exc.errno == socket.EAI_AGAIN
-        return SendResult(
-            "retryable" if transient else "permanent", None, "dns", f"name lookup failed: {exc}"
-        )
+        outcome = DeliveryOutcome.RETRYABLE if transient else DeliveryOutcome.PERMANENT
+        return SendResult(outcome, None, "dns", f"name lookup failed: {exc}")
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = f"TLS certificate not trusted: {exc.verify_message}"
-        return SendResult("permanent", None, "tls_verify", detail)
+        return SendResult(DeliveryOutcome.PERMANENT, None, "tls_verify", detail)
     if isinstance(exc, ssl.SSLError):
-        return SendResult("retryable", None, "tls", f"TLS error: {exc.reason}")
+        return SendResult(DeliveryOutcome.RETRYABLE, None, "tls", f"TLS error: {exc.reason}")
     if isinstance(exc, http.client.HTTPException | ConnectionError):
-        return SendResult("retryable", None, "connection_error", f"{type(exc).__name__}: {exc}")
+        return SendResult(
+            DeliveryOutcome.RETRYABLE, None, "connection_error", f"{type(exc).__name__}: {exc}"
+        )
     name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-    return SendResult("retryable", None, "network_error", f"{name}: {exc.strerror or exc}")
+    return SendResult(
+        DeliveryOutcome.RETRYABLE, None, "network_error", f"{name}: {exc.strerror or exc}"
+    )
 
 
 def _status_result(code: int, reason: str, headers: Any, body: bytes) -> SendResult:
     """Classify an HTTP answer."""
     if 200 <= code < 300:
-        return SendResult("delivered", code, None, f"HTTP {code}")
+        return SendResult(DeliveryOutcome.DELIVERED, code, None, f"HTTP {code}")
     text = f"HTTP {code} {reason}".rstrip()
     if 300 <= code < 400:
         where = headers.get("Location")
         to = f" to {redact_url(where)}" if where else ""
         detail = f"{text}: redirect{to} not followed; point the target at the final URL"
-        return SendResult("permanent", code, "redirect", detail)
+        return SendResult(DeliveryOutcome.PERMANENT, code, "redirect", detail)
     snippet = _snippet(body)
     detail = f"{text}: {snippet}" if snippet else text
     if code in (408, 429) or code >= 500:
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        return SendResult("retryable", code, "http_status", detail, retry_after)
-    return SendResult("permanent", code, "http_status", detail)
+        return SendResult(DeliveryOutcome.RETRYABLE, code, "http_status", detail, retry_after)
+    return SendResult(DeliveryOutcome.PERMANENT, code, "http_status", detail)
 
 
 def _basic(header: str, user: str | None, password: str | None) -> dict[str, str]:
@@ -141,7 +147,7 @@ def http_send(
     try:
         conn, target, extra = _connect(url, timeout)
     except ValueError as exc:
-        return SendResult("permanent", None, "invalid_target", str(exc))
+        return SendResult(DeliveryOutcome.PERMANENT, None, "invalid_target", str(exc))
     deadline = AttemptDeadline(timeout)
     with deadline.watch(lambda: conn.sock):
         try:
@@ -152,7 +158,7 @@ def http_send(
             return timed_out(timeout) if deadline.expired else network_failure(exc, timeout)
         except ValueError as exc:  # e.g. a header value http.client refuses to send
             conn.close()
-            return SendResult("permanent", None, "invalid_request", str(exc))
+            return SendResult(DeliveryOutcome.PERMANENT, None, "invalid_request", str(exc))
         try:  # the status decides; a body that does not arrive only loses the detail
             raw = b"" if 200 <= response.status < 300 else response.read(_SNIPPET * 4)
         except (OSError, http.client.HTTPException):

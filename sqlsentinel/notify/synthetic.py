@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.delivery import Attempt, DeliveryOutcome
 from sqlsentinel.core.event import AlertEvent, make_dedup_key, new_event_id
 from sqlsentinel.core.grouped import GroupedEvent, InstanceNotice, Notification
 from sqlsentinel.core.instances import instance_key
 from sqlsentinel.core.spec import AlertSpec, SmtpSpec
-from sqlsentinel.notify.deliver import Attempt, deliver, describe_target, preview
+from sqlsentinel.notify.deliver import deliver, describe_target, preview
 
 TEST_BUDGET = 20.0  # seconds per target
 NOTE = "Test message from sqlsentinel notify-test; no action is needed."
@@ -34,7 +35,7 @@ class TargetReport:
 
     channel: str
     target: str
-    outcome: str  # "delivered" | "retryable" | "permanent" | "dry_run"
+    outcome: str  # a DeliveryOutcome, or "dry_run" (nothing was sent)
     attempts: int
     detail: str
     preview: dict[str, Any] | None = field(default=None)
@@ -96,7 +97,7 @@ def send_test(
         described = describe_target(target)
         if dry_run:
             shown = preview(event, target, smtp=smtp)
-            outcome = "permanent" if "error" in shown else "dry_run"
+            outcome = DeliveryOutcome.PERMANENT if "error" in shown else "dry_run"
             detail = str(shown.get("error", "not sent (dry run)"))
             reports.append(TargetReport(target.channel, described, outcome, 0, detail, shown))
             continue

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import takewhile
 
 from sqlsentinel.schedule.jitter import max_jitter
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.schedule.timer import Timer
 
 # CPU seconds one tick costs the host in a burst, by state database: the run itself, the
 # systemd manager starting it and, for PostgreSQL, the server backend of its connection.
@@ -113,9 +113,8 @@ def _usec(delta: timedelta) -> int:
 
 def _elapses(cron: str, zone: str, now: datetime, back: int) -> list[int]:
     """Calendar elapses (µs since the epoch) from `back` µs before `now` to the horizon."""
-    model = SystemdTimerModel(CronSchedule.from_text(cron), zone, now=now)
     end = now + BURST_HORIZON
-    runs = model.iter_after(now - timedelta(microseconds=back + 1))
+    runs = Timer.in_zone(cron, zone, now=now).iter_after(now - timedelta(microseconds=back + 1))
     return [int(t.timestamp()) * _USEC for t in takewhile(lambda t: t < end, runs)]
 
 

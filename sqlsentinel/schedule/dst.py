@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlsentinel.schedule.reference import CronSchedule, calendar_for
+from sqlsentinel.schedule.elapses import CronSchedule, calendar_for
 
 WARNING_HORIZON = timedelta(days=366)
 

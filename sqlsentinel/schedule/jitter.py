@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlsentinel.schedule.spacing import shortest_interval
+if TYPE_CHECKING:
+    from sqlsentinel.schedule.cron import CronSpec
 
 FIXED_DELAY_KEY = bytes.fromhex("510adb76295142c28035eae68e3a37bd")  # timer.c's hash_key
 TIMER_ACCURACY = timedelta(seconds=1)  # every alert timer's AccuracySec=
@@ -56,10 +58,13 @@ def fixed_delay(machine_id: bytes, system: bool, uid: int, unit: str, jitter: fl
     return timedelta(microseconds=siphash(FIXED_DELAY_KEY, data) % usec)
 
 
-def max_jitter(cron: str, zone: str, now: datetime) -> timedelta:
-    """The longest `jitter` that never skips or bunches runs of `cron` in `zone`.
+def max_jitter(cron: str, zone: str, now: datetime, parsed: CronSpec | None = None) -> timedelta:
+    """The longest `jitter` that never skips or bunches runs of `cron` in `zone` (`parsed`:
+    `cron` already parsed).
 
     systemd computes the next elapse from the previous, delayed trigger (which may be up
     to `TIMER_ACCURACY` late), so the delay must stay below the shortest interval.
     """
-    return shortest_interval(cron, zone, now) - TIMER_ACCURACY
+    from sqlsentinel.schedule.spacing import shortest_interval  # zoneinfo: validating only
+
+    return shortest_interval(cron, zone, now, parsed) - TIMER_ACCURACY

@@ -1,6 +1,6 @@
 """Preview rows for `sqlsentinel schedule`: lines, next runs and warnings per alert.
 
-Next runs come from the reference enumerator under the DST policy, i.e. what the timer
+Next runs come from the alert's `Timer` under the DST policy, i.e. what the timer
 built from the emitted lines will do, each delayed by the alert's fixed `jitter` offset.
 """
 
@@ -12,8 +12,7 @@ from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlsentinel.schedule.cron import ScheduleError, parse
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.schedule.cron import ScheduleError
 from sqlsentinel.schedule.translate import translate
 
 
@@ -53,8 +52,7 @@ def _row(
     except ScheduleError as error:
         row["error"] = str(error)
         return row
-    model = SystemdTimerModel(CronSchedule(parse(cron)), zone, now=now)
-    runs = [t + offset for t in islice(model.iter_after(now - offset), count)]
+    runs = list(islice(translation.timer(offset.total_seconds()).iter_after(now), count))
     local = ZoneInfo(zone)
     row["on_calendar"] = list(translation.on_calendar)
     row["next"] = [t.astimezone(UTC).isoformat().replace("+00:00", "Z") for t in runs]

@@ -13,22 +13,26 @@ from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from sqlsentinel.schedule.cron import CronSpec
 from sqlsentinel.schedule.dst import WARNING_HORIZON, Transition, transitions
-from sqlsentinel.schedule.reference import CronSchedule, calendar_for
+from sqlsentinel.schedule.elapses import CronSchedule, calendar_for
 
 DAY_SCAN_YEARS = 10  # one February 29 can be eight years after the last (2096, 2104)
 _DAY = 1440  # minutes
 _NEVER = timedelta(days=DAY_SCAN_YEARS * 366)
 
 
-def shortest_interval(cron: str, zone: str, now: datetime) -> timedelta:
-    """The shortest time between two elapses of the timer of `cron` in `zone`, from `now`."""
-    return _shortest(cron, zone, now.astimezone(UTC).date())
+def shortest_interval(
+    cron: str, zone: str, now: datetime, parsed: CronSpec | None = None
+) -> timedelta:
+    """The shortest time between two elapses of the timer of `cron` in `zone`, from `now`
+    (`parsed`: `cron` already parsed)."""
+    return _shortest(cron, zone, now.astimezone(UTC).date(), parsed)
 
 
 @lru_cache(maxsize=1024)  # alerts often share a schedule
-def _shortest(cron: str, zone: str, day: date) -> timedelta:
-    schedule = CronSchedule.from_text(cron)
+def _shortest(cron: str, zone: str, day: date, parsed: CronSpec | None) -> timedelta:
+    schedule = CronSchedule(parsed) if parsed is not None else CronSchedule.from_text(cron)
     shortest = _wall_clock_gap(schedule, day)
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     if calendar_for(schedule, zone, start.year)[0] == "UTC":  # every real minute, no DST gaps

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlsentinel.schedule.cron import CronSpec, ScheduleError, parse
 from sqlsentinel.schedule.dst import plan
+from sqlsentinel.schedule.elapses import CronSchedule
 from sqlsentinel.schedule.oncalendar import calendar_lines
-from sqlsentinel.schedule.reference import CronSchedule
+from sqlsentinel.schedule.timer import Timer
 
 __all__ = ["ScheduleError", "Translation", "translate"]
 
@@ -26,8 +27,13 @@ class Translation:
     timezone: str
     on_calendar: tuple[str, ...]
     warnings: tuple[str, ...]
-    calendar_zone: str = "UTC"  # the zone the lines are in (see schedule.reference.calendar_for)
+    calendar_zone: str = "UTC"  # the zone the lines are in (see schedule.elapses.calendar_for)
     minute_shift: int = 0  # UTC minute = local minute - minute_shift, when that zone is UTC
+    parsed: CronSpec | None = field(default=None, compare=False, repr=False)
+
+    def timer(self, offset: float = 0.0) -> Timer:
+        """The timer these lines make, delayed by `offset` seconds (its jitter on a host)."""
+        return Timer(self.cron, self.calendar_zone, self.minute_shift, offset, self.parsed)
 
 
 def translate(
@@ -54,6 +60,7 @@ def translate(
         warnings=spec.warnings + _day_field_warnings(spec) + zone_plan.warnings,
         calendar_zone=zone_plan.suffix,
         minute_shift=zone_plan.minute_shift,
+        parsed=spec,
     )
 
 

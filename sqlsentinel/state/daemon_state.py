@@ -17,9 +17,9 @@ from sqlsentinel.state.schema import DAEMON_TABLES_SINCE
 STALE_AFTER_BEATS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Heartbeat:
-    """One daemon's latest sign of life."""
+    """One daemon's latest sign of life (built by keyword)."""
 
     config: str  # absolute path of the config it runs
     pid: int

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlsentinel.core.decide import Previous
+from sqlsentinel.core.delivery import NotificationStatus
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.record import previous_of
 from sqlsentinel.state.schema import INSTANCE_TABLES_SINCE
@@ -98,7 +99,8 @@ def pending_count(db: StateDB) -> dict[str, int]:
     """Undelivered notifications per alert."""
     with db.read() as tx:
         rows = tx.all(
-            "SELECT alert, count(*) AS n FROM notifications WHERE status = 'pending' GROUP BY alert"
+            "SELECT alert, count(*) AS n FROM notifications WHERE status = ? GROUP BY alert",
+            (NotificationStatus.PENDING,),
         )
     return {r["alert"]: int(r["n"]) for r in rows}
 
@@ -121,3 +123,10 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
         if row.get(key) is not None:
             row[key] = json.loads(row[key])
     return row
+
+
+def last_runs(db: StateDB) -> dict[str, datetime | None]:
+    """Each alert's last recorded run (none before the schema exists)."""
+    if db.schema_version() == 0:
+        return {}
+    return {r["alert"]: r["last_run_at"] for r in states(db)}

@@ -19,9 +19,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlsentinel.core.delivery import Attempt, Claim, DeliveryOutcome, NotificationStatus
 from sqlsentinel.procinfo import holder_gone, holder_id
 from sqlsentinel.state.db import StateDB, Tx
 
+PENDING, SUPERSEDED = NotificationStatus.PENDING, NotificationStatus.SUPERSEDED
 _LOCK_NAMESPACE = 0x53 << 56  # advisory lock keys of outbox rows: 0x53 then 56 bits of event id
 
 
@@ -37,7 +39,7 @@ def claim_in(
     *,
     holder: str | None = None,
     in_order: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[Claim]:
     """Claim the newest free pending notification of each of `alert`'s targets (`in_order`:
     all of them, oldest first, superseding none).
 
@@ -45,9 +47,8 @@ def claim_in(
     """
     holder = holder or holder_id()
     rows = tx.all(
-        "SELECT * FROM notifications WHERE alert = ? AND status = 'pending' "
-        "ORDER BY created_at, event_id",
-        (alert,),
+        "SELECT * FROM notifications WHERE alert = ? AND status = ? ORDER BY created_at, event_id",
+        (alert, PENDING),
     )
     queues: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for row in rows:
@@ -65,7 +66,7 @@ def claim_in(
                 (now + timedelta(seconds=lease), holder, row["event_id"]),
             )
         claimed += taken
-    return claimed
+    return [Claim.from_row(row) for row in claimed]
 
 
 def _take(tx: Tx, queue: list[dict[str, Any]], now: datetime, holder: str, *, every: bool) -> bool:
@@ -90,7 +91,7 @@ def _still_pending(tx: Tx, row: dict[str, Any]) -> bool:
     """Whether `row` is still pending now that it is locked (its last holder may have
     finished it between this transaction's read and the lock)."""
     status = tx.scalar("SELECT status FROM notifications WHERE event_id = ?", (row["event_id"],))
-    return bool(status == "pending")
+    return bool(status == PENDING)
 
 
 def _held_elsewhere(row: dict[str, Any], now: datetime, me: str) -> bool:
@@ -101,40 +102,40 @@ def _held_elsewhere(row: dict[str, Any], now: datetime, me: str) -> bool:
 
 
 def _supersede(tx: Tx, row: dict[str, Any], newest: dict[str, Any], now: datetime) -> None:
+    why = f"superseded by {newest['reason']} {newest['event_id']}"
     tx.execute(
-        "UPDATE notifications SET status = 'superseded', finished_at = ?, last_error = ?, "
+        "UPDATE notifications SET status = ?, finished_at = ?, last_error = ?, "
         "claimed_until = NULL, claimed_by = NULL WHERE event_id = ?",
-        (now, f"superseded by {newest['reason']} {newest['event_id']}", row["event_id"]),
+        (SUPERSEDED, now, why, row["event_id"]),
     )
 
 
-def begin_attempt(db: StateDB, event_id: str, alert: str, attempt: dict[str, Any]) -> None:
+def begin_attempt(db: StateDB, a: Attempt) -> None:
     """Log an attempt as `sending` (and count it) before it is made."""
     with db.write() as tx:
         tx.execute(
-            "UPDATE notifications SET attempts = attempts + 1 WHERE event_id = ?", (event_id,)
+            "UPDATE notifications SET attempts = attempts + 1 WHERE event_id = ?", (a.event_id,)
         )
         tx.execute(
             "INSERT INTO deliveries (event_id, alert, channel, target, attempt, outcome, "
-            "latency_ms, started_at) VALUES (?, ?, ?, ?, ?, 'sending', 0, ?)",
-            (event_id, alert, attempt["channel"], attempt["target"], attempt["attempt"],
-             attempt["started_at"]),
-        )  # fmt: skip
+            "latency_ms, started_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+            (a.event_id, a.alert, a.channel, a.target, a.attempt, a.outcome, a.started_at),
+        )
 
 
-def end_attempt(db: StateDB, attempt: dict[str, Any]) -> None:
+def end_attempt(db: StateDB, a: Attempt) -> None:
     """Record how a logged attempt ended."""
     with db.write() as tx:
         tx.execute(
             "UPDATE deliveries SET outcome = ?, status_code = ?, error_class = ?, detail = ?, "
-            "latency_ms = ? WHERE event_id = ? AND attempt = ? AND outcome = 'sending'",
-            (attempt["outcome"], attempt["status_code"], attempt["error_class"],
-             attempt["detail"], attempt["latency_ms"], attempt["event_id"], attempt["attempt"]),
+            "latency_ms = ? WHERE event_id = ? AND attempt = ? AND outcome = ?",
+            (a.outcome, a.status_code, a.error_class, a.detail, a.latency_ms, a.event_id,
+             a.attempt, DeliveryOutcome.SENDING),
         )  # fmt: skip
 
 
 def finish_notification(
-    db: StateDB, event_id: str, status: str, error: str | None, now: datetime
+    db: StateDB, event_id: str, status: NotificationStatus, error: str | None, now: datetime
 ) -> None:
     """Record where a claimed notification stands after this run's attempts; release it.
 
@@ -146,7 +147,7 @@ def finish_notification(
         tx.execute(
             "UPDATE notifications SET status = ?, last_error = ?, claimed_until = NULL, "
             "claimed_by = NULL, finished_at = ? WHERE event_id = ?",
-            (status, error, now if status != "pending" else None, event_id),
+            (status, error, now if status != PENDING else None, event_id),
         )
     if db.dialect == "postgresql":
         with db.read() as tx:
@@ -158,8 +159,8 @@ def undelivered(db: StateDB, alert: str, now: datetime) -> int:
     with db.read() as tx:
         rows = tx.all(
             "SELECT event_id, claimed_by, claimed_until FROM notifications "
-            "WHERE alert = ? AND status = 'pending'",
-            (alert,),
+            "WHERE alert = ? AND status = ?",
+            (alert, PENDING),
         )
         if tx.dialect == "postgresql":
             return sum(not _in_flight_pg(tx, r["event_id"]) for r in rows)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.decide import Previous, State, Transition
+from sqlsentinel.core.delivery import Claim, NotificationStatus
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.state.db import StateDB, Tx
@@ -93,9 +94,7 @@ class RunTransaction:
         if retention:
             _prune(tx, rec.alert, now - timedelta(seconds=retention))
 
-    def claim_pending(
-        self, now: datetime, lease: float, *, in_order: bool = False
-    ) -> list[dict[str, Any]]:
+    def claim_pending(self, now: datetime, lease: float, *, in_order: bool = False) -> list[Claim]:
         """Claim the alert's undelivered notifications (this run's included) for `lease` s
         (`in_order`: every one of each target, oldest first; see state/outbox.py)."""
         return claim_in(self.tx, self.alert, now, lease, in_order=in_order)
@@ -107,7 +106,7 @@ def insert_notifications(
     """Queue `entries` (pending) in the outbox, as sent by `run_id` (a run, or a stale episode)."""
     for e in entries:
         values = (e.event_id, alert, e.channel, e.target, e.target_index, e.reason,
-                  dumps(e.payload), "pending", 0, now, run_id)  # fmt: skip
+                  dumps(e.payload), NotificationStatus.PENDING, 0, now, run_id)  # fmt: skip
         tx.execute(_insert("notifications", _OUTBOX_COLUMNS), values)
 
 
@@ -218,6 +217,6 @@ def _prune(tx: Tx, alert: str, cutoff: datetime) -> None:
     tx.execute("DELETE FROM history WHERE alert = ? AND finished_at < ?", (alert, cutoff))
     tx.execute("DELETE FROM deliveries WHERE alert = ? AND started_at < ?", (alert, cutoff))
     tx.execute(
-        "DELETE FROM notifications WHERE alert = ? AND status <> 'pending' AND created_at < ?",
-        (alert, cutoff),
+        "DELETE FROM notifications WHERE alert = ? AND status <> ? AND created_at < ?",
+        (alert, NotificationStatus.PENDING, cutoff),
     )

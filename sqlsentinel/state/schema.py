@@ -22,7 +22,28 @@ DATETIME_COLUMNS = frozenset(
 )  # fmt: skip
 BOOLEAN_COLUMNS = frozenset({"suppressed", "spooled"})
 
-_V1 = """
+# The columns of a decided state, shared by an alert's row and an instance's (core.decide).
+_DECIDED = """\
+    state VARCHAR(16) NOT NULL,
+    since {ts} NOT NULL,
+    reason VARCHAR(64) NOT NULL,
+    condition_since {ts},
+"""
+# The columns naming a notification and where it goes, shared by the outbox and its log.
+_ADDRESSED = """\
+    event_id VARCHAR(32) NOT NULL,
+    alert VARCHAR(255) NOT NULL,
+    channel VARCHAR(32) NOT NULL,
+    target TEXT NOT NULL,
+"""
+_NOTIFIED = """\
+    last_notified_at {ts},
+    last_notified_state VARCHAR(16),
+    suppressed BOOLEAN NOT NULL,
+"""
+
+_V1 = (
+    """
 CREATE TABLE sqlsentinel_schema (
     "key" VARCHAR(64) NOT NULL,
     value VARCHAR(255) NOT NULL,
@@ -30,19 +51,16 @@ CREATE TABLE sqlsentinel_schema (
 );
 CREATE TABLE alert_state (
     alert VARCHAR(255) NOT NULL,
-    state VARCHAR(16) NOT NULL,
-    since {ts} NOT NULL,
-    reason VARCHAR(64) NOT NULL,
-    condition_since {ts},
-    last_run_at {ts},
+"""
+    + _DECIDED
+    + """    last_run_at {ts},
     last_outcome VARCHAR(32),
     last_value TEXT,
     last_threshold TEXT,
     last_error TEXT,
-    last_notified_at {ts},
-    last_notified_state VARCHAR(16),
-    suppressed BOOLEAN NOT NULL,
-    updated_at {ts} NOT NULL,
+"""
+    + _NOTIFIED
+    + """    updated_at {ts} NOT NULL,
     PRIMARY KEY (alert)
 );
 CREATE TABLE history (
@@ -80,14 +98,14 @@ CREATE TABLE silences (
 );
 CREATE INDEX ix_silences_alert ON silences (alert);
 """
+)
 
-_V2 = """
+_V2 = (
+    """
 CREATE TABLE notifications (
-    event_id VARCHAR(32) NOT NULL,
-    alert VARCHAR(255) NOT NULL,
-    channel VARCHAR(32) NOT NULL,
-    target TEXT NOT NULL,
-    target_index INTEGER NOT NULL,
+"""
+    + _ADDRESSED
+    + """    target_index INTEGER NOT NULL,
     reason VARCHAR(32) NOT NULL,
     payload TEXT NOT NULL,
     status VARCHAR(16) NOT NULL,
@@ -102,11 +120,9 @@ CREATE TABLE notifications (
 CREATE INDEX ix_notifications_alert_status ON notifications (alert, status);
 CREATE TABLE deliveries (
     id {serial},
-    event_id VARCHAR(32) NOT NULL,
-    alert VARCHAR(255) NOT NULL,
-    channel VARCHAR(32) NOT NULL,
-    target TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
+"""
+    + _ADDRESSED
+    + """    attempt INTEGER NOT NULL,
     outcome VARCHAR(16) NOT NULL,
     status_code INTEGER,
     error_class VARCHAR(64),
@@ -118,6 +134,7 @@ CREATE TABLE deliveries (
 CREATE INDEX ix_deliveries_event_id ON deliveries (event_id);
 CREATE INDEX ix_deliveries_alert_started ON deliveries (alert, started_at);
 """
+)
 
 _V3 = """
 ALTER TABLE history ADD COLUMN launched_at {ts};
@@ -162,19 +179,16 @@ CREATE TABLE stale_episodes (
 CREATE UNIQUE INDEX ux_stale_episodes_open ON stale_episodes (alert) WHERE recovered_at IS NULL;
 """
 
-_V6 = """
+_V6 = (
+    """
 CREATE TABLE instance_state (
     alert VARCHAR(255) NOT NULL,
     instance_key TEXT NOT NULL,
     key_values TEXT NOT NULL,
-    state VARCHAR(16) NOT NULL,
-    since {ts} NOT NULL,
-    reason VARCHAR(64) NOT NULL,
-    condition_since {ts},
-    last_notified_at {ts},
-    last_notified_state VARCHAR(16),
-    suppressed BOOLEAN NOT NULL,
-    actual_value TEXT,
+"""
+    + _DECIDED
+    + _NOTIFIED
+    + """    actual_value TEXT,
     threshold TEXT,
     context TEXT,
     updated_at {ts} NOT NULL,
@@ -183,6 +197,7 @@ CREATE TABLE instance_state (
 ALTER TABLE silences ADD COLUMN instance_key TEXT;
 ALTER TABLE history ADD COLUMN instances TEXT;
 """
+)
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """v1: state, history, silences. v2: the outbox and the delivery log. v3: when the process

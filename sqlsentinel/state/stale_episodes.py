@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
 
+from sqlsentinel.core.delivery import Claim
 from sqlsentinel.state.db import StateDB, Tx
 from sqlsentinel.state.outbox import claim_in
 from sqlsentinel.state.record import OutboxEntry, insert_notifications, lock_state_row
@@ -92,7 +92,7 @@ class EpisodeTransaction:
         assert self.episode is not None
         insert_notifications(self._tx, self.alert, self.episode.episode_id, entries, now)
 
-    def claim_pending(self, now: datetime, lease: float) -> list[dict[str, Any]]:
+    def claim_pending(self, now: datetime, lease: float) -> list[Claim]:
         """Claim the alert's undelivered notifications (as a run does) for `lease` seconds."""
         return claim_in(self._tx, self.alert, now, lease)
 

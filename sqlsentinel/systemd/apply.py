@@ -1,24 +1,20 @@
-"""The one apply step, shared by `install-units` and the daemon.
+"""The systemd half of applying, shared by `install-units` and the daemon's systemd backend.
 
-validate -> keep the validated bytes as the applied copy -> render -> plan + install.
-An invalid config is recorded as rejected and changes nothing: the units keep running
-the copy applied before (`sqlsentinel run CONFIG --applied DIR`), never the file.
+`applied.accept` validates and keeps the copy with its timetable; this renders every
+alert of the timetable into its units and installs them (plan, write, one daemon-reload,
+start). The units run the applied copy (`sqlsentinel run CONFIG --applied DIR`), never
+the file.
 """
 
 from __future__ import annotations
 
-import os
 import pwd
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlsentinel.config.applied import AppliedStore
-from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
-from sqlsentinel.config.loader import LoadedConfig, load_text
-from sqlsentinel.config.read import decode_config
-from sqlsentinel.errors import ConfigError
+from sqlsentinel.applied.store import AppliedStore
+from sqlsentinel.applied.timetable import Timetable
+from sqlsentinel.config.loader import LoadedConfig
 from sqlsentinel.systemd.install import Plan, apply, plan_install
 from sqlsentinel.systemd.systemctl import Systemctl
 from sqlsentinel.systemd.units import UnitOptions, render_alert
@@ -53,45 +49,24 @@ def static_service_user() -> bool:
     return True
 
 
-def accept(
-    data: bytes,
-    config: str,
-    store: AppliedStore,
-    *,
-    environ: Mapping[str, str] | None = None,
-    fallbacks: Fallbacks = NO_FALLBACKS,
-    keep: bool = True,
-) -> LoadedConfig:
-    """Validate `data`, the bytes of `config`; when valid (and `keep`) make it the applied copy.
-
-    An invalid config raises ConfigError after being recorded as rejected (with `keep`).
-    """
-    env = os.environ if environ is None else environ
-    now = datetime.now(UTC)
-    try:
-        loaded = load_text(decode_config(data, config), config, env, fallbacks)
-    except ConfigError as exc:
-        if keep:
-            store.reject(data, config, exc.problems, now)
-        raise
-    if keep:
-        store.save(data, config, fallbacks, now)
-    return loaded
-
-
 def install(
-    loaded: LoadedConfig, store: AppliedStore, target: UnitTarget, *, dry_run: bool = False
+    loaded: LoadedConfig,
+    timetable: Timetable,
+    store: AppliedStore,
+    target: UnitTarget,
+    *,
+    dry_run: bool = False,
 ) -> Installed:
-    """Render every enabled alert's units (running the applied copy) and install them.
+    """Render every enabled alert's units from its timetable entry and install them.
 
     A broken alert keeps the units it had: its timer goes on firing, and each run
     records the alert's error until its environment is fixed (then it runs again).
     """
     options = replace(target.options, applied=str(store.folder))
     rendered = [
-        render_alert(a, loaded.translations[a.name].on_calendar, options)
+        render_alert(a, entry, options)
         for a in loaded.alerts
-        if a.enabled
+        if (entry := timetable.entry(a.name)) is not None and entry.broken is None
     ]
     plan = plan_install(target.unit_dir, options.config_path, rendered, loaded.broken)
     if dry_run:

@@ -10,23 +10,34 @@ changed timers (never `restart`: see docs/systemd.md).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlsentinel.atomic import atomic_write_many
+from sqlsentinel.applied.unit_names import unit_base
+from sqlsentinel.digest import sha256
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.systemd.systemctl import Systemctl
-from sqlsentinel.systemd.unit_names import unit_base
-from sqlsentinel.systemd.units import MARKER, AlertUnits
+
+if TYPE_CHECKING:
+    from sqlsentinel.systemd.systemctl import Systemctl
 
 MANIFEST = ".sqlsentinel-manifest.json"
 WANTS = "timers.target.wants"
 Action = Literal["create", "update", "remove", "unchanged"]
+
+MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
+
+
+@dataclass(frozen=True)
+class AlertUnits:
+    """One alert's rendered unit files (`systemd.units.render_alert`), keyed by file name."""
+
+    alert: str
+    base: str
+    files: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -65,11 +76,6 @@ class Plan:
         return sorted(self.remove)
 
 
-def default_system() -> bool:
-    """The manager used unless told otherwise: the system one for root, else the user's."""
-    return os.geteuid() == 0
-
-
 def default_unit_dir(system: bool) -> Path:
     """/etc/systemd/system, or the user manager's ~/.config/systemd/user (XDG_CONFIG_HOME)."""
     if system:
@@ -83,7 +89,7 @@ def _stem(name: str) -> str:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256(text.encode("utf-8"))
 
 
 def read_manifest(unit_dir: Path) -> dict[str, Any]:
@@ -166,6 +172,8 @@ def _write_all(unit_dir: Path, files: dict[str, str]) -> None:
     """Write every file atomically and durably (world-readable, as unit files are)."""
     try:
         encoded = {name: content.encode("utf-8") for name, content in files.items()}
+        from sqlsentinel.atomic import atomic_write_many  # writers only: status reads manifests
+
         atomic_write_many(unit_dir, encoded, 0o644, sync=True)
     except OSError as exc:
         raise SystemdError(f"cannot write in {unit_dir}: {exc.strerror or exc}") from None

@@ -6,10 +6,10 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlsentinel.applied.host import default_system
+from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.systemd.install import default_system, default_unit_dir, read_manifest
-from sqlsentinel.systemd.systemctl import Systemctl
-from sqlsentinel.systemd.unit_names import unit_base
+from sqlsentinel.systemd.install import default_unit_dir, read_manifest
 
 
 def _moment(usec: int) -> datetime | None:
@@ -19,6 +19,8 @@ def _moment(usec: int) -> datetime | None:
 
 def timer_info(unit_names: Sequence[str], user: bool) -> dict[str, dict[str, datetime | None]]:
     """Each loaded timer's `next` and `last` elapse as systemd reports them (one call)."""
+    from sqlsentinel.systemd.systemctl import Systemctl  # subprocess: only with timers to ask
+
     times = Systemctl(user).timer_times(unit_names)
     return {
         unit: {"next": _moment(t.next_usec), "last": _moment(t.last_usec)}

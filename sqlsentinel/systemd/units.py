@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jinja2
 
+from sqlsentinel.applied.timetable import Launch, Scheduled
 from sqlsentinel.core.budget import unit_timeout
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import SystemdError
 from sqlsentinel.redaction import url_has_secret
 from sqlsentinel.schedule.jitter import TIMER_ACCURACY, randomized_delay_sec
-from sqlsentinel.systemd.offsets import timer_offset
-from sqlsentinel.systemd.unit_names import unit_base
+from sqlsentinel.systemd.install import MARKER, AlertUnits
 
-MARKER = "# Managed by `sqlsentinel install-units`: edits are overwritten; see docs/systemd.md."
 DESCRIPTION_MAX = 200
 _CALENDAR_OK = re.compile(r"[A-Za-z0-9 *:,./~_+-]+")
 _PATH_BAD = re.compile(r"[\s\"'\\]")
@@ -44,24 +42,10 @@ class UnitOptions:
     applied: str | None = None  # the applied copy's folder: runs read it (`run --applied`)
     static_user: bool = False  # system mode: a `sqlsentinel` user exists (else DynamicUser=)
 
-
-@dataclass(frozen=True)
-class AlertUnits:
-    """One alert's rendered unit files, keyed by file name."""
-
-    alert: str
-    base: str
-    files: dict[str, str]
-
     @property
-    def timer(self) -> str:
-        """The timer unit's name."""
-        return f"{self.base}.timer"
-
-    @property
-    def service(self) -> str:
-        """The service unit's name."""
-        return f"{self.base}.service"
+    def launch(self) -> Launch:
+        """How these units start a tick (the timetable's command lines come from it)."""
+        return Launch(self.system, self.command, self.state_db)
 
 
 def _reject_control(value: str, what: str) -> None:
@@ -112,16 +96,10 @@ STATE_DB_PASSWORD = (
 )
 
 
-def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object]:
-    argv = [*options.command, "run", options.config_path]
-    if options.applied is not None:
-        argv += ["--applied", options.applied]
-    argv += ["--alert", alert.name, "--triggered-by", "CRON"]
-    if options.state_db is not None:
-        if url_has_secret(options.state_db):
-            raise SystemdError(STATE_DB_PASSWORD)
-        argv += ["--state-db", options.state_db]
-    exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in argv)
+def _service_context(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -> dict[str, object]:
+    if options.state_db is not None and url_has_secret(options.state_db):
+        raise SystemdError(STATE_DB_PASSWORD)
+    exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in entry.command)
     state_dir = sqlite_dir(options.state_db)
     read_paths = (options.command[0], options.config_path, options.applied or "/")
     return {
@@ -133,25 +111,21 @@ def _service_context(alert: AlertSpec, options: UnitOptions) -> dict[str, object
         "static_user": options.static_user,
         "protect_home": "read-only" if any(p.startswith(_HOME_DIRS) for p in read_paths) else "yes",
         "read_write": [plain_path(state_dir, "state database folder")] if state_dir else [],
-        "timer_offset": _offset_seconds(alert, options.system),
+        # the timer's fixed random delay, for the run to know its own elapse (engine.scheduled)
+        "timer_offset": f"{entry.timer.offset:.6f}" if entry.jitter > 0 else None,
     }
 
 
-def _offset_seconds(alert: AlertSpec, system: bool) -> str | None:
-    """The timer's fixed random delay, for the run to know its own elapse (engine.scheduled)."""
-    if alert.jitter <= 0:
-        return None
-    return f"{timer_offset(alert.name, alert.jitter, system).total_seconds():.6f}"
-
-
-def render_alert(alert: AlertSpec, on_calendar: Sequence[str], options: UnitOptions) -> AlertUnits:
-    """Render the timer and service of one alert; `on_calendar` comes from the translator."""
+def render_alert(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -> AlertUnits:
+    """Render the timer and service of one alert from its timetable entry (its unit name,
+    `OnCalendar=` lines, command line and offset)."""
+    on_calendar = entry.on_calendar
     if not on_calendar:
         raise SystemdError(f"alert {alert.name!r}: no OnCalendar= value")
     for value in on_calendar:
         if not _CALENDAR_OK.fullmatch(value):
             raise SystemdError(f"alert {alert.name!r}: unexpected OnCalendar= value {value!r}")
-    base = unit_base(alert.name)
+    base = entry.unit
     summary = f'SQL Sentinel alert "{alert.name}"'
     if alert.description:
         summary += f": {alert.description}"
@@ -161,12 +135,12 @@ def render_alert(alert: AlertSpec, on_calendar: Sequence[str], options: UnitOpti
         description=one_line_text(summary),
         on_calendar=on_calendar,
         accuracy=f"{TIMER_ACCURACY.seconds}s",
-        randomized_delay=randomized_delay_sec(alert.jitter),
-        persistent="true" if alert.persistent else "false",
+        randomized_delay=randomized_delay_sec(entry.jitter),
+        persistent="true" if entry.persistent else "false",
         service=f"{base}.service",
     )
     service = env.get_template("alert.service.j2").render(
-        marker=MARKER, identifier=base, **_service_context(alert, options)
+        marker=MARKER, identifier=base, **_service_context(alert, entry, options)
     )
     return AlertUnits(alert.name, base, {f"{base}.timer": timer, f"{base}.service": service})
 

@@ -6,13 +6,18 @@ PostgreSQL tick psycopg 3, and only a tick that delivers loads the HTTP client (
 unsigned webhook without a proxy never jinja2, smtplib, OpenSSL's hashlib or urllib.request).
 Its budget (docs/architecture.md, "A tick pays only for what it uses"), measured by
 bench/bench_tick.py: a SQLite tick <= 3x the CPU of `python -c` with `sqlite3` and <= 20 MiB
-peak RSS, a PostgreSQL tick <= 1.5x its psycopg floor, 1,000 alerts <= 1.1x one.
+peak RSS, a PostgreSQL tick <= 1.5x its psycopg floor, 1,000 alerts <= 1.1x one. The tick
+the units run (`--applied`, the command line of the timetable, started as a timer starts
+it) checks its applied copy without OpenSSL and stays within the 20 MiB.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import subprocess
+import time
 from pathlib import Path
 
 from notify.servers import HookServer
@@ -135,3 +140,64 @@ def test_keyed_tick_loads_its_own_modules_only(cli: Cli, tmp_path: Path) -> None
     modules = _warm_tick(cli, config, "k")
     assert set(ONLY_FOR_KEYED) <= modules
     assert _among(modules, (*NEVER, *ONLY_TO_DELIVER, *ONLY_FOR_POSTGRESQL)) == []
+
+
+def _exec_start(service: Path) -> list[str]:
+    """The argv of a unit's `ExecStart=` (each word quoted, `%%` and `$$` doubled)."""
+    line = next(x for x in service.read_text().splitlines() if x.startswith("ExecStart="))
+    words = re.findall(r'"((?:[^"\\]|\\.)*)"', line.removeprefix("ExecStart="))
+    return [w.replace("%%", "%").replace("$$", "$").replace('\\"', '"') for w in words]
+
+
+def test_the_units_tick_checks_its_applied_copy_without_openssl(cli: Cli, tmp_path: Path) -> None:
+    """The exact command line the units run (`--applied` included, from the timetable), as a
+    timer starts it: no `_hashlib` or `_ssl` loaded, peak RSS <= 20 MiB with a warm cache."""
+    sqlite3.connect(tmp_path / "t.db").close()
+    config = tmp_path / "alerts.yaml"
+    config.write_text(
+        "database:\n  url: sqlite:///t.db\nstate_db: s.db\nalerts:\n"
+        "  - name: x\n    query: SELECT 'OK' AS status\n    schedule: '* * * * *'\n"
+    )
+    units = tmp_path / "units"
+    done = cli("install-units", "--user", "--unit-dir", units, "--no-reload", config)
+    assert done.rc == 0, done.stderr
+    (service,) = units.glob("sqlsentinel-x-*.service")
+    argv = _exec_start(service)
+    (timetable,) = (tmp_path / "state" / "applied").glob("*/timetable.json")
+    assert argv == json.loads(timetable.read_text())["alerts"][0]["command"]
+    assert "--applied" in argv
+    handed = str(int(time.time() // 60 * 60 * 1_000_000))
+    env = {**cli.env, "TRIGGER_TIMER_REALTIME_USEC": handed}
+    for _ in range(2):  # the first tick fills the spec cache
+        warm = subprocess.run(
+            [argv[0], "-X", "importtime", *argv[1:]], cwd=tmp_path, env=env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert warm.returncode == 0, warm.stderr
+    modules = _imported(warm.stderr)
+    assert "sqlsentinel.applied.store" in modules and "sqlsentinel.engine.scheduled" in modules
+    writers = ("tempfile", "shutil")  # a warm tick writes no file
+    assert _among(modules, ("_hashlib", "_ssl", "hashlib", "hmac", *writers, *NEVER)) == []
+    peak = [_peak_rss_mib(argv, env, tmp_path) for _ in range(3)]
+    assert min(peak) <= 20.0, peak
+
+
+# A child forked from pytest would count pytest's pages as its own peak: a small launcher
+# spawns the tick (posix_spawn copies nothing) and reports the tick's own peak RSS.
+LAUNCHER = (
+    "import os, sys\n"
+    "quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]\n"
+    "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=quiet)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)\n"
+)
+
+
+def _peak_rss_mib(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    done = subprocess.run(
+        [argv[0], "-c", LAUNCHER, *argv], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    code, kib = done.stdout.split()
+    assert code == "0", done.stderr
+    return int(kib) / 1024

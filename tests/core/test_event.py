@@ -9,8 +9,8 @@ from notify.servers import T0, make_event
 
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.event import AlertEvent, make_dedup_key, new_event_id
-from sqlsentinel.core.missed_event import missed_run_event
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
+from sqlsentinel.core.stale_event import stale_event
 
 
 def test_payload_fields_are_documented_and_json_safe() -> None:
@@ -38,13 +38,13 @@ def test_ids() -> None:
     assert make_dedup_key("a", "ALERT", T0) == "a:ALERT:2026-03-01T12:30:00Z"
 
 
-def test_missed_run_events_share_the_episode_and_add_two_fields() -> None:
+def test_stale_events_share_the_episode_and_add_two_fields() -> None:
     alert = AlertSpec("orders", "SELECT 1", "0 * * * *", DatabaseSpec("sqlite://"), tags=("shop",))
     tick = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
     ran = datetime(2026, 3, 1, 9, 0, 4, tzinfo=UTC)
     row = {"state": "ALERT", "since": ran, "last_run_at": ran, "last_outcome": "alert",
            "last_value": "12.5", "last_threshold": "10", "last_error": None}  # fmt: skip
-    stale = missed_run_event(alert, NotifyReason.STALE, "ep1", tick, row, tick)
+    stale = stale_event(alert, NotifyReason.STALE, "ep1", tick, row, tick)
     payload = stale.to_payload()
     assert list(payload)[-2:] == ["missed_tick", "last_run_at"]
     assert (payload["missed_tick"], payload["last_run_at"]) == (
@@ -57,10 +57,10 @@ def test_missed_run_events_share_the_episode_and_add_two_fields() -> None:
         12.5,
     )
     assert (payload["run_id"], payload["triggered_by"]) == ("ep1", "DAEMON")
-    recovered = missed_run_event(alert, NotifyReason.RECOVERED, "ep1", tick, row, tick)
+    recovered = stale_event(alert, NotifyReason.RECOVERED, "ep1", tick, row, tick)
     assert recovered.dedup_key == stale.dedup_key == "orders:STALE:2026-03-01T10:00:00Z"
     assert recovered.event_id != stale.event_id
-    never = missed_run_event(alert, NotifyReason.STALE, "ep2", tick, None, tick).to_payload()
+    never = stale_event(alert, NotifyReason.STALE, "ep2", tick, None, tick).to_payload()
     assert (never["state"], never["outcome"], never["last_run_at"]) == (
         "NEVER_RUN",
         "never_run",

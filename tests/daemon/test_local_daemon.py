@@ -112,7 +112,19 @@ def test_a_missed_persistent_run_is_caught_up_at_start(daemon, cli: Cli, tmp_pat
     db.ensure_schema()
     missed = datetime(2026, 1, 1, tzinfo=UTC)
     config = str(tmp_path / "alerts.yaml")
-    record_heartbeat(db, Heartbeat(config, 1, "h", "local", missed, missed, 30.0, "x"))
+    record_heartbeat(
+        db,
+        Heartbeat(
+            config=config,
+            pid=1,
+            host="h",
+            backend="local",
+            started_at=missed,
+            beat_at=missed,
+            interval_s=30.0,
+            status="x",
+        ),
+    )
     record_next_runs(db, config, {"yearly": missed, "lazy": missed})
     query = "SELECT 'OK' AS status"
     lazy = "  - name: lazy\n    query: SELECT 1\n    schedule: '0 0 1 1 *'\n    persistent: false\n"

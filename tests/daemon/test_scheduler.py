@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
-from sqlsentinel.daemon.jobs import job_for
+from sqlsentinel.daemon.jobs import Job
 from sqlsentinel.daemon.scheduler import Scheduler, Tick
-from sqlsentinel.schedule.cron import parse
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
-
-DB = DatabaseSpec("sqlite:///x.db")
+from sqlsentinel.schedule.timer import Timer
 
 
-def alert(name: str, cron: str, zone: str = "UTC", persistent: bool = True) -> AlertSpec:
-    return AlertSpec(name, "SELECT 1", cron, DB, timezone=zone, persistent=persistent)
+def job(name: str, cron: str, zone: str = "UTC", persistent: bool = True) -> Job:
+    """The job of an alert, its timer as its translation makes it."""
+    timer = Timer.in_zone(cron, zone, now=datetime(2026, 1, 1, tzinfo=UTC))
+    return Job(name, timer, persistent)
 
 
 def drive(s: Scheduler, start: datetime, end: datetime, step: timedelta) -> list[Tick]:
@@ -31,7 +29,7 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def test_dst_days_fire_at_the_instants_of_the_systemd_timer_model() -> None:
+def test_dst_days_fire_at_the_instants_of_the_timer() -> None:
     cases = [
         ("30 2 * * *", "Europe/Berlin", utc(2026, 3, 28), utc(2026, 3, 31)),  # spring forward
         ("30 2 * * *", "Europe/Berlin", utc(2026, 10, 24), utc(2026, 10, 27)),  # fall back
@@ -40,9 +38,9 @@ def test_dst_days_fire_at_the_instants_of_the_systemd_timer_model() -> None:
     ]
     for cron, zone, start, end in cases:
         s = Scheduler()
-        s.set_jobs([job_for(alert("a", cron, zone), start)], start)
+        s.set_jobs([job("a", cron, zone)], start)
         fired = [t.scheduled for t in drive(s, start, end, timedelta(minutes=1))]
-        model = SystemdTimerModel(CronSchedule(parse(cron)), zone, now=start)
+        model = Timer.in_zone(cron, zone, now=start)
         expected = []
         for t in model.iter_after(start):
             if t > end:
@@ -51,15 +49,13 @@ def test_dst_days_fire_at_the_instants_of_the_systemd_timer_model() -> None:
         assert fired == expected, (cron, zone)
     # the spring-forward day skips 02:30 (it does not exist); fall back fires it once
     s = Scheduler()
-    s.set_jobs(
-        [job_for(alert("a", "30 2 * * *", "Europe/Berlin"), utc(2026, 3, 29))], utc(2026, 3, 29)
-    )
+    s.set_jobs([job("a", "30 2 * * *", "Europe/Berlin")], utc(2026, 3, 29))
     assert s.wake_at() == utc(2026, 3, 30, 0, 30)
 
 
 def test_a_late_wake_gives_one_tick_with_the_planned_instant() -> None:
     s = Scheduler()
-    s.set_jobs([job_for(alert("m", "* * * * *"), utc(2026, 1, 1))], utc(2026, 1, 1))
+    s.set_jobs([job("m", "* * * * *")], utc(2026, 1, 1))
     assert s.wake_at() == utc(2026, 1, 1, 0, 1)
     assert s.due(utc(2026, 1, 1, 0, 0, 59)) == []
     # asleep (suspended) for ten minutes: one tick, for the first missed instant
@@ -73,10 +69,10 @@ def test_catch_up_follows_persistent() -> None:
     s = Scheduler()
     s.set_jobs(
         [
-            job_for(alert("kept", "0 9 * * *"), start),
-            job_for(alert("dropped", "0 9 * * *", persistent=False), start),
-            job_for(alert("future", "0 0 * * *"), start),
-            job_for(alert("new", "0 9 * * *"), start),
+            job("kept", "0 9 * * *"),
+            job("dropped", "0 9 * * *", persistent=False),
+            job("future", "0 0 * * *"),
+            job("new", "0 9 * * *"),
         ],
         start,
         missed,
@@ -93,9 +89,9 @@ def test_catch_up_follows_persistent() -> None:
 def test_reloading_keeps_unchanged_jobs_and_replans_changed_ones() -> None:
     t0 = utc(2026, 1, 1, 10, 0, 0)
     s = Scheduler()
-    s.set_jobs([job_for(alert("a", "0 11 * * *"), t0), job_for(alert("b", "0 11 * * *"), t0)], t0)
+    s.set_jobs([job("a", "0 11 * * *"), job("b", "0 11 * * *")], t0)
     t1 = utc(2026, 1, 1, 11, 0, 0)  # a reload lands just as both are due, before they fire
-    s.set_jobs([job_for(alert("a", "0 11 * * *"), t1), job_for(alert("b", "30 12 * * *"), t1)], t1)
+    s.set_jobs([job("a", "0 11 * * *"), job("b", "30 12 * * *")], t1)
     assert s.due(t1) == [Tick("a", t1)]  # unchanged: still fires
     assert s.next_runs() == {"a": utc(2026, 1, 2, 11), "b": utc(2026, 1, 1, 12, 30)}
     s.set_jobs([], t1)

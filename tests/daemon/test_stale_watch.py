@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from notify.servers import HookServer, Reply
+from support import timetable_of
 
-from sqlsentinel.config.applied import AppliedStore
+from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.config.loader import LoadedConfig, load_file
 from sqlsentinel.core.decide import Rule, decide
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.daemon.local import LocalBackend
-from sqlsentinel.daemon.notify import Notifier
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.stale_watch import StaleWatch
 from sqlsentinel.daemon.supervisor import DaemonSettings, Supervisor
 from sqlsentinel.state.db import StateDB
@@ -60,7 +61,7 @@ def ran(url: str, at: datetime, alert: str = "orders") -> None:
 
 def watcher(url: str, loaded: LoadedConfig) -> StaleWatch:
     watch = StaleWatch(url, lambda: DAY)
-    watch.update(loaded, DAY - timedelta(days=1))
+    watch.update(loaded, timetable_of(loaded, DAY - timedelta(days=1)))
     return watch
 
 
@@ -217,7 +218,8 @@ def test_disabling_a_stale_alert_ends_its_episode_quietly(
     ran(url, RAN)
     watch = watcher(url, load(tmp_path, hook))
     watch.check(TICK + GRACE)
-    watch.update(load(tmp_path, hook, "    enabled: false\n"), DAY)
+    off = load(tmp_path, hook, "    enabled: false\n")
+    watch.update(off, timetable_of(off, DAY))
     watch.check(TICK + timedelta(minutes=5))
     assert reasons(hook) == ["stale"]
     [episode] = episodes(url)
@@ -229,7 +231,8 @@ def test_an_alert_that_never_ran_is_stale_a_tick_after_the_apply(
 ) -> None:
     StateDB(url).ensure_schema()
     watch = StaleWatch(url, lambda: DAY)
-    watch.update(load(tmp_path, hook), TICK - timedelta(minutes=30))
+    loaded = load(tmp_path, hook)
+    watch.update(loaded, timetable_of(loaded, TICK - timedelta(minutes=30)))
     watch.check(TICK + GRACE - timedelta(seconds=1))
     assert hook.requests == []
     watch.check(TICK + GRACE)
@@ -242,7 +245,8 @@ def test_an_alert_that_never_ran_is_stale_a_tick_after_the_apply(
 def test_the_thread_checks_by_itself_and_stops(url: str, hook: HookServer, tmp_path: Path) -> None:
     ran(url, RAN)
     watch = StaleWatch(url, lambda: TICK + GRACE, interval=0.05, first=0.05)
-    watch.update(load(tmp_path, hook), DAY)
+    loaded = load(tmp_path, hook)
+    watch.update(loaded, timetable_of(loaded, DAY))
     watch.start()
     deadline = time.monotonic() + 10
     while not hook.requests and time.monotonic() < deadline:
@@ -266,12 +270,13 @@ def test_the_supervisor_watches_what_it_applies(
     settings = DaemonSettings(
         str(config), f"sqlite:///{tmp_path / 's.db'}", watch=False, environ={}
     )
-    backend = LocalBackend(str(config), str(store.folder), 1, {})
+    backend = LocalBackend(1, {}, False)
     sup = Supervisor(settings, store, backend, Notifier())
     sup.start()
     try:
         assert sup.stale_watch is not None and sup.stale_watch.watched is not None
-        assert sup.stale_watch.watched.applied_at == sup.store.meta().applied_at  # type: ignore[union-attr]
+        applied_at = sup.stale_watch.watched.timetable.applied_at
+        assert applied_at == sup.store.meta().applied_at  # type: ignore[union-attr]
         assert 'sqlsentinel_alert_stale{alert="a"} 0' in sup.metrics()
     finally:
         sup.stop()

@@ -11,13 +11,13 @@ import pytest
 from daemon_http import get
 from support import free_port
 
-from sqlsentinel.config.applied import AppliedStore
+from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.core.decide import Rule
 from sqlsentinel.core.instances import Instance, decide_instances, instance_key
 from sqlsentinel.daemon.http import Probes, ProbeServer
 from sqlsentinel.daemon.local import LocalBackend
-from sqlsentinel.daemon.notify import Notifier
 from sqlsentinel.daemon.reload_ack import ReloadAck, read_ack
+from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.supervisor import STALL_S, DaemonSettings, Supervisor
 from sqlsentinel.errors import ConfigError
 from sqlsentinel.state.daemon_state import read_daemon_status
@@ -47,7 +47,7 @@ def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sup
     settings = DaemonSettings(
         str(config), f"sqlite:///{tmp_path / 's.db'}", watch=False, environ={}
     )
-    backend = LocalBackend(str(config), str(store.folder), 2, {})
+    backend = LocalBackend(2, {}, False)
     sup = Supervisor(settings, store, backend, Notifier(), ReloadAck(tmp_path / "run" / "reload-1"))
     yield sup, config
     if sup.recorder is not None:
@@ -113,7 +113,7 @@ def test_a_restart_with_an_invalid_file_runs_the_copy_applied_before(
     write(config, "a")
     sup.start()
     write(config, "a", "b", broken=True)
-    again = Supervisor(sup.settings, sup.store, LocalBackend(str(config), "x", 1, {}), Notifier())
+    again = Supervisor(sup.settings, sup.store, LocalBackend(1, {}, False), Notifier())
     again.start()
     assert again.backend.next_runs(again.clock()).keys() == {"a"}
     assert again.line.startswith("config invalid since")

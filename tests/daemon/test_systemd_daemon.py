@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from systemd_harness import REPO, UserManager
 
-from sqlsentinel.systemd.unit_names import unit_base
+from sqlsentinel.applied.unit_names import unit_base
 
 pytestmark = pytest.mark.systemd
 UNIT = "sqlsentinel.service"

@@ -10,7 +10,7 @@ import pytest
 import trustme
 from support import free_port
 
-from sqlsentinel.notify.deliver import Attempt
+from sqlsentinel.core.delivery import Attempt
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from support import Cli, make_target
 
+from sqlsentinel.core.delivery import Attempt
 from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 from sqlsentinel.notify.channels import SendResult
 from sqlsentinel.notify.deadline import bounded
-from sqlsentinel.notify.deliver import Attempt, DeliveryResult, deliver
+from sqlsentinel.notify.deliver import DeliveryResult, deliver
 
 from .servers import DripServer, make_event
 

@@ -14,8 +14,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from support import free_port, make_target
 
+from sqlsentinel.core.delivery import Attempt
 from sqlsentinel.core.spec import SmtpSpec
-from sqlsentinel.notify.deliver import Attempt, DeliveryResult, deliver
+from sqlsentinel.notify.deliver import DeliveryResult, deliver
 
 from .servers import Inbox, make_event
 

@@ -7,9 +7,10 @@ import time
 from support import make_target
 
 from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.delivery import Attempt
 from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.core.spec import TargetSpec
-from sqlsentinel.notify.deliver import Attempt, deliver
+from sqlsentinel.notify.deliver import deliver
 
 from .servers import HookServer, Reply, make_event
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from support import make_target
 
+from sqlsentinel.core.delivery import Attempt
 from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, SmtpSpec, TargetSpec
-from sqlsentinel.notify.deliver import Attempt
 from sqlsentinel.notify.synthetic import build_test_event, send_test
 
 from .servers import HookServer, Reply

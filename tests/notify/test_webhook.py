@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from support import make_target
 
+from sqlsentinel.core.delivery import Attempt
 from sqlsentinel.core.event import PAYLOAD_SCHEMA_VERSION
 from sqlsentinel.core.spec import TargetSpec
-from sqlsentinel.notify.deliver import Attempt, deliver, preview
+from sqlsentinel.notify.deliver import deliver, preview
 from sqlsentinel.notify.http import parse_retry_after
 
 from .servers import HookServer, Reply, make_event

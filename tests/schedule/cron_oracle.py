@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.schedule.timer import Timer
 from sqlsentinel.schedule.translate import ScheduleError, translate
 from sqlsentinel.systemd import analyze as systemd_calendar
 
@@ -74,7 +74,7 @@ def mismatches(
         list(pool.map(run, jobs))
     problems = []
     for (expr, zone), translation in translations.items():
-        model = SystemdTimerModel(CronSchedule.from_text(expr), zone, now=NOW)
+        model = Timer.in_zone(expr, zone, now=NOW)
         for base in bases[zone]:
             expected = list(islice(model.iter_after(base), iterations))
             actual = sorted(union[(expr, zone, base)])[:iterations]

@@ -9,7 +9,7 @@ import pytest
 from cron_oracle import NOW
 
 from sqlsentinel.schedule.dst import transitions
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
+from sqlsentinel.schedule.timer import Timer
 from sqlsentinel.schedule.translate import translate
 from sqlsentinel.systemd import analyze as systemd_calendar
 
@@ -88,7 +88,7 @@ def test_zone_suffix_and_tz_environment_agree() -> None:
 def test_systemd_resolves_a_repeated_time_from_inside_the_repeated_hour_like_the_model() -> None:
     """Started during the repeated hour, a timer fires the second pass (as the model says)."""
     base = datetime(2026, 11, 1, 6, 20, tzinfo=UTC)  # 01:20 EST, the second 01:20
-    model = SystemdTimerModel(CronSchedule.from_text("*/15 * * * 0"), "America/New_York")
+    model = Timer.in_zone("*/15 * * * 0", "America/New_York")
     (line,) = translate("*/15 * * * 0", "America/New_York", now=NOW).on_calendar
     (elapses,) = systemd_calendar.next_elapses(
         [line.rpartition(" ")[0]], base=base, iterations=4, zone="America/New_York"

@@ -55,7 +55,7 @@ def claim(
 ) -> list[str]:
     with db.write() as tx:
         claimed = outbox.claim_in(tx, "a", now, 60, holder=holder, in_order=in_order)
-        return [r["event_id"] for r in claimed]
+        return [c.event_id for c in claimed]
 
 
 def statuses(db: StateDB) -> dict[str, str]:

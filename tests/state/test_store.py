@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from sqlsentinel.core.decide import Reason, Rule, State, Transition, decide
+from sqlsentinel.core.delivery import Attempt, DeliveryOutcome, NotificationStatus
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.state import listings, outbox
@@ -231,21 +233,21 @@ def test_silence_outside_its_window_does_not_apply(db: StateDB) -> None:
 
 def claim(db: StateDB, alert: str, now: datetime, holder: str | None = None) -> list[str]:
     with db.write() as tx:
-        return [r["event_id"] for r in outbox.claim_in(tx, alert, now, 60, holder=holder)]
+        return [c.event_id for c in outbox.claim_in(tx, alert, now, 60, holder=holder)]
 
 
 def test_outbox_claim_logs_and_finishes(db: StateDB) -> None:
     _, _, [entry] = record_run(db, rec("a", "alert", T0), Rule(), one_event, None)
     assert claim(db, "a", T0) == [entry.event_id]
-    attempt = {
-        "event_id": entry.event_id, "alert": "a", "channel": "webhook", "target": "http://hook",
-        "attempt": 1, "outcome": "delivered", "status_code": 200, "error_class": None,
-        "detail": None, "latency_ms": 3.5, "started_at": T0,
-    }  # fmt: skip
-    outbox.begin_attempt(db, entry.event_id, "a", attempt)
+    attempt = Attempt(
+        event_id=entry.event_id, alert="a", channel="webhook", target="http://hook", attempt=1,
+        started_at=T0,
+    )  # fmt: skip
+    outbox.begin_attempt(db, attempt)
     assert [d["outcome"] for d in listings.delivery_rows(db, ["a"])] == ["sending"]
-    outbox.end_attempt(db, attempt)
-    outbox.finish_notification(db, entry.event_id, "delivered", None, T0)
+    done = replace(attempt, outcome=DeliveryOutcome.DELIVERED, status_code=200, latency_ms=3.5)
+    outbox.end_attempt(db, done)
+    outbox.finish_notification(db, entry.event_id, NotificationStatus.DELIVERED, None, T0)
     assert claim(db, "a", T0 + timedelta(hours=1)) == []
     assert listings.pending_count(db) == {}
     assert listings.history_rows(db, ["a"])[0]["notified"][0]["outcome"] == "delivered"

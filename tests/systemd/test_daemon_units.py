@@ -7,10 +7,11 @@ import re
 import subprocess
 from pathlib import Path
 
+from support import render_units
 from systemd_harness import REPO
 
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
-from sqlsentinel.systemd.units import UnitOptions, render_alert
+from sqlsentinel.systemd.units import UnitOptions
 
 SHIPPED = REPO / "systemd" / "sqlsentinel.service"
 
@@ -65,10 +66,10 @@ def test_with_a_static_sqlsentinel_user_services_run_as_it_and_stay_tight(
         static_user=True,
     )
     alert = AlertSpec("disk full", "SELECT 1", "0 * * * *", DatabaseSpec("sqlite:///x.db"))
-    rendered = render_alert(alert, ["*-*-* *:00:00 UTC"], options)
+    rendered = render_units(alert, ["*-*-* *:00:00 UTC"], options)
     for name, text in rendered.files.items():
         (tmp_path / name).write_text(text)
-    service = (tmp_path / rendered.service).read_text()
+    service = (tmp_path / f"{rendered.base}.service").read_text()
     assert "User=sqlsentinel\nGroup=sqlsentinel\n" in service and "DynamicUser" not in service
     assert (
         '"run" "/etc/sqlsentinel/alerts.yaml" "--applied" '
@@ -81,4 +82,4 @@ def test_with_a_static_sqlsentinel_user_services_run_as_it_and_stay_tight(
         if "is not executable" not in line and "/usr/bin/python3" not in line
     ]
     assert noise == []
-    assert _score(tmp_path / rendered.service) <= 2.0
+    assert _score(tmp_path / f"{rendered.base}.service") <= 2.0

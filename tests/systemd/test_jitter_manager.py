@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from systemd_harness import UserManager, write_config
 
-from sqlsentinel.schedule.reference import CronSchedule, SystemdTimerModel
-from sqlsentinel.systemd.offsets import timer_offset
-from sqlsentinel.systemd.unit_names import unit_base
+from sqlsentinel.applied.host import timer_offset
+from sqlsentinel.applied.unit_names import unit_base
+from sqlsentinel.schedule.timer import Timer
 
 pytestmark = pytest.mark.systemd
 
@@ -54,7 +54,7 @@ def test_systemd_delays_each_timer_by_the_offset_we_compute(
         timer = f"{unit_base(name)}.timer"
         offset = timer_offset(name, jitter, system=False)
         assert timedelta(0) < offset < timedelta(seconds=jitter)
-        model = SystemdTimerModel(CronSchedule.from_text(cron), zone)
+        model = Timer.in_zone(cron, zone)
         # a fresh timer counts from the moment it started, somewhere during install-units
         expected = {model.next_after(moment) for moment in (before, after)}
         elapse = elapses[timer]
@@ -83,6 +83,6 @@ def test_schedule_shows_the_offset_for_the_chosen_manager(
         )
         assert system_row["offset"] != row["offset"]
         first = datetime.fromisoformat(row["next"][0])
-        assert first - offset == SystemdTimerModel(CronSchedule.from_text(cron), zone).next_after(
+        assert first - offset == Timer.in_zone(cron, zone).next_after(
             first - offset - timedelta(seconds=1)
         )

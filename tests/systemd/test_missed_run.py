@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from systemd_harness import UserManager, write_config
 
-from sqlsentinel.systemd.unit_names import unit_base
+from sqlsentinel.applied.unit_names import unit_base
 
 pytestmark = pytest.mark.systemd
 NAME = "stopped by hand"  # its own units: timer stamps outlive the test

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from systemd_harness import UserManager, logging_systemctl, write_config
 
+from sqlsentinel.applied.accept import build_timetable
+from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.config.loader import load_file
 from sqlsentinel.systemd.install import apply, plan_install, plan_uninstall
 from sqlsentinel.systemd.systemctl import Systemctl, covering_pattern
 from sqlsentinel.systemd.timers import installed_timer_info
-from sqlsentinel.systemd.unit_names import unit_base
 from sqlsentinel.systemd.units import UnitOptions, render_alert
 
 pytestmark = pytest.mark.systemd
@@ -57,8 +58,10 @@ def test_install_status_uninstall_make_a_fixed_number_of_calls_per_batch(
     config = write_config(workdir, _alerts(count))
     loaded = load_file(str(config))
     options = UnitOptions(False, (sys.executable, "-m", "sqlsentinel"), str(config))
+    timetable = build_timetable(loaded, options.launch, None, None, None)
     rendered = [
-        render_alert(a, loaded.translations[a.name].on_calendar, options) for a in loaded.alerts
+        render_alert(a, entry, options)
+        for a, entry in zip(loaded.alerts, timetable.alerts, strict=True)
     ]
     systemctl = Systemctl(user=True)
     batches = math.ceil(count / BATCH)

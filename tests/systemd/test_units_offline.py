@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import render_units
 from systemd_harness import write_config
 
+from sqlsentinel.applied import unit_names
+from sqlsentinel.applied.unit_names import check_unit_names, unit_base
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.systemd import unit_names
-from sqlsentinel.systemd.unit_names import check_unit_names, unit_base
-from sqlsentinel.systemd.units import UnitOptions, one_line_text, quote_arg, render_alert
+from sqlsentinel.systemd.units import UnitOptions, one_line_text, quote_arg
 
 NASTY = "x\" ; $HOME ${PATH} %h %n \\ 'q' ; ExecStartPre=/bin/false ☃ 漢字"
 OPTIONS = UnitOptions(True, ("/usr/bin/python3", "-m", "sqlsentinel"), "/etc/sqlsentinel/a.yaml")
@@ -25,7 +26,7 @@ def _alert(name: str, **kw: object) -> AlertSpec:
 
 
 def _write(tmp_path: Path, alert: AlertSpec, options: UnitOptions = OPTIONS) -> list[str]:
-    rendered = render_alert(alert, ["*-*-* *:*:00 UTC", "Mon *-*-* 09:00:00 Europe/Paris"], options)
+    rendered = render_units(alert, ["*-*-* *:*:00 UTC", "Mon *-*-* 09:00:00 Europe/Paris"], options)
     for name, text in rendered.files.items():
         (tmp_path / name).write_text(text)
     return [str(tmp_path / n) for n in rendered.files]
@@ -92,7 +93,7 @@ def test_system_units_verify_cleanly_and_score_2_or_lower(tmp_path: Path, home: 
 
 def test_user_units_hold_only_user_manager_settings(tmp_path: Path) -> None:
     options = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/home/me/a.yaml")
-    service = render_alert(_alert("a"), ["daily"], options).files
+    service = render_units(_alert("a"), ["daily"], options).files
     text = next(t for n, t in service.items() if n.endswith(".service"))
     assert "DynamicUser" not in text and "ProtectSystem" not in text
     assert "Type=oneshot" in text and "NoNewPrivileges=yes" in text
@@ -109,7 +110,7 @@ def test_user_units_hold_only_user_manager_settings(tmp_path: Path) -> None:
 def test_jitter_is_a_fixed_randomized_delay(
     tmp_path: Path, jitter: float, lines: list[str]
 ) -> None:
-    files = render_alert(_alert("a", jitter=jitter), ["daily"], OPTIONS).files
+    files = render_units(_alert("a", jitter=jitter), ["daily"], OPTIONS).files
     timer = next(t for n, t in files.items() if n.endswith(".timer")).splitlines()
     assert [line for line in timer if "Random" in line] == lines
     assert "AccuracySec=1s" in timer
@@ -127,10 +128,10 @@ def test_jitter_is_a_fixed_randomized_delay(
 def test_passwords_never_reach_a_unit() -> None:
     options = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/a.yaml", "postgresql://u:pw@h/db")
     with pytest.raises(SystemdError, match="SQLSENTINEL_STATE_DB"):
-        render_alert(_alert("a"), ["daily"], options)
+        render_units(_alert("a"), ["daily"], options)
     bad_env = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/a.yaml", env_file="/etc/my env")
     with pytest.raises(SystemdError, match="absolute path without spaces"):
-        render_alert(_alert("a"), ["daily"], bad_env)
+        render_units(_alert("a"), ["daily"], bad_env)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from systemd_harness import UserManager, logging_systemctl, write_config
 
+from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.core.budget import unit_timeout
 from sqlsentinel.schedule.preview import preview
 from sqlsentinel.systemd.timers import timer_info
-from sqlsentinel.systemd.unit_names import unit_base
 
 pytestmark = pytest.mark.systemd
 

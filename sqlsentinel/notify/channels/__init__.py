@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlsentinel.core.delivery import DeliveryOutcome
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -24,14 +26,12 @@ if TYPE_CHECKING:
 
 CHANNELS = ("email", "slack", "webhook")
 
-Outcome = Literal["delivered", "retryable", "permanent"]
-
 
 @dataclass(frozen=True)
 class SendResult:
     """The result of one attempt. `detail` never contains a secret."""
 
-    outcome: Outcome
+    outcome: DeliveryOutcome
     status_code: int | None
     error_class: str | None
     detail: str

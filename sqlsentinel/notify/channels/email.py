@@ -14,8 +14,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlsentinel.core.delivery import DeliveryOutcome
 from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
-from sqlsentinel.notify.channels import Outcome, SendResult
+from sqlsentinel.notify.channels import SendResult
 from sqlsentinel.notify.deadline import AttemptDeadline, timed_out
 from sqlsentinel.notify.http import EVENT_ID_HEADER, USER_AGENT, network_failure
 from sqlsentinel.notify.templates import TemplateError, render_email
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from sqlsentinel.core.grouped import Notification
-
-NAME = "email"
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def describe_smtp(smtp: SmtpSpec) -> str:
 
 def _smtp_failure(exc: OSError, timeout: float) -> SendResult:
     """Classify an SMTP failure: 4xx replies are transient, 5xx permanent."""
-    outcome: Outcome
+    outcome: DeliveryOutcome
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         transient = bool(codes) and all(400 <= c < 500 for c in codes)
@@ -125,22 +124,26 @@ def _smtp_failure(exc: OSError, timeout: float) -> SendResult:
             f"{addr}: {code} {msg.decode(errors='replace')}"
             for addr, (code, msg) in exc.recipients.items()
         )
-        outcome = "retryable" if transient else "permanent"
+        outcome = DeliveryOutcome.RETRYABLE if transient else DeliveryOutcome.PERMANENT
         status = codes[0] if codes else None
         return SendResult(outcome, status, "recipients_refused", f"recipients refused: {refused}")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return SendResult("permanent", None, "smtp_unsupported", f"server does not support: {exc}")
+        return SendResult(
+            DeliveryOutcome.PERMANENT, None, "smtp_unsupported", f"server does not support: {exc}"
+        )
     if isinstance(exc, smtplib.SMTPResponseException):
         code = exc.smtp_code
         raw = exc.smtp_error
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         error_class = "smtp_auth" if isinstance(exc, smtplib.SMTPAuthenticationError) else "smtp"
-        outcome = "retryable" if 400 <= code < 500 else "permanent"
+        outcome = DeliveryOutcome.RETRYABLE if 400 <= code < 500 else DeliveryOutcome.PERMANENT
         return SendResult(outcome, code, error_class, f"SMTP {code} {text}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return SendResult("retryable", None, "connection_error", f"server disconnected: {exc}")
+        return SendResult(
+            DeliveryOutcome.RETRYABLE, None, "connection_error", f"server disconnected: {exc}"
+        )
     if isinstance(exc, smtplib.SMTPException):
-        return SendResult("permanent", None, "smtp", str(exc))
+        return SendResult(DeliveryOutcome.PERMANENT, None, "smtp", str(exc))
     return network_failure(exc, timeout)
 
 
@@ -184,13 +187,13 @@ class EmailChannel:
         """One SMTP session, ended after `timeout` seconds in total."""
         if smtp is None:
             detail = "SMTP is not configured: add an smtp: block or set SMTP_HOST"
-            return SendResult("permanent", None, "smtp_not_configured", detail)
+            return SendResult(DeliveryOutcome.PERMANENT, None, "smtp_not_configured", detail)
         try:
             msg = build_message(event, target, smtp)
         except TemplateError as exc:
-            return SendResult("permanent", None, "template_error", str(exc))
+            return SendResult(DeliveryOutcome.PERMANENT, None, "template_error", str(exc))
         except ValueError as exc:
-            return SendResult("permanent", None, "invalid_message", str(exc))
+            return SendResult(DeliveryOutcome.PERMANENT, None, "invalid_message", str(exc))
         deadline = AttemptDeadline(timeout)
         try:
             refused = _transmit(msg, list(options(target).recipients), smtp, deadline)
@@ -199,7 +202,7 @@ class EmailChannel:
         detail = f"accepted by {smtp.host}:{smtp.port}"
         if refused:
             detail += f"; refused: {refused}"
-        return SendResult("delivered", 250, None, detail)
+        return SendResult(DeliveryOutcome.DELIVERED, 250, None, detail)
 
     def preview(
         self, event: Notification, target: TargetSpec, *, smtp: SmtpSpec | None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.decide import NotifyReason
+from sqlsentinel.core.delivery import DeliveryOutcome
 from sqlsentinel.core.spec import DEFAULT_ATTEMPT_TIMEOUT, SmtpSpec, TargetSpec
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.notify.channels import SendResult
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from sqlsentinel.core.grouped import Notification
-
-NAME = "slack"
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ class SlackChannel:
         try:
             body = dumps(slack_message(event, target)).encode()
         except TemplateError as exc:
-            return SendResult("permanent", None, "template_error", str(exc))
+            return SendResult(DeliveryOutcome.PERMANENT, None, "template_error", str(exc))
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from sqlsentinel.core.grouped import Notification
 
-NAME = "webhook"
 METHODS = ("POST", "PUT", "PATCH", "GET")
 TIMESTAMP_HEADER = "X-SQLSentinel-Timestamp"
 SIGNATURE_HEADER = "X-SQLSentinel-Signature"

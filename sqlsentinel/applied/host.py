@@ -1,9 +1,10 @@
-"""Each alert's fixed run offset on this host (its `jitter`), and the bursts left without it.
+"""This host's side of when alerts run: its manager, its machine ID (read here and nowhere
+else), each alert's fixed run offset (its `jitter`), its CPUs and the bursts they face.
 
 systemd derives a timer's fixed random delay from the machine ID, the manager (system or
-a user's) and the unit name (`schedule.jitter.fixed_delay`); this module supplies the
-host's side: /etc/machine-id, the manager's uid and the host's CPUs. `timer_offset` is
-what the daemon's local backend calls, so an alert runs at the same instants either way.
+a user's) and the unit name (`schedule.jitter.fixed_delay`). The apply step writes each
+alert's offset into the timetable (`applied.timetable`), which the units, the daemon's
+local backend and the stale check read, so an alert runs at the same instants either way.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.errors import Problem
-from sqlsentinel.schedule.bursts import Start, describe, find_burst, tick_cpu_seconds
 from sqlsentinel.schedule.jitter import fixed_delay
-from sqlsentinel.systemd.unit_names import unit_base
 
 MACHINE_ID = Path("/etc/machine-id")
 
@@ -30,6 +30,11 @@ def machine_id(path: Path = MACHINE_ID) -> bytes:
     except (OSError, UnicodeDecodeError, ValueError):
         return bytes(16)
     return value if len(text) == 32 and len(value) == 16 else bytes(16)
+
+
+def default_system() -> bool:
+    """The manager used unless told otherwise: the system one for root, else the user's."""
+    return os.geteuid() == 0
 
 
 def manager_uid(system: bool) -> int:
@@ -52,8 +57,8 @@ def timer_offset(
 
 
 def timer_offsets(alerts: Sequence[AlertSpec], system: bool) -> dict[str, timedelta]:
-    """`timer_offset` of every alert, by name (the machine ID read once)."""
-    machine = machine_id()
+    """`timer_offset` of every alert, by name (the machine ID read once, if any has jitter)."""
+    machine = machine_id() if any(a.jitter > 0 for a in alerts) else bytes(16)
     return {a.name: timer_offset(a.name, a.jitter, system, machine) for a in alerts}
 
 
@@ -70,6 +75,8 @@ def burst_warning(
 ) -> Problem | None:
     """A warning (at the first alert's line) when too many enabled alerts start at once
     (with ticks recording in the state database at `state_url`)."""
+    from sqlsentinel.schedule.bursts import Start, describe, find_burst, tick_cpu_seconds
+
     enabled = [a for a in alerts if a.enabled]
     offsets = timer_offsets(enabled, system)
     starts = [Start(a.name, a.schedule, a.timezone, offsets[a.name]) for a in enabled]

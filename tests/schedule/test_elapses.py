@@ -1,4 +1,4 @@
-"""The reference enumerator against croniter (a second, independent oracle) and by hand."""
+"""Cron fire times and timer elapses against croniter (a second, independent oracle), by hand."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from cron_oracle import MONTHS, NOW, WEEKDAYS, cron_expressions
 from croniter import CroniterError, croniter
 from hypothesis import given, settings
 
-from sqlsentinel.schedule.reference import (
+from sqlsentinel.schedule.elapses import (
     HORIZON_YEAR,
     CronSchedule,
-    SystemdTimerModel,
     calendar_for,
     constant_subhour_offset,
 )
+from sqlsentinel.schedule.timer import Timer
 
 
 def croniter_diverges(expr: str) -> bool:
@@ -134,8 +134,8 @@ def test_constant_subhour_offset() -> None:
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def test_systemd_model_skips_the_gap_and_fires_the_repeated_time_once() -> None:
-    model = SystemdTimerModel(CronSchedule.from_text("30 1,2 * * *"), "America/New_York")
+def test_the_timer_skips_the_gap_and_fires_the_repeated_time_once() -> None:
+    model = Timer.in_zone("30 1,2 * * *", "America/New_York")
     spring = [t.astimezone(NEW_YORK) for t in islice(model.iter_after(NOW), 200)]
     assert datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK) in spring
     assert not any(t.date() == date(2026, 3, 8) and t.hour == 2 for t in spring)
@@ -146,8 +146,8 @@ def test_systemd_model_skips_the_gap_and_fires_the_repeated_time_once() -> None:
     ]
 
 
-def test_systemd_model_from_inside_the_repeated_hour_takes_the_second_pass() -> None:
-    model = SystemdTimerModel(CronSchedule.from_text("*/15 * * * 0"), "America/New_York")
+def test_the_timer_from_inside_the_repeated_hour_takes_the_second_pass() -> None:
+    model = Timer.in_zone("*/15 * * * 0", "America/New_York")
     runs = list(islice(model.iter_after(datetime(2026, 11, 1, 6, 20, tzinfo=UTC)), 3))
     assert runs == [
         datetime(2026, 11, 1, 6, 30, tzinfo=UTC),
@@ -156,10 +156,10 @@ def test_systemd_model_from_inside_the_repeated_hour_takes_the_second_pass() -> 
     ]
 
 
-def test_minute_only_model_fires_every_real_minute() -> None:
+def test_a_minute_only_timer_fires_every_real_minute() -> None:
     schedule = CronSchedule.from_text("0 * * * *")
     assert calendar_for(schedule, "Australia/Adelaide", 2026) == ("UTC", 30)  # +9:30/+10:30
-    model = SystemdTimerModel(schedule, "Australia/Adelaide")
+    model = Timer.in_zone("0 * * * *", "Australia/Adelaide")
     runs = list(islice(model.iter_after(datetime(2026, 4, 4, 14, tzinfo=UTC)), 3))
     assert [t.minute for t in runs] == [30, 30, 30]
     assert runs[1] - runs[0] == runs[2] - runs[1]

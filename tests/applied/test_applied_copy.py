@@ -11,7 +11,7 @@ from pathlib import Path
 
 from support import Cli
 
-from sqlsentinel.config.applied import AppliedStore
+from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.config.fallbacks import NO_FALLBACKS
 from sqlsentinel.errors import Problem
 

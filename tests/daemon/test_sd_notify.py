@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sqlsentinel.daemon.notify import Notifier, status_text, watchdog_interval
+from sqlsentinel.daemon.sd_notify import Notifier, status_text, watchdog_interval
 
 
 class Recorder:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+
+from sqlsentinel.digest import sha256
 
 PREFIX = "sqlsentinel-"
 SLUG_MAX = 48
@@ -16,7 +17,7 @@ def unit_base(alert_name: str) -> str:
     """The stable unit name stem of an alert, e.g. `sqlsentinel-disk-full-1c2d3e4f`."""
     ascii_name = unicodedata.normalize("NFKD", alert_name).encode("ascii", "ignore").decode()
     slug = "-".join(re.findall(r"[a-z0-9]+", ascii_name.lower()))[:SLUG_MAX].strip("-")
-    digest = hashlib.sha256(alert_name.encode("utf-8")).hexdigest()[:HASH_LEN]
+    digest = sha256(alert_name.encode("utf-8"))[:HASH_LEN]
     return f"{PREFIX}{slug}-{digest}" if slug else f"{PREFIX}{digest}"
 
 

@@ -16,7 +16,7 @@ TRIGGERED_BY = "DAEMON"  # `triggered_by` of stale and recovered notifications
 NEVER_RUN = "NEVER_RUN"  # the `state` of an alert with no recorded run
 
 
-def missed_run_event(
+def stale_event(
     alert: AlertSpec,
     reason: NotifyReason,
     episode_id: str,

@@ -1,9 +1,9 @@
-"""Reference enumerator of cron fire times, independent of the OnCalendar= translator.
+"""Cron fire times and timer elapses, enumerated independently of the OnCalendar= translator.
 
 `CronSchedule` is cronie's matcher (entry.c bit sets, the day-field star flags and the
-supported extensions) applied to wall-clock time. `CalendarTimer` (and `SystemdTimerModel`,
-which decides the calendar from the zone) adds what a timer built from the translation does
-in a time zone (docs/scheduling.md, "DST policy"):
+supported extensions) applied to wall-clock time. `CalendarTimer` adds what a timer built
+from the translation does in a time zone (docs/scheduling.md, "DST policy"), and
+`calendar_for` decides that zone as the translation does:
 
 * schedules that depend only on the minute are emitted in UTC, so they fire at every real
   minute whose local minute matches;
@@ -13,8 +13,9 @@ in a time zone (docs/scheduling.md, "DST policy"):
   search never goes back in wall-clock time, the repeated hour is silent. (Lines in a
   zone never use `~`: systemd 252 resolves repeated times on those inconsistently.)
 
-Both give `next_after(t)` and `iter_after(t)` over aware datetimes, returning UTC.
-Enumeration stops after `HORIZON_YEAR`, systemd's last year.
+This is what runs in production: `schedule.timer.Timer` (the one type every room asks)
+builds its `CalendarTimer` here. Enumeration stops after `HORIZON_YEAR`, systemd's last
+year.
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def calendar_for(schedule: CronSchedule, zone: str, year: int) -> tuple[str, int
 
 class CalendarTimer:
     """When a timer elapses whose lines were emitted in `calendar_zone` (minutes shifted by
-    `minute_shift` when that is UTC). Cheap to build: a run computes its own elapse with it."""
+    `minute_shift` when that is UTC), over aware datetimes, in UTC. Build it through
+    `schedule.timer.Timer`."""
 
     def __init__(self, schedule: CronSchedule, calendar_zone: str, minute_shift: int = 0) -> None:
         self.schedule = schedule
@@ -187,14 +189,6 @@ class CalendarTimer:
             if chosen is not None:
                 after = chosen
                 yield chosen
-
-
-class SystemdTimerModel(CalendarTimer):
-    """When the timer built from the translation of `schedule` in `zone` elapses."""
-
-    def __init__(self, schedule: CronSchedule, zone: str, *, now: datetime | None = None) -> None:
-        year = (now or datetime.now(UTC)).year
-        super().__init__(schedule, *calendar_for(schedule, zone, year))
 
 
 def _zone_info(name: str) -> tzinfo:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sqlsentinel.applied import host as offsets
+from sqlsentinel.applied.host import burst_warning, machine_id, timer_offset, timer_offsets
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
 from sqlsentinel.schedule.jitter import fixed_delay
-from sqlsentinel.systemd import offsets
-from sqlsentinel.systemd.offsets import burst_warning, machine_id, timer_offset, timer_offsets
 
 ID = "3d1219c7c4c5404aaa1f6d2a48adfda4"
 

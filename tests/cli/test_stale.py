@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import Cli
 
-from sqlsentinel.config.applied import AppliedStore
+from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.config.fallbacks import Fallbacks
 from sqlsentinel.core.decide import Rule, decide
 from sqlsentinel.core.run import RunRecord
@@ -141,3 +141,72 @@ def test_the_applied_copy_is_what_is_checked(cli: Cli, config: Path, tmp_path: P
         f"stale: missed its run at {MISSED:%Y-%m-%d %H:%M:%S} UTC; it never ran"
     )
     assert os.path.exists(store.folder / "config.yaml")
+
+
+UNSET_URL = ALERTS.replace(
+    "state_db: s.db\n", "state_db: s.db\ndatabases:\n  late_db:\n    url: ${LATE_DB_URL}\n"
+).replace("  - name: late\n", "  - name: late\n    database: late_db\n")
+
+
+def _install(cli: Cli, config: Path, **env: str) -> None:
+    units = config.parent / "units"
+    done = cli("install-units", "--user", "--unit-dir", units, "--no-reload", config, env=env)
+    assert done.rc == 0, done.stderr
+
+
+def test_what_was_applied_is_checked_whatever_the_callers_environment(
+    cli: Cli, config: Path
+) -> None:
+    """`${VAR}` in an alert's database URL, set where the config was applied and unset in the
+    shell that asks: the alert keeps its schedule and staleness in status, metrics and
+    healthcheck (before the timetable, it silently left the check)."""
+    config.write_text(UNSET_URL)
+    _install(cli, config, LATE_DB_URL="sqlite:///t.db")
+    assert "LATE_DB_URL" not in cli.env
+    status = cli("status", config, "--json")
+    assert status.rc == 0, status.stderr
+    rows = {r["alert"]: r for r in json.loads(status.stdout)}
+    assert (rows["late"]["stale"], rows["late"]["missed_run"]) == (True, MISSED.isoformat())
+    assert "warning" not in status.stderr
+    metrics = cli("metrics", config)
+    assert metrics.rc == 0 and metrics.stderr == ""
+    assert 'sqlsentinel_alert_stale{alert="late"} 1' in metrics.stdout
+    stamp = int(MISSED.timestamp())
+    assert f'sqlsentinel_alert_missed_run_timestamp_seconds{{alert="late"}} {stamp}' in (
+        metrics.stdout
+    )
+    health = cli("healthcheck", config, "--json")
+    assert health.rc == 6
+    details = [r["detail"] for r in json.loads(health.stdout) if r["check"] == "alert late"]
+    assert any("LATE_DB_URL is not set" in d for d in details)  # it cannot run from here
+    assert f"stale: missed its run at {MISSED:%Y-%m-%d %H:%M:%S} UTC" in " ".join(details)
+
+
+def test_a_config_never_applied_names_each_alert_it_cannot_check(cli: Cli, config: Path) -> None:
+    """No applied copy: the file is validated here, saying so, and an alert that does not
+    load here is named in a warning instead of silently missing from the check."""
+    config.write_text(UNSET_URL)
+    metrics = cli("metrics", config)
+    assert metrics.rc == 0
+    assert metrics.stderr.splitlines() == [
+        f"warning: {config} is not applied yet: its alerts are checked as it loads here",
+        f"warning: alert late is not checked for missed runs: {config}:6: "
+        "databases.late_db.url: environment variable LATE_DB_URL is not set "
+        "(write ${LATE_DB_URL:-default} to give a default)",
+    ]
+    assert 'sqlsentinel_alert_stale{alert="fresh"} 0' in metrics.stdout
+    assert 'sqlsentinel_alert_stale{alert="late"}' not in metrics.stdout
+
+
+@pytest.mark.parametrize("command", ["status", "metrics"])
+def test_reading_what_is_applied_imports_no_validator(cli: Cli, config: Path, command: str) -> None:
+    """status CONFIG and metrics CONFIG read the state database and the timetable: neither
+    pydantic, PyYAML nor jinja2 (nor the loader) is imported."""
+    _install(cli, config)
+    cli.argv = [*cli.argv[:1], "-X", "importtime", *cli.argv[1:]]
+    done = cli(command, config)
+    assert done.rc == 0, done.stderr
+    modules = {m.group(1) for m in re.finditer(r"^import time:.*\|\s*([\w.]+)$", done.stderr, re.M)}
+    assert "sqlsentinel.applied.timetable" in modules
+    heavy = ("pydantic", "yaml", "jinja2", "sqlsentinel.config.loader", "sqlsentinel.config.models")
+    assert sorted(m for m in modules if m.split(".")[0] in heavy or m in heavy) == []

@@ -1,38 +1,40 @@
 """The applied config: the validated copy of a config file that the timers and the daemon run.
 
-`install-units` and the daemon apply a config only after it validated: they copy its
-bytes here, with their metadata (source, SHA-256, when, the fallbacks it was loaded
-with), and the units run `sqlsentinel run CONFIG --applied DIR`. Editing the file changes
-nothing until it is applied again; an edit that does not validate is recorded as
-rejected (since when, the first error) and never copied.
+`install-units` and the daemon apply a config only after it validated (`applied.accept`):
+they copy its bytes here, with its timetable (what runs, and when: `applied.timetable`)
+and their metadata (source, SHA-256, when, the fallbacks it was loaded with), and the
+units run `sqlsentinel run CONFIG --applied DIR`. Editing the file changes nothing until
+it is applied again; an edit that does not validate is recorded as rejected (since when,
+the first error) and never copied.
 
 Layout: `<state dir>/applied/<16 hex digits of the config path's SHA-256>/` holding
-`config.yaml` and `applied.json`. The folder is private (0700, files 0600) and, when
-root writes it, belongs to the owner of the state directory: the user the services run
-as can read it, nobody else can.
+`config.yaml`, `timetable.json` and `applied.json`, written in that order: the metadata
+names the copy (its SHA-256) and the timetable names the copy it belongs to, so a reader
+never takes one file's version for another's. The folder is private (0700, files 0600)
+and, when root writes it, belongs to the owner of the state directory: the user the
+services run as can read it, nobody else can. The SHA-256 comes from `sqlsentinel.digest`
+(no OpenSSL): every tick checks its copy.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlsentinel.atomic import atomic_write, folder_owner
 from sqlsentinel.config.fallbacks import Fallbacks
+from sqlsentinel.digest import sha256 as digest
 from sqlsentinel.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from sqlsentinel.applied.timetable import Timetable
 
 SNAPSHOT = "config.yaml"
 META = "applied.json"
-
-
-def digest(data: bytes) -> str:
-    """The SHA-256 of a config's bytes, as recorded."""
-    return hashlib.sha256(data).hexdigest()
+TIMETABLE = "timetable.json"
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class AppliedStore:
     @classmethod
     def for_config(cls, config: str, state_dir: Path) -> AppliedStore:
         """The store of `config` (by its absolute path) under `state_dir`."""
-        key = hashlib.sha256(os.path.abspath(config).encode()).hexdigest()[:16]
+        key = digest(os.path.abspath(config).encode())[:16]
         return cls(state_dir / "applied" / key)
 
     def meta(self) -> AppliedMeta | None:
@@ -134,13 +136,50 @@ class AppliedStore:
             raise ConfigError([Problem(config, None, "", message)])
         return data, meta.fallbacks
 
-    def save(self, data: bytes, source: str, fallbacks: Fallbacks, now: datetime) -> AppliedMeta:
-        """Record `data` as applied (it validated): the copy first, then its metadata."""
+    def snapshot(self) -> bytes | None:
+        """The applied copy's bytes as stored (unchecked), None when there is none."""
+        try:
+            return (self.folder / SNAPSHOT).read_bytes()
+        except OSError:
+            return None
+
+    def timetable(self, meta: AppliedMeta | None) -> Timetable | None:
+        """The timetable of the copy `meta` names; None when there is none for it (nothing
+        applied, or applied by a version that wrote none) or it cannot be read."""
+        from sqlsentinel.applied.timetable import Timetable
+
+        if meta is None or meta.sha256 is None:
+            return None
+        try:
+            table = Timetable.from_bytes((self.folder / TIMETABLE).read_bytes())
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return table if table.sha256 == meta.sha256 else None
+
+    def save(
+        self,
+        data: bytes,
+        source: str,
+        fallbacks: Fallbacks,
+        now: datetime,
+        timetable: Timetable | None = None,
+    ) -> AppliedMeta:
+        """Record `data` as applied (it validated): the copy, its timetable, then its metadata."""
+        from sqlsentinel.atomic import atomic_write
+
         meta = AppliedMeta(os.path.abspath(source), digest(data), now, fallbacks, None)
         owner = self._prepare()
         atomic_write(self.folder / SNAPSHOT, data, 0o600, owner)
+        if timetable is not None:
+            atomic_write(self.folder / TIMETABLE, timetable.to_bytes(), 0o600, owner)
         self._write_meta(meta, owner)
         return meta
+
+    def save_timetable(self, timetable: Timetable) -> None:
+        """Write the timetable of the copy applied before (`Timetable.sha256` names it)."""
+        from sqlsentinel.atomic import atomic_write
+
+        atomic_write(self.folder / TIMETABLE, timetable.to_bytes(), 0o600, self._prepare())
 
     def reject(
         self, data: bytes | None, source: str, problems: list[Problem], now: datetime
@@ -158,6 +197,8 @@ class AppliedStore:
 
     def _prepare(self) -> tuple[int, int] | None:
         """Create the folders (private); the owner to give files, when root writes them."""
+        from sqlsentinel.atomic import folder_owner
+
         state_dir = self.folder.parent.parent
         state_dir.mkdir(parents=True, exist_ok=True)
         owner = folder_owner(state_dir)
@@ -168,5 +209,7 @@ class AppliedStore:
         return owner
 
     def _write_meta(self, meta: AppliedMeta, owner: tuple[int, int] | None) -> None:
+        from sqlsentinel.atomic import atomic_write  # writers only: reading stays light
+
         text = json.dumps(_meta_to_json(meta), indent=1, sort_keys=True)
         atomic_write(self.folder / META, text.encode(), 0o600, owner)

@@ -1,0 +1,1 @@
+"""What runs, and when: the applied copy, the accept step, the timetable, staleness."""
