@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -16,18 +17,33 @@ from support import Cli, free_port
 
 PG_BIN = Path(os.environ.get("SQLSENTINEL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "sqlsentinel-test"  # the unprivileged OS user PostgreSQL runs as when we are root
+SERVICE_USER = "sqlsentinel-svc"  # plays the service user that owns a packaged state folder
+
+
+def _ensure_user(name: str) -> None:
+    """Create system user `name` (no home, no shell) unless it exists."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
 
 
 def _as_pg_user(cmd: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return cmd
-    if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode != 0:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
-            check=True,
-            capture_output=True,
-        )
+    _ensure_user(PG_USER)
     return ["runuser", "-u", PG_USER, "--", *cmd]
+
+
+@pytest.fixture(scope="session")
+def service_user() -> pwd.struct_passwd:
+    """A real unprivileged user, for tests of what root does in a folder it owns."""
+    if os.geteuid() != 0:
+        pytest.fail("this test acts as root for another user; CI runs the suite as root")
+    _ensure_user(SERVICE_USER)
+    return pwd.getpwnam(SERVICE_USER)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

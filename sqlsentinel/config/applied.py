@@ -7,9 +7,11 @@ nothing until it is applied again; an edit that does not validate is recorded as
 rejected (since when, the first error) and never copied.
 
 Layout: `<state dir>/applied/<16 hex digits of the config path's SHA-256>/` holding
-`config.yaml` and `applied.json`. The folder is private (0700, files 0600) and, when
-root writes it, belongs to the owner of the state directory: the user the services run
-as can read it, nobody else can.
+`config.yaml` and `applied.json`. The folder is private (0700, files 0600). When root
+applies a config in a state directory another user owns (the service user's, on a packaged
+host), the copy is root's, readable by that user's group (0750, files 0640): the services
+read it, and nobody but root can replace the config root itself falls back to. Root reads
+such a copy only when root wrote it, and never through a link (sqlsentinel/safedir.py).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlsentinel.atomic import atomic_write, folder_owner
 from sqlsentinel.config.fallbacks import Fallbacks
-from sqlsentinel.errors import ConfigError, Problem
+from sqlsentinel.config.read import MAX_CONFIG_BYTES
+from sqlsentinel.errors import ConfigError, Problem, StateDBError
+from sqlsentinel.safedir import Dir, open_dir
 
 SNAPSHOT = "config.yaml"
 META = "applied.json"
+MAX_META_BYTES = 1024 * 1024
 
 
 def digest(data: bytes) -> str:
@@ -114,17 +118,22 @@ class AppliedStore:
         return cls(state_dir / "applied" / key)
 
     def meta(self) -> AppliedMeta | None:
-        """The recorded metadata, or None when nothing was recorded (or it is unreadable)."""
+        """The recorded metadata, or None when nothing was recorded (or it is unreadable, or
+        not root's where root must have written it)."""
         try:
-            return _meta_from_json(json.loads((self.folder / META).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
+            with open_dir(self.folder) as folder:
+                text = folder.read(META, MAX_META_BYTES, root_only=True)
+            return _meta_from_json(json.loads(text))
+        except (OSError, StateDBError, ValueError, KeyError, TypeError):
             return None
 
     def read(self, config: str) -> tuple[bytes, Fallbacks]:
-        """The applied bytes and fallbacks; ConfigError naming `config` when there are none."""
+        """The applied bytes and fallbacks; ConfigError naming `config` when there are none
+        (StateDBError when the copy is not one root may trust)."""
         meta = self.meta()
         try:
-            data = (self.folder / SNAPSHOT).read_bytes()
+            with open_dir(self.folder) as folder:
+                data: bytes | None = folder.read(SNAPSHOT, MAX_CONFIG_BYTES, root_only=True)
         except OSError as exc:
             data, reason = None, exc.strerror or str(exc)
         else:
@@ -137,9 +146,8 @@ class AppliedStore:
     def save(self, data: bytes, source: str, fallbacks: Fallbacks, now: datetime) -> AppliedMeta:
         """Record `data` as applied (it validated): the copy first, then its metadata."""
         meta = AppliedMeta(os.path.abspath(source), digest(data), now, fallbacks, None)
-        owner = self._prepare()
-        atomic_write(self.folder / SNAPSHOT, data, 0o600, owner)
-        self._write_meta(meta, owner)
+        self._write({SNAPSHOT: data})
+        self._write_meta(meta)
         return meta
 
     def reject(
@@ -154,19 +162,37 @@ class AppliedStore:
         sha = digest(data) if data is not None else ""
         rejected = Rejection(sha, since.astimezone(UTC), error, len(problems))
         meta = AppliedMeta(old.source, old.sha256, old.applied_at, old.fallbacks, rejected)
-        self._write_meta(meta, self._prepare())
+        self._write_meta(meta)
 
-    def _prepare(self) -> tuple[int, int] | None:
-        """Create the folders (private); the owner to give files, when root writes them."""
-        state_dir = self.folder.parent.parent
-        state_dir.mkdir(parents=True, exist_ok=True)
-        owner = folder_owner(state_dir)
-        for folder in (self.folder.parent, self.folder):
-            folder.mkdir(mode=0o700, exist_ok=True)
-            if owner is not None:
-                os.chown(folder, *owner)
-        return owner
+    def _write(self, files: dict[str, bytes]) -> None:
+        """Write files of the copy, creating its folders: private to the current user, or
+        root's, readable by the owner's group, in a state directory another user owns."""
+        try:
+            with open_dir(self.folder.parent.parent, create=True) as state:
+                guarded = state.guarded
+                mode = 0o750 if guarded else 0o700
+                with (
+                    _child(state, "applied", mode) as applied,
+                    _child(applied, self.folder.name, mode) as own,
+                ):
+                    for name, data in files.items():
+                        own.write(name, data, 0o640 if guarded else 0o600)
+        except OSError as exc:
+            raise StateDBError(
+                f"cannot write the applied copy in {self.folder}: {exc.strerror or exc}"
+            ) from None
 
-    def _write_meta(self, meta: AppliedMeta, owner: tuple[int, int] | None) -> None:
+    def _write_meta(self, meta: AppliedMeta) -> None:
         text = json.dumps(_meta_to_json(meta), indent=1, sort_keys=True)
-        atomic_write(self.folder / META, text.encode(), 0o600, owner)
+        self._write({META: text.encode()})
+
+
+def _child(folder: Dir, name: str, mode: int) -> Dir:
+    """Subfolder `name`, made root's where root writes in another user's state directory."""
+    sub = folder.child(name, create=True, mode=mode)
+    try:
+        sub.take(mode)
+    except BaseException:
+        sub.close()
+        raise
+    return sub

@@ -7,7 +7,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
@@ -17,12 +16,12 @@ from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.errors import StateDBError
-from sqlsentinel.state import spool
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.record import OutboxEntry, RunTransaction, open_run, recorded
 
 if TYPE_CHECKING:
     from sqlsentinel.engine.heartbeat import Signal
+    from sqlsentinel.state.spool import Spool
 
 log = logging.getLogger("sqlsentinel.run")
 
@@ -106,7 +105,7 @@ def observe(
 
 
 def run_alert(
-    alert: AlertSpec, settings: Settings, db: StateDB, trigger: Trigger, spool_root: Path | None
+    alert: AlertSpec, settings: Settings, db: StateDB, trigger: Trigger, spool: Spool | None
 ) -> RunSummary:
     """Run `alert` once and record it; deliver what is due (and what earlier runs could not).
 
@@ -119,16 +118,13 @@ def run_alert(
     record, result = observe(alert, trigger, budget)
     try:
         db.ensure_schema(budget.delivery_deadline)
-        for path, waiting in spool.waiting(spool_root, alert.name) if spool_root else ():
-            if not recorded(db, waiting.run_id):
-                _record(alert, settings, db, waiting, budget, spooled=True)
-            path.unlink(missing_ok=True)
+        if spool is not None:
+            _record_spooled(alert, settings, db, spool, budget)
         prev, t, claimed, instances = _record(alert, settings, db, record, budget, spooled=False)
     except StateDBError as exc:
-        if spool_root is None:
+        if spool is None:
             raise
-        kept = spool.save(spool_root, record)
-        raise StateDBError(f"{exc}; the result of this run is kept in {kept}") from None
+        raise StateDBError(f"{exc}; {spool.keep(record)}") from None
     summary = RunSummary(
         alert=alert.name,
         run_id=record.run_id,
@@ -155,6 +151,16 @@ def run_alert(
         _heartbeat(alert, "fail" if summary.check_failed else "success", budget)
     _log(summary, record, prev)
     return summary
+
+
+def _record_spooled(
+    alert: AlertSpec, settings: Settings, db: StateDB, spool: Spool, budget: RunBudget
+) -> None:
+    """Record the results earlier runs of `alert` kept in the spool, oldest first."""
+    for name, waiting in spool.waiting(alert.name):
+        if not recorded(db, waiting.run_id):
+            _record(alert, settings, db, waiting, budget, spooled=True)
+        spool.remove(alert.name, name)
 
 
 def _heartbeat(alert: AlertSpec, signal: Signal, budget: RunBudget) -> None:

@@ -32,6 +32,7 @@ from sqlsentinel.state.schema import (
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for the lock when the caller gives no deadline
 _PG_SCHEMA_LOCK = 0x5351_4C53  # advisory lock key for schema changes
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # UTC, as SQLAlchemy stored it in earlier releases
+_SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")  # SQLite's own files beside the database
 
 
 class Tx:
@@ -115,6 +116,14 @@ class StateDB:
         self._conn: Any = None
         self._lock = threading.RLock()
         self._schema_current = False  # ensure_schema checked it once in this process
+
+    @property
+    def identity(self) -> str:
+        """Which database this is, without its password: a SQLite file's real path, or the URL
+        redacted."""
+        if self.sqlite_path is not None:
+            return f"sqlite:///{os.path.realpath(self.sqlite_path)}"
+        return redact(self.url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -226,35 +235,50 @@ def _sqlite_wait(conn: Any, deadline: float | None) -> None:
 
 
 def _open_sqlite(database: str, path: Path | None, create: bool) -> Any:
-    """Connect; a file is opened `mode=rw`, so reading never creates one."""
+    """Connect; a file is opened `mode=rw`, so reading never creates one. Root never opens
+    one through a link in a folder another user controls (sqlsentinel/safedir.py)."""
     import sqlite3
     from urllib.parse import quote
 
-    if path is not None and create and not path.exists():
+    expected = None
+    if path is not None and os.geteuid() == 0:
+        from sqlsentinel.safedir import prepare_file
+
+        expected = prepare_file(path, create=create, siblings=_SQLITE_SIBLINGS)
+    elif path is not None and create and not path.exists():
         _create_private(path)
     target = f"file:{quote(str(path))}?mode=rw" if path is not None else database
     conn = sqlite3.connect(
         target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False, uri=True
     )
+    if expected is not None:
+        _same_file(conn, path, expected)
     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
 
+def _same_file(conn: Any, path: Path | None, expected: str) -> None:
+    """Before any statement: SQLite resolved no link on the way to `expected`."""
+    opened = conn.execute("PRAGMA database_list").fetchone()[2]
+    if opened != expected:
+        conn.close()
+        from sqlsentinel.safedir import UnsafePath
+
+        raise UnsafePath(f"refusing {path}: SQLite reached {opened} (a link was swapped in)")
+
+
 def _create_private(path: Path) -> None:
-    """Create the SQLite file 0600 (in 0700 folders we create), owned like its folder."""
+    """Create the SQLite file 0600 (in 0700 folders we create)."""
     missing = [p for p in reversed(path.parents) if not p.exists()]
     for folder in missing:
         folder.mkdir(mode=0o700, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         return
     os.close(fd)
-    owner = path.parent.stat()
-    if os.geteuid() == 0 and owner.st_uid != 0:  # root creating it for the service's user
-        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _open_postgresql(args: dict[str, Any], deadline: float | None) -> Any:
