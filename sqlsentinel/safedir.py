@@ -253,3 +253,22 @@ def _create_for_owner(folder: Dir, name: str) -> None:
             os.fchown(fd, *folder.owner)
     finally:
         os.close(fd)
+
+
+def only_ours(path: Path) -> bool:
+    """True when nobody but the current user and root can change what `path` names: every
+    existing folder on its real path is theirs and writable by nobody else (a sticky folder
+    such as /tmp is fine: no one else may rename or remove what is ours there)."""
+    real = Path(os.path.realpath(path))
+    for folder in [*reversed(real.parents), real]:
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            return True  # what is missing, the current user will create
+        except OSError:
+            return False
+        if st.st_uid not in (0, os.geteuid()):
+            return False
+        if st.st_mode & 0o022 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
+            return False
+    return True

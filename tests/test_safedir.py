@@ -71,7 +71,7 @@ class Host:
     def snapshot(self) -> dict[str, tuple[int, int, int, bytes]]:
         """Owner, group, mode and bytes of everything in root's folder."""
         out = {}
-        for path in sorted(self.victim.rglob("*")) + [self.victim]:
+        for path in [*sorted(self.victim.rglob("*")), self.victim]:
             st = path.lstat()
             data = path.read_bytes() if path.is_file() else b""
             out[str(path)] = (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), data)
@@ -214,7 +214,7 @@ def test_a_link_swapped_in_after_the_check_is_caught_before_sqlite_writes(
     os.chown(host.state / "state.db", host.user.pw_uid, host.user.pw_gid)
     monkeypatch.setattr(safedir, "prepare_file", swapped)
     before = host.snapshot()
-    with pytest.raises(safedir.UnsafePath, match="SQLite reached .*root.db"):
+    with pytest.raises(safedir.UnsafePath, match=r"SQLite reached .*root\.db"):
         StateDB(f"sqlite:///{host.state}/state.db").ensure_schema()
     assert host.snapshot() == before
 
@@ -226,3 +226,12 @@ def test_a_third_users_entry_is_refused(host: Host) -> None:
     os.chown(host.state / "applied", 65534, 65534)  # nobody's, in the service user's folder
     with open_dir(host.state) as folder, pytest.raises(UnsafePath, match="belongs to uid 65534"):
         folder.child("applied")
+
+
+def test_roots_spec_cache_is_never_in_a_folder_another_user_owns(host: Host) -> None:
+    """The user could swap the cache's folder for a link between root's check and its write."""
+    cache = host.state / "cache" / "compiled"
+    run = host.cli("run", host.config, "--alert", "flag", env={"SQLSENTINEL_CACHE_DIR": str(cache)})
+    assert run.rc == 0, run
+    assert "ignoring the spec cache" in run.stderr
+    assert not (host.state / "cache").exists()
