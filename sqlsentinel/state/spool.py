@@ -55,7 +55,11 @@ class Spool:
         name = f"{rec.finished_at.strftime('%Y%m%dT%H%M%S%f')}-{rec.run_id}.json"
         with self._folder(rec.alert, create=True) as folder:
             folder.write(name, json.dumps(to_jsonable(data)).encode(), 0o600, give=True)
-        return self.root / self._key(rec.alert) / name
+        return self.folder(rec.alert) / name
+
+    def folder(self, alert: str) -> Path:
+        """The folder of `alert`'s saved results."""
+        return self.root / self._key(alert)
 
     def keep(self, rec: RunRecord) -> str:
         """Save `rec`, and say where; or, when it cannot be saved, that it is lost, with it."""
