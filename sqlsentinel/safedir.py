@@ -69,10 +69,13 @@ class Dir:
     def child(self, name: str, *, create: bool = False, mode: int = 0o700) -> Dir:
         """The subfolder `name` (created with `mode` if missing and `create`); in a guarded
         folder it must be a real folder owned by root or the folder's owner."""
+        flags = _DIR | (os.O_NOFOLLOW if self.guarded else 0)
         try:
-            fd = self._open_child(name, create, mode)
+            fd = os.open(name, flags, dir_fd=self.fd)
         except FileNotFoundError:
-            raise
+            if not create:
+                raise
+            fd = self._make(name, mode, flags)
         except OSError as exc:
             raise self._failure(name, exc) from None
         sub = Dir(fd, self.path / name, self.owner)
@@ -83,18 +86,17 @@ class Dir:
             raise
         return sub
 
-    def _open_child(self, name: str, create: bool, mode: int) -> int:
-        flags = _DIR | (os.O_NOFOLLOW if self.guarded else 0)
+    def _make(self, name: str, mode: int, flags: int) -> int:
         try:
-            return os.open(name, flags, dir_fd=self.fd)
-        except FileNotFoundError:
-            if not create:
-                raise
-        try:
-            os.mkdir(name, mode, dir_fd=self.fd)
-        except FileExistsError:  # another process was first
-            return os.open(name, flags, dir_fd=self.fd)
-        fd = os.open(name, flags, dir_fd=self.fd)
+            try:
+                os.mkdir(name, mode, dir_fd=self.fd)
+            except FileExistsError:  # another process was first
+                return os.open(name, flags, dir_fd=self.fd)
+            fd = os.open(name, flags, dir_fd=self.fd)
+        except OSError as exc:
+            raise StateDBError(
+                f"cannot create the folder {self.path / name}: {exc.strerror or exc}"
+            ) from None
         os.fchmod(fd, mode)  # not narrowed by the umask
         return fd
 
