@@ -46,6 +46,35 @@ def service_user() -> pwd.struct_passwd:
     return pwd.getpwnam(SERVICE_USER)
 
 
+MACHINE_FOLDERS = (Path("/var/lib/sqlsentinel"), Path("/etc/sqlsentinel"))
+MACHINE_UNIT_FOLDERS = (Path("/run/systemd/system"), Path("/etc/systemd/system"))
+
+
+def _machine_entries() -> set[str]:
+    """What the machine's own state, config and unit folders hold of SQL Sentinel's."""
+    found = {str(p) for f in MACHINE_FOLDERS if f.exists() for p in (f, *f.rglob("*"))}
+    return found | {str(p) for f in MACHINE_UNIT_FOLDERS for p in f.glob("sqlsentinel*")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def machine_folders_untouched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test keeps its state under its own temp folder: the run fails when the
+    machine's /var/lib/sqlsentinel, /etc/sqlsentinel or sqlsentinel-* units gained anything.
+    In-process code that falls back to the default state folder gets a temporary one."""
+    before = _machine_entries()
+    saved = os.environ.get("STATE_DIRECTORY")
+    os.environ["STATE_DIRECTORY"] = str(tmp_path_factory.mktemp("default-state"))
+    yield
+    if saved is None:
+        del os.environ["STATE_DIRECTORY"]
+    else:
+        os.environ["STATE_DIRECTORY"] = saved
+    gained = sorted(_machine_entries() - before)
+    if gained:
+        shown = "\n  ".join(gained[:20])
+        pytest.fail(f"tests wrote {len(gained)} entries into the machine's folders:\n  {shown}")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test by the real servers it needs, so `-m 'not postgres'` selects honestly."""
     for item in items:
