@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -48,12 +49,33 @@ def service_user() -> pwd.struct_passwd:
 
 MACHINE_FOLDERS = (Path("/var/lib/sqlsentinel"), Path("/etc/sqlsentinel"))
 MACHINE_UNIT_FOLDERS = (Path("/run/systemd/system"), Path("/etc/systemd/system"))
+_SESSION_TEMP = re.compile(rb"/pytest-of-[^/\s\"]+/pytest-\d+/")
 
 
-def _machine_entries() -> set[str]:
+def _machine_entries() -> set[Path]:
     """What the machine's own state, config and unit folders hold of SQL Sentinel's."""
-    found = {str(p) for f in MACHINE_FOLDERS if f.exists() for p in (f, *f.rglob("*"))}
-    return found | {str(p) for f in MACHINE_UNIT_FOLDERS for p in f.glob("sqlsentinel*")}
+    found = {p for f in MACHINE_FOLDERS if f.exists() for p in (f, *f.rglob("*"))}
+    return found | {p for f in MACHINE_UNIT_FOLDERS for p in f.glob("sqlsentinel*")}
+
+
+def _other_sessions(gained: set[Path], ours: bytes) -> set[Path]:
+    """The gained entries that name only other pytest sessions' temp folders (another
+    checkout's tests on the same machine): files, and folders holding only such files."""
+
+    def foreign(path: Path) -> bool:
+        try:
+            found = set(_SESSION_TEMP.findall(path.read_bytes()[:1_000_000]))
+        except OSError:
+            return False
+        return bool(found) and ours not in found
+
+    files = {p for p in gained if p.is_file()}
+    theirs = {p for p in files if foreign(p)}
+    for folder in gained - files:
+        below = {f for f in files if folder in f.parents}
+        if below and below <= theirs:
+            theirs.add(folder)
+    return theirs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,10 +91,14 @@ def machine_folders_untouched(tmp_path_factory: pytest.TempPathFactory) -> Itera
         del os.environ["STATE_DIRECTORY"]
     else:
         os.environ["STATE_DIRECTORY"] = saved
-    gained = sorted(_machine_entries() - before)
-    if gained:
-        shown = "\n  ".join(gained[:20])
-        pytest.fail(f"tests wrote {len(gained)} entries into the machine's folders:\n  {shown}")
+    gained = _machine_entries() - before
+    base = f"{tmp_path_factory.getbasetemp()}/".encode()
+    found = _SESSION_TEMP.search(base)
+    ours = found.group() if found else base
+    wrote = sorted(map(str, gained - _other_sessions(gained, ours)))
+    if wrote:
+        shown = "\n  ".join(wrote[:20])
+        pytest.fail(f"tests wrote {len(wrote)} entries into the machine's folders:\n  {shown}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
