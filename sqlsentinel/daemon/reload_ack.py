@@ -52,7 +52,7 @@ def ack_path(pid: int, environ: Mapping[str, str]) -> Path:
 
 
 def private_folder(folder: Path, *, create: bool) -> None:
-    """Make sure `folder` is the current user's alone (0700, created so when `create`);
+    """Make sure `folder` is the current user's to write alone (created 0700 when `create`);
     NotPrivate when someone else owns it, may write it, or could swap it."""
     if create:
         folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def private_folder(folder: Path, *, create: bool) -> None:
             folder.mkdir(mode=0o700)
     st = os.lstat(folder)
     mine = stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
-    if not mine or st.st_mode & 0o077 or not only_ours(folder):
+    if not mine or st.st_mode & 0o022 or not only_ours(folder):
         raise NotPrivate(
             f"{folder} is not private to uid {os.geteuid()} (owner uid {st.st_uid}, mode "
             f"{stat.S_IMODE(st.st_mode):04o}): the reload acknowledgement is never kept there"
