@@ -66,6 +66,10 @@ class LocalBackend:
         """The scheduler's next instant of every alert."""
         return self.scheduler.next_runs()
 
+    def cannot_record(self) -> str | None:
+        """Why runs cannot be recorded, from the latest checks' exit codes (None: no sign)."""
+        return self.runner.cannot_record()
+
     def running(self) -> list[str]:
         """Alerts being checked now."""
         return self.runner.busy()

@@ -30,6 +30,7 @@ from sqlsentinel.state.schema import (
 )
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for the lock when the caller gives no deadline
+WAL_SWITCH_S = 5.0  # how long a new connection waits to switch a new database to WAL
 _PG_SCHEMA_LOCK = 0x5351_4C53  # advisory lock key for schema changes
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # UTC, as SQLAlchemy stored it in earlier releases
 _SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")  # SQLite's own files beside the database
@@ -100,8 +101,9 @@ def _from_sqlite(value: Any) -> datetime | None:
 class StateDB:
     """An open state database: one connection per process, used one transaction at a time."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, lock_wait: float | None = None) -> None:
         self.url = url
+        self.lock_wait = WAL_SWITCH_S if lock_wait is None else lock_wait
         try:
             self._url = parse_url(url)
         except UrlError as exc:
@@ -148,6 +150,13 @@ class StateDB:
                 conn.rollback()
                 raise
             conn.commit()
+
+    def close(self) -> None:
+        """Close the connection (a later use opens a new one)."""
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -206,7 +215,9 @@ class StateDB:
     def _connection(self, *, create: bool, deadline: float | None) -> Any:
         if self._conn is None:
             if self.is_sqlite:
-                self._conn = _open_sqlite(self._url.database or "", self.sqlite_path, create)
+                self._conn = _open_sqlite(
+                    self._url.database or "", self.sqlite_path, create, self.lock_wait
+                )
             else:
                 self._conn = _open_postgresql(self._url.psycopg_args(), deadline)
         return self._conn
@@ -234,7 +245,7 @@ def _sqlite_wait(conn: Any, deadline: float | None) -> None:
     conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
 
 
-def _open_sqlite(database: str, path: Path | None, create: bool) -> Any:
+def _open_sqlite(database: str, path: Path | None, create: bool, lock_wait: float) -> Any:
     """Connect; a file is opened `mode=rw`, so reading never creates one. Root never opens
     one through a link in a folder another user controls (sqlsentinel/safedir.py)."""
     import sqlite3
@@ -254,9 +265,29 @@ def _open_sqlite(database: str, path: Path | None, create: bool) -> Any:
     if expected is not None:
         _same_file(conn, path, expected)
     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+        _to_wal(conn, path, lock_wait)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _to_wal(conn: Any, path: Path | None, lock_wait: float) -> None:
+    """Switch a new database to WAL, waiting at most `lock_wait` s for the lock it needs: a
+    file that was truncated or replaced under a process that still has it open would hold
+    it back for as long as that process lives."""
+    conn.execute(f"PRAGMA busy_timeout = {int(lock_wait * 1000)}")
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+    except Exception as exc:
+        conn.close()
+        empty = path is not None and path.exists() and path.stat().st_size == 0
+        if not empty:
+            raise
+        raise StateDBError(
+            f"state database {path} is empty (0 bytes) while another process has it open: it "
+            "was truncated or replaced; restore it, or remove it (with its -wal and -shm) and "
+            f"restart the daemon ({_reason(exc)})"
+        ) from None
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
 
 def _same_file(conn: Any, path: Path | None, expected: str) -> None:
