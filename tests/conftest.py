@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import tempfile
@@ -49,7 +48,6 @@ def service_user() -> pwd.struct_passwd:
 
 MACHINE_FOLDERS = (Path("/var/lib/sqlsentinel"), Path("/etc/sqlsentinel"))
 MACHINE_UNIT_FOLDERS = (Path("/run/systemd/system"), Path("/etc/systemd/system"))
-_SESSION_TEMP = re.compile(rb"/pytest-of-[^/\s\"]+/pytest-\d+/")
 
 
 def _machine_entries() -> set[Path]:
@@ -59,15 +57,15 @@ def _machine_entries() -> set[Path]:
 
 
 def _other_sessions(gained: set[Path], ours: bytes) -> set[Path]:
-    """The gained entries that name only other pytest sessions' temp folders (another
-    checkout's tests on the same machine): files, and folders holding only such files."""
+    """The gained entries that other processes on a shared machine wrote: files naming a
+    temporary folder (`/tmp/…`) but not this session's, and folders holding only such files."""
 
     def foreign(path: Path) -> bool:
         try:
-            found = set(_SESSION_TEMP.findall(path.read_bytes()[:1_000_000]))
+            data = path.read_bytes()[:1_000_000]
         except OSError:
             return False
-        return bool(found) and ours not in found
+        return b"/tmp/" in data and ours not in data
 
     files = {p for p in gained if p.is_file()}
     theirs = {p for p in files if foreign(p)}
@@ -92,9 +90,7 @@ def machine_folders_untouched(tmp_path_factory: pytest.TempPathFactory) -> Itera
     else:
         os.environ["STATE_DIRECTORY"] = saved
     gained = _machine_entries() - before
-    base = f"{tmp_path_factory.getbasetemp()}/".encode()
-    found = _SESSION_TEMP.search(base)
-    ours = found.group() if found else base
+    ours = f"{tmp_path_factory.getbasetemp()}/".encode()
     wrote = sorted(map(str, gained - _other_sessions(gained, ours)))
     if wrote:
         shown = "\n  ".join(wrote[:20])

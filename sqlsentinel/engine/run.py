@@ -17,13 +17,14 @@ from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.record import OutboxEntry, RunTransaction, open_run, recorded
+from sqlsentinel.state.record import OutboxEntry, open_run, recorded
 
 if TYPE_CHECKING:
     from sqlsentinel.engine.heartbeat import Signal
     from sqlsentinel.state.spool import Spool
 
 log = logging.getLogger("sqlsentinel.run")
+MIN_DELIVERY_S = 1.0  # no further claim with less delivery time than this left
 
 
 @dataclass(frozen=True)
@@ -138,15 +139,8 @@ def run_alert(
         hung=result.hung,
         instances=instances,
     )
-    if claimed:
-        from sqlsentinel.notify.dispatch import deliver_claimed
-
-        deadline = budget.delivery_deadline
-        summary.notifications = deliver_claimed(alert, settings, db, claimed, deadline)
-    if alert.notify:
-        from sqlsentinel.state.outbox import undelivered
-
-        summary.undelivered = undelivered(db, alert.name, datetime.now(UTC))
+    if claimed or alert.notify:
+        summary.notifications, summary.undelivered = _deliver(alert, settings, db, claimed, budget)
     if alert.heartbeat_url:
         _heartbeat(alert, "fail" if summary.check_failed else "success", budget)
     _log(summary, record, prev)
@@ -199,11 +193,48 @@ def _record(
     return tx.previous, t, claimed, instances
 
 
-def _claim(tx: RunTransaction, alert: AlertSpec, budget: RunBudget) -> list[dict[str, Any]]:
-    """Claim what is due for the rest of the run's delivery budget; a per-row alert's
-    grouped messages in order (each carries other instances: none makes another stale)."""
-    lease = lease_seconds(budget.delivery_deadline - time.monotonic())
-    return tx.claim_pending(datetime.now(UTC), lease, in_order=bool(alert.key))
+def _deliver(
+    alert: AlertSpec, settings: Settings, db: StateDB, claimed: list[dict[str, Any]],
+    budget: RunBudget,
+) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """Deliver what the run claimed, then what became free for its targets meanwhile (queued
+    behind its own deliveries by runs that started while it delivered), each row once.
+
+    Returns the attempts' results and how many notifications are left that no live run
+    holds or will send (outbox.free_pending): with this run's failures, its exit 5.
+    """
+    from sqlsentinel.state.outbox import free_pending
+
+    sent: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    while True:
+        if claimed:
+            from sqlsentinel.notify.dispatch import deliver_claimed
+
+            sent += deliver_claimed(alert, settings, db, claimed, budget.delivery_deadline)
+            seen |= {r["event_id"] for r in claimed}
+        if not alert.notify:
+            return sent, 0
+        free = [e for e in free_pending(db, alert.name, datetime.now(UTC)) if e not in seen]
+        if not free or budget.delivery_deadline - time.monotonic() < MIN_DELIVERY_S:
+            return sent, len(free)
+        claimed = _claim_more(db, alert, budget, frozenset(seen))
+        if not claimed:  # another run took them meanwhile
+            now = datetime.now(UTC)
+            return sent, len([e for e in free_pending(db, alert.name, now) if e not in seen])
+
+
+def _claim_more(
+    db: StateDB, alert: AlertSpec, budget: RunBudget, seen: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Claim what is free for the rest of the run's delivery budget, but for targets with a
+    notification this run attempted already; a per-row alert's grouped messages in order."""
+    from sqlsentinel.state.outbox import claim_in
+
+    with db.write(budget.delivery_deadline) as tx:
+        lease = lease_seconds(budget.delivery_deadline - time.monotonic())
+        now = datetime.now(UTC)
+        return claim_in(tx, alert.name, now, lease, in_order=bool(alert.key), skip=seen)
 
 
 def record_broken(

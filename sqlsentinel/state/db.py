@@ -253,9 +253,14 @@ def _open_sqlite(database: str, path: Path | None, create: bool, lock_wait: floa
 
     expected = None
     if path is not None and os.geteuid() == 0:
-        from sqlsentinel.safedir import prepare_file
+        from sqlsentinel.safedir import UnsafePath, prepare_file
 
-        expected = prepare_file(path, create=create, siblings=_SQLITE_SIBLINGS)
+        try:
+            expected = prepare_file(path, create=create, siblings=_SQLITE_SIBLINGS)
+        except UnsafePath:
+            raise
+        except StateDBError as exc:  # its folder cannot be opened or created
+            raise StateDBError(f"state database {path}: {exc}") from None
     elif path is not None and create and not path.exists():
         _create_private(path)
     target = f"file:{quote(str(path))}?mode=rw" if path is not None else database
