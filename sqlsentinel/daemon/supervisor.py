@@ -332,8 +332,8 @@ class Supervisor:
         """Is a config applied, and can runs record their results? (GET /ready)
 
         The state database is asked on a new connection, as a run would open it (the
-        daemon's own may still see a file that was replaced or truncated since), and the
-        latest checks' exit codes count too."""
+        daemon's own may still see a file that was replaced or truncated since), for a
+        schema that runs can use, and the latest checks' exit codes count too."""
         if self.applied is None:
             return False, "no config applied"
         if self.db is None:
@@ -348,8 +348,8 @@ class Supervisor:
             return False, str(exc)
         finally:
             probe.close()
-        if version != SCHEMA_VERSION:
-            return False, f"the state database has schema v{version}, not v{SCHEMA_VERSION}"
+        if version > SCHEMA_VERSION:  # a missing or older schema, runs create or upgrade
+            return False, f"the state database has schema v{version}, newer than v{SCHEMA_VERSION}"
         return True, self.line
 
     def metrics(self) -> str:
