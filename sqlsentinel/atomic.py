@@ -1,10 +1,19 @@
-"""Atomic file writes: a reader sees the old content or the new one, never half of it."""
+"""Atomic file writes: a reader sees the old content or the new one, never half of it.
+
+Each file is written to a new temporary name (`O_EXCL | O_NOFOLLOW`) relative to its
+folder's descriptor, given its mode and owner through its own descriptor, then renamed
+over the old name, which replaces a link rather than following it. So a write never
+lands anywhere but in that folder, whoever may change the folder meanwhile.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def atomic_write(
@@ -29,38 +38,38 @@ def atomic_write_many(
     is given to each file before it appears. On failure the temporary files are
     removed and the OSError propagates.
     """
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        write_at(fd, files, mode, sync=sync, owner=owner)
+    finally:
+        os.close(fd)
+
+
+def write_at(
+    folder_fd: int,
+    files: Mapping[str, bytes],
+    mode: int = 0o600,
+    *,
+    sync: bool = False,
+    owner: tuple[int, int] | None = None,
+) -> None:
+    """`atomic_write_many` in the folder open as `folder_fd`."""
     temps: dict[str, str] = {}
     try:
         for name, data in files.items():
-            fd, temps[name] = _mkstemp(folder, f".{name}.")
+            temps[name] = tmp = f".{name}.{os.urandom(4).hex()}.tmp"
+            fd = os.open(tmp, _TEMP, 0o600, dir_fd=folder_fd)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.chmod(temps[name], mode)
-            if owner is not None:
-                os.chown(temps[name], *owner)
+                os.fchmod(fd, mode)
+                if owner is not None:
+                    os.fchown(fd, *owner)
         if sync:
             os.sync()
         for name, tmp in temps.items():
-            os.replace(tmp, folder / name)
+            os.rename(tmp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
     except OSError:
         for tmp in temps.values():
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder_fd)
         raise
-
-
-def folder_owner(folder: Path) -> tuple[int, int] | None:
-    """The (uid, gid) that root should give new files in `folder`: its owner's, when that
-    is someone else (a service user's state directory); None otherwise."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        st = folder.stat()
-    except OSError:
-        return None
-    return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
-
-
-def _mkstemp(folder: Path, prefix: str) -> tuple[int, str]:
-    import tempfile  # with shutil, random, bz2, lzma: only when something is written
-
-    return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")

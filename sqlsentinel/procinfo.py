@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 
-def _start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat: the process start, in clock ticks after boot."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -26,7 +26,7 @@ def launched_at() -> datetime:
     The start is counted in clock ticks after boot (CLOCK_BOOTTIME), so its age is the
     boot clock now minus the start: exact to a tick, unlike /proc/stat's whole-second btime.
     """
-    ticks = _start_ticks(os.getpid())
+    ticks = start_ticks(os.getpid())
     if ticks is None:
         return datetime.now(UTC)
     age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
@@ -36,14 +36,14 @@ def launched_at() -> datetime:
 @cache
 def holder_id() -> str:
     """`host:pid:start` naming this process uniquely (pid reuse changes `start`)."""
-    return f"{os.uname().nodename}:{os.getpid()}:{_start_ticks(os.getpid()) or 0}"
+    return f"{os.uname().nodename}:{os.getpid()}:{start_ticks(os.getpid()) or 0}"
 
 
 def holder_gone(holder: str) -> bool:
     """True when `holder` was a process on this host that no longer runs."""
     try:
         host, pid, start = holder.rsplit(":", 2)
-        alive = _start_ticks(int(pid)) == int(start)
+        alive = start_ticks(int(pid)) == int(start)
     except ValueError:
         return False
     return host == os.uname().nodename and not alive  # another host: only its lease can tell

@@ -11,7 +11,8 @@ A value is secret by what it *is*, wherever it turns up:
 
 `redact(text, secrets)` applies all of that; every delivery row, log line, `--dry-run`
 preview, CLI table, JSON output and error message goes through it. `redact_url` describes
-a notification URL for display, hiding everything that may carry a token.
+a notification URL for display, hiding everything that may carry a token; `hide_path`
+keeps only `scheme://host[:port]` of a URL whose whole path is its secret (a heartbeat's).
 """
 
 from __future__ import annotations
@@ -159,6 +160,31 @@ def redact_url(url: str, *, slack: bool = False) -> str:
     netloc = f"{REDACTED}@{host}" if userinfo else host
     qs = "&".join(f"{quote_plus(k)}={REDACTED}" for k, _ in query)
     return urlunsplit((scheme, netloc, path, qs, REDACTED if fragment else ""))
+
+
+def hide_path(url: str) -> str:
+    """`scheme://host[:port]/…redacted`: a URL whose path and query are all secret (a
+    dead-man's switch URL: `/<uuid>`, `/<ping-key>/<slug>`), without its userinfo."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return REDACTED
+    secret = parts.path.strip("/") or parts.query or parts.fragment
+    return urlunsplit((parts.scheme, host, f"/{REDACTED}" if secret else parts.path, "", ""))
+
+
+def path_secrets(url: str) -> list[str]:
+    """Every part of `url` that `hide_path` hides, as it may appear in an error message:
+    the URL, its path and query, each path segment and each query value."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    segments = [s for s in parts.path.split("/") if s]
+    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    userinfo = parts.netloc.rpartition("@")[0]
+    return [url, parts.path, parts.query, userinfo, *segments, *values, parts.fragment]
 
 
 def url_secrets(url: str, *, slack: bool = False) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -16,18 +17,84 @@ from support import Cli, free_port
 
 PG_BIN = Path(os.environ.get("SQLSENTINEL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "sqlsentinel-test"  # the unprivileged OS user PostgreSQL runs as when we are root
+SERVICE_USER = "sqlsentinel-svc"  # plays the service user that owns a packaged state folder
+
+
+def _ensure_user(name: str) -> None:
+    """Create system user `name` (no home, no shell) unless it exists."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
 
 
 def _as_pg_user(cmd: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return cmd
-    if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode != 0:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
-            check=True,
-            capture_output=True,
-        )
+    _ensure_user(PG_USER)
     return ["runuser", "-u", PG_USER, "--", *cmd]
+
+
+@pytest.fixture(scope="session")
+def service_user() -> pwd.struct_passwd:
+    """A real unprivileged user, for tests of what root does in a folder it owns."""
+    if os.geteuid() != 0:
+        pytest.fail("this test acts as root for another user; CI runs the suite as root")
+    _ensure_user(SERVICE_USER)
+    return pwd.getpwnam(SERVICE_USER)
+
+
+MACHINE_FOLDERS = (Path("/var/lib/sqlsentinel"), Path("/etc/sqlsentinel"))
+MACHINE_UNIT_FOLDERS = (Path("/run/systemd/system"), Path("/etc/systemd/system"))
+
+
+def _machine_entries() -> set[Path]:
+    """What the machine's own state, config and unit folders hold of SQL Sentinel's."""
+    found = {p for f in MACHINE_FOLDERS if f.exists() for p in (f, *f.rglob("*"))}
+    return found | {p for f in MACHINE_UNIT_FOLDERS for p in f.glob("sqlsentinel*")}
+
+
+def _other_sessions(gained: set[Path], ours: bytes) -> set[Path]:
+    """The gained entries that other processes on a shared machine wrote: files naming a
+    temporary folder (`/tmp/…`) but not this session's, and folders holding only such files."""
+
+    def foreign(path: Path) -> bool:
+        try:
+            data = path.read_bytes()[:1_000_000]
+        except OSError:
+            return False
+        return b"/tmp/" in data and ours not in data
+
+    files = {p for p in gained if p.is_file()}
+    theirs = {p for p in files if foreign(p)}
+    for folder in gained - files:
+        below = {f for f in files if folder in f.parents}
+        if below and below <= theirs:
+            theirs.add(folder)
+    return theirs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def machine_folders_untouched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test keeps its state under its own temp folder: the run fails when the
+    machine's /var/lib/sqlsentinel, /etc/sqlsentinel or sqlsentinel-* units gained anything.
+    In-process code that falls back to the default state folder gets a temporary one."""
+    before = _machine_entries()
+    saved = os.environ.get("STATE_DIRECTORY")
+    os.environ["STATE_DIRECTORY"] = str(tmp_path_factory.mktemp("default-state"))
+    yield
+    if saved is None:
+        del os.environ["STATE_DIRECTORY"]
+    else:
+        os.environ["STATE_DIRECTORY"] = saved
+    gained = _machine_entries() - before
+    ours = f"{tmp_path_factory.getbasetemp()}/".encode()
+    wrote = sorted(map(str, gained - _other_sessions(gained, ours)))
+    if wrote:
+        shown = "\n  ".join(wrote[:20])
+        pytest.fail(f"tests wrote {len(wrote)} entries into the machine's folders:\n  {shown}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,10 +10,13 @@ the first error) and never copied.
 Layout: `<state dir>/applied/<16 hex digits of the config path's SHA-256>/` holding
 `config.yaml`, `timetable.json` and `applied.json`, written in that order: the metadata
 names the copy (its SHA-256) and the timetable names the copy it belongs to, so a reader
-never takes one file's version for another's. The folder is private (0700, files 0600)
-and, when root writes it, belongs to the owner of the state directory: the user the
-services run as can read it, nobody else can. The SHA-256 comes from `sqlsentinel.digest`
-(no OpenSSL): every tick checks its copy.
+never takes one file's version for another's. The folder is private (0700, files 0600).
+When root applies a config in a state directory another user owns (the service user's, on
+a packaged host), the copy is root's, readable by that user's group (0750, files 0640): the
+services read it, and nobody but root can replace the config root itself falls back to.
+Root reads such a copy only when root wrote it, and never through a link
+(sqlsentinel/safedir.py). The SHA-256 comes from `sqlsentinel.digest` (no OpenSSL): every
+tick checks its copy.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.config.fallbacks import Fallbacks
+from sqlsentinel.config.read import MAX_CONFIG_BYTES
 from sqlsentinel.digest import sha256 as digest
-from sqlsentinel.errors import ConfigError, Problem
+from sqlsentinel.errors import ConfigError, Problem, StateDBError
+from sqlsentinel.safedir import Dir, open_dir
 
 if TYPE_CHECKING:
     from sqlsentinel.applied.timetable import Timetable
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
 SNAPSHOT = "config.yaml"
 META = "applied.json"
 TIMETABLE = "timetable.json"
+MAX_META_BYTES = 1024 * 1024
+MAX_TIMETABLE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,17 +123,22 @@ class AppliedStore:
         return cls(state_dir / "applied" / key)
 
     def meta(self) -> AppliedMeta | None:
-        """The recorded metadata, or None when nothing was recorded (or it is unreadable)."""
+        """The recorded metadata, or None when nothing was recorded (or it is unreadable, or
+        not root's where root must have written it)."""
         try:
-            return _meta_from_json(json.loads((self.folder / META).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
+            with open_dir(self.folder) as folder:
+                text = folder.read(META, MAX_META_BYTES, root_only=True)
+            return _meta_from_json(json.loads(text))
+        except (OSError, StateDBError, ValueError, KeyError, TypeError):
             return None
 
     def read(self, config: str) -> tuple[bytes, Fallbacks]:
-        """The applied bytes and fallbacks; ConfigError naming `config` when there are none."""
+        """The applied bytes and fallbacks; ConfigError naming `config` when there are none
+        (StateDBError when the copy is not one root may trust)."""
         meta = self.meta()
         try:
-            data = (self.folder / SNAPSHOT).read_bytes()
+            with open_dir(self.folder) as folder:
+                data: bytes | None = folder.read(SNAPSHOT, MAX_CONFIG_BYTES, root_only=True)
         except OSError as exc:
             data, reason = None, exc.strerror or str(exc)
         else:
@@ -139,8 +151,9 @@ class AppliedStore:
     def snapshot(self) -> bytes | None:
         """The applied copy's bytes as stored (unchecked), None when there is none."""
         try:
-            return (self.folder / SNAPSHOT).read_bytes()
-        except OSError:
+            with open_dir(self.folder) as folder:
+                return folder.read(SNAPSHOT, MAX_CONFIG_BYTES, root_only=True)
+        except (OSError, StateDBError):
             return None
 
     def timetable(self, meta: AppliedMeta | None) -> Timetable | None:
@@ -151,8 +164,10 @@ class AppliedStore:
         if meta is None or meta.sha256 is None:
             return None
         try:
-            table = Timetable.from_bytes((self.folder / TIMETABLE).read_bytes())
-        except (OSError, ValueError, KeyError, TypeError):
+            with open_dir(self.folder) as folder:
+                data = folder.read(TIMETABLE, MAX_TIMETABLE_BYTES, root_only=True)
+            table = Timetable.from_bytes(data)
+        except (OSError, StateDBError, ValueError, KeyError, TypeError):
             return None
         return table if table.sha256 == meta.sha256 else None
 
@@ -165,21 +180,16 @@ class AppliedStore:
         timetable: Timetable | None = None,
     ) -> AppliedMeta:
         """Record `data` as applied (it validated): the copy, its timetable, then its metadata."""
-        from sqlsentinel.atomic import atomic_write
-
         meta = AppliedMeta(os.path.abspath(source), digest(data), now, fallbacks, None)
-        owner = self._prepare()
-        atomic_write(self.folder / SNAPSHOT, data, 0o600, owner)
+        self._write({SNAPSHOT: data})
         if timetable is not None:
-            atomic_write(self.folder / TIMETABLE, timetable.to_bytes(), 0o600, owner)
-        self._write_meta(meta, owner)
+            self._write({TIMETABLE: timetable.to_bytes()})
+        self._write_meta(meta)
         return meta
 
     def save_timetable(self, timetable: Timetable) -> None:
         """Write the timetable of the copy applied before (`Timetable.sha256` names it)."""
-        from sqlsentinel.atomic import atomic_write
-
-        atomic_write(self.folder / TIMETABLE, timetable.to_bytes(), 0o600, self._prepare())
+        self._write({TIMETABLE: timetable.to_bytes()})
 
     def reject(
         self, data: bytes | None, source: str, problems: list[Problem], now: datetime
@@ -193,23 +203,37 @@ class AppliedStore:
         sha = digest(data) if data is not None else ""
         rejected = Rejection(sha, since.astimezone(UTC), error, len(problems))
         meta = AppliedMeta(old.source, old.sha256, old.applied_at, old.fallbacks, rejected)
-        self._write_meta(meta, self._prepare())
+        self._write_meta(meta)
 
-    def _prepare(self) -> tuple[int, int] | None:
-        """Create the folders (private); the owner to give files, when root writes them."""
-        from sqlsentinel.atomic import folder_owner
+    def _write(self, files: dict[str, bytes]) -> None:
+        """Write files of the copy, creating its folders: private to the current user, or
+        root's, readable by the owner's group, in a state directory another user owns."""
+        try:
+            with open_dir(self.folder.parent.parent, create=True) as state:
+                guarded = state.guarded
+                mode = 0o750 if guarded else 0o700
+                with (
+                    _child(state, "applied", mode) as applied,
+                    _child(applied, self.folder.name, mode) as own,
+                ):
+                    for name, data in files.items():
+                        own.write(name, data, 0o640 if guarded else 0o600)
+        except OSError as exc:
+            raise StateDBError(
+                f"cannot write the applied copy in {self.folder}: {exc.strerror or exc}"
+            ) from None
 
-        state_dir = self.folder.parent.parent
-        state_dir.mkdir(parents=True, exist_ok=True)
-        owner = folder_owner(state_dir)
-        for folder in (self.folder.parent, self.folder):
-            folder.mkdir(mode=0o700, exist_ok=True)
-            if owner is not None:
-                os.chown(folder, *owner)
-        return owner
-
-    def _write_meta(self, meta: AppliedMeta, owner: tuple[int, int] | None) -> None:
-        from sqlsentinel.atomic import atomic_write  # writers only: reading stays light
-
+    def _write_meta(self, meta: AppliedMeta) -> None:
         text = json.dumps(_meta_to_json(meta), indent=1, sort_keys=True)
-        atomic_write(self.folder / META, text.encode(), 0o600, owner)
+        self._write({META: text.encode()})
+
+
+def _child(folder: Dir, name: str, mode: int) -> Dir:
+    """Subfolder `name`, made root's where root writes in another user's state directory."""
+    sub = folder.child(name, create=True, mode=mode)
+    try:
+        sub.take(mode)
+    except BaseException:
+        sub.close()
+        raise
+    return sub

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlsentinel.core.spec import AlertSpec, Settings
     from sqlsentinel.engine.run import RunSummary
     from sqlsentinel.state.db import StateDB
+    from sqlsentinel.state.spool import Spool
 
 
 def timer_instant(environ: Mapping[str, str]) -> datetime | None:
@@ -143,18 +144,19 @@ def run(
     if handed is not None:  # the launch is known to a clock tick (10 ms): never before it
         launched = max(launched, handed)
     trigger = Trigger(triggered_by.upper(), handed, launched, timer_offset(os.environ))
-    spool = _spool()
+    spool = _spool(db, config)
     summaries = [run_alert(a, settings, db, trigger, spool) for a in specs]
     summaries += [record_broken(n, e, settings, db, trigger) for n, e in broken.items()]
     _report(summaries, bool(broken), as_json)
 
 
-def _spool() -> Path | None:
+def _spool(db: StateDB, config: str) -> Spool | None:
     """Where a result that cannot be recorded is kept (None: no state folder to keep it in)."""
     from sqlsentinel.state.location import spool_dir
+    from sqlsentinel.state.spool import Spool
 
     try:
-        return spool_dir(os.environ)
+        return Spool(spool_dir(os.environ), db.identity, os.path.abspath(config))
     except StateDBError:
         return None
 

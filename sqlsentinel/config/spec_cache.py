@@ -8,7 +8,8 @@ file, so its cost does not grow with the number of alerts.
 What a run executes comes from here, so nothing here is taken on trust: the cache
 lives only in a private folder (never a shared one such as /tmp: with no usable
 location there is no cache and every run loads the file), a folder or file that is
-not the current user's or that others may write is ignored, and every file carries
+not the current user's or that others may write, or one that others could swap (a folder
+on its way that is not ours or root's), or a link, is ignored, and every file carries
 a MAC (keyed BLAKE2b, `sqlsentinel.digest`: no OpenSSL on a tick) under a per-user key
 (`key`, mode 0600) over its content, its name and its entry's name, so a planted or
 moved file is never taken for ours. Anything that does not check out means a full load,
@@ -39,6 +40,7 @@ from sqlsentinel.core.spec import (
     settings_to_json,
 )
 from sqlsentinel.digest import digest, mac, same
+from sqlsentinel.safedir import only_ours
 
 FORMAT = b"spec-cache-2"
 log = logging.getLogger("sqlsentinel.config")
@@ -60,9 +62,10 @@ def cache_root(environ: Mapping[str, str]) -> Path | None:
 
 
 def trusted(path: Path, *, folder: bool) -> bool:
-    """`path` is the current user's folder (or regular file) and no one else may write it."""
+    """`path` is the current user's folder (or regular file, not a link) and no one else may
+    write it."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except OSError:
         return False
     kind = stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode)
@@ -75,6 +78,9 @@ class SpecCache:
     def __init__(self, config_path: str, data: bytes, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.root = cache_root(environ)
+        if self.root is not None and not only_ours(self.root):
+            log.warning("ignoring the spec cache %s: others may change its folders", self.root)
+            self.root = None
         real = os.path.realpath(config_path).encode()
         self.group = (self.root or Path()) / digest(real)[:20]
         self.key = digest(FORMAT, __version__.encode(), real, data)[:40]

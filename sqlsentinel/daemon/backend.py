@@ -49,6 +49,10 @@ class Backend(Protocol):
     def next_runs(self, now: datetime) -> dict[str, datetime | None]:
         """Each alert's next planned run."""
 
+    def cannot_record(self) -> str | None:
+        """Why the checks cannot record their results, as far as the backend sees
+        (None: no sign of it)."""
+
     def running(self) -> list[str]:
         """Alerts whose check the daemon is running now."""
 

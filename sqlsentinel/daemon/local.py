@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -13,6 +15,8 @@ from sqlsentinel.daemon.runner import CheckRunner
 from sqlsentinel.daemon.scheduler import Scheduler
 
 STOP_GRACE_S = 8.0  # wait this long for running checks on SIGTERM (`docker stop` gives 10 s)
+CLOCK_STEP_S = 1.0  # wall minus monotonic moving by more than this: the wall clock was set
+log = logging.getLogger("sqlsentinel.daemon")
 
 
 class LocalBackend:
@@ -28,6 +32,7 @@ class LocalBackend:
         self.runner = CheckRunner(
             lambda alert: list(self.jobs[alert].command), max_running, environ
         )
+        self._offset: float | None = None  # wall clock minus monotonic clock, seconds
 
     def _command(self, alert: str) -> list[str]:
         return list(self.jobs[alert].command)
@@ -42,15 +47,28 @@ class LocalBackend:
 
     def step(self, now: datetime) -> tuple[datetime | None, int]:
         """Start the checks due at `now`; reap finished ones."""
+        self._follow_clock(now)
         finished = self.runner.reap()
         due = self.scheduler.due(now)
         for tick in due:
             self.runner.submit(tick)
         return self.scheduler.wake_at(), len(due) + finished
 
+    def _follow_clock(self, now: datetime) -> None:
+        """Re-plan when the wall clock was set (it moved against the monotonic clock)."""
+        offset = now.timestamp() - time.monotonic()
+        if self._offset is not None and abs(offset - self._offset) > CLOCK_STEP_S:
+            log.warning("the clock was set %+.0fs: next runs planned again", offset - self._offset)
+            self.scheduler.clock_changed(now)
+        self._offset = offset
+
     def next_runs(self, now: datetime) -> dict[str, datetime | None]:
         """The scheduler's next instant of every alert."""
         return self.scheduler.next_runs()
+
+    def cannot_record(self) -> str | None:
+        """Why runs cannot be recorded, from the latest checks' exit codes (None: no sign)."""
+        return self.runner.cannot_record()
 
     def running(self) -> list[str]:
         """Alerts being checked now."""

@@ -3,39 +3,19 @@
 A state database that is locked or unreachable must never stall the scheduling loop
 (its watchdog would kill the daemon): a thread writes the latest heartbeat and next
 runs handed to it, and a failed write is logged once and retried with the next beat.
-When root creates a SQLite state database in a service user's folder, the file is
-given to that user (SQLite then gives its -wal/-shm files the same owner).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import datetime
-from pathlib import Path
 
-from sqlsentinel.atomic import folder_owner
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.state.daemon_state import Heartbeat, record_heartbeat, record_next_runs
 from sqlsentinel.state.db import StateDB
 
 log = logging.getLogger("sqlsentinel.daemon")
-
-
-def give_to_folder_owner(path: Path | None) -> None:
-    """When root made a SQLite file (and its -wal/-shm) in someone's folder, give them it."""
-    if path is None:
-        return
-    owner = folder_owner(path.parent)
-    if owner is None:
-        return
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            if p.stat().st_uid == 0:
-                os.chown(p, *owner)
-        except OSError:
-            continue
 
 
 class StateRecorder:
@@ -90,7 +70,6 @@ class StateRecorder:
         try:
             if not self._ready:
                 self.db.ensure_schema()
-                give_to_folder_owner(self.db.sqlite_path)
                 self._ready = True
             record_heartbeat(self.db, beat)
             if runs is not None:

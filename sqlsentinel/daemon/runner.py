@@ -24,6 +24,8 @@ from sqlsentinel.daemon.scheduler import Tick
 log = logging.getLogger("sqlsentinel.daemon")
 Submitted = Literal["started", "queued", "skipped"]
 KILL_AFTER_S = 2.0  # after SIGTERM, before SIGKILL
+RECENT = 3  # checks whose exit codes tell whether runs can be recorded
+STATE_DB_EXIT = 4  # `run`'s exit code when the result could not be recorded
 
 
 @dataclass
@@ -47,6 +49,7 @@ class CheckRunner:
         self.environ = dict(environ)
         self._running: dict[str, _Check] = {}
         self._waiting: deque[Tick] = deque()
+        self.recent_exits: deque[int] = deque(maxlen=RECENT)  # the latest checks', oldest first
 
     def busy(self) -> list[str]:
         """Alerts whose check is running."""
@@ -68,6 +71,15 @@ class CheckRunner:
         self._start(tick)
         return "started"
 
+    def cannot_record(self) -> str | None:
+        """Why runs cannot be recorded, when each of the latest RECENT checks exited 4."""
+        if len(self.recent_exits) == RECENT and set(self.recent_exits) == {STATE_DB_EXIT}:
+            return (
+                f"the last {RECENT} checks could not record their results (exit "
+                f"{STATE_DB_EXIT}): see their errors in the log"
+            )
+        return None
+
     def forget(self, keep: set[str]) -> None:
         """Drop waiting ticks of alerts that left the config."""
         self._waiting = deque(t for t in self._waiting if t.job in keep)
@@ -81,6 +93,7 @@ class CheckRunner:
                 continue
             del self._running[name]
             finished += 1
+            self.recent_exits.append(code)
             log.info(
                 "check finished alert=%r exit=%d seconds=%.1f",
                 name,

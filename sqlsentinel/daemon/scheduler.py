@@ -4,7 +4,9 @@ It knows each job's `next_after(t)` and nothing else (no SQL, no notifier, no cl
 A tick whose instant has passed fires once, however late (after a suspend, several
 missed instants of one job give one tick); across restarts a `persistent` job whose
 recorded next run passed while the daemon was down fires once at start, like a timer
-with `Persistent=true`.
+with `Persistent=true`. When the wall clock is set back (an NTP step, a restored VM),
+`clock_changed` moves each next instant back to the first one after the new time, as
+systemd re-arms calendar timers when the clock changes; set forward, what passed fires.
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ class Scheduler:
             self._catch_up.discard(name)
             self._next[name] = self._jobs[name].next_after(max(now, at))
         return sorted(ticks, key=lambda t: (t.scheduled, t.job))
+
+    def clock_changed(self, now: datetime) -> None:
+        """The wall clock jumped: no job waits past its first instant after `now` (a job
+        whose next instant is already earlier, the clock having moved forward, keeps it)."""
+        for name, at in self._next.items():
+            first = self._jobs[name].next_after(now)
+            if at is None or (first is not None and first < at):
+                self._next[name] = first
 
     def wake_at(self) -> datetime | None:
         """The earliest next instant of any job."""

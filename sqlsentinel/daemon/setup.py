@@ -17,7 +17,7 @@ from sqlsentinel.daemon.local import LocalBackend
 from sqlsentinel.daemon.reload_ack import ReloadAck, ack_path
 from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.supervisor import DaemonSettings, Supervisor
-from sqlsentinel.errors import UsageError
+from sqlsentinel.errors import StateDBError
 from sqlsentinel.state.location import state_dir
 
 log = logging.getLogger("sqlsentinel.daemon")
@@ -124,8 +124,14 @@ def build(options: DaemonOptions, environ: Mapping[str, str]) -> Supervisor:
     settings = DaemonSettings(
         options.config, options.state_db, options.fallbacks, options.watch, environ
     )
+    return Supervisor(settings, store, backend, notifier, _ack(environ))
+
+
+def _ack(environ: Mapping[str, str]) -> ReloadAck | None:
+    """The reload acknowledgement, or None (SIGHUP still reloads) where there is no private
+    folder to keep it in."""
     try:
-        ack = ReloadAck(ack_path(os.getpid(), environ))
-    except OSError as exc:
-        raise UsageError(f"cannot write the reload acknowledgement: {exc}") from None
-    return Supervisor(settings, store, backend, notifier, ack)
+        return ReloadAck(ack_path(os.getpid(), environ))
+    except (OSError, StateDBError) as exc:
+        log.warning("`sqlsentinel reload` cannot reach this daemon (SIGHUP still reloads): %s", exc)
+        return None

@@ -32,16 +32,18 @@ from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.stale_watch import StaleWatch
 from sqlsentinel.daemon.watch import POLL_S, FileWatch
 from sqlsentinel.digest import sha256
-from sqlsentinel.errors import ConfigError, Problem, SentinelError, SystemdError
+from sqlsentinel.errors import ConfigError, Problem, SentinelError, StateDBError, SystemdError
 from sqlsentinel.state.daemon_state import Heartbeat, read_daemon_status
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.location import resolve_state_url
+from sqlsentinel.state.schema import SCHEMA_VERSION
 
 log = logging.getLogger("sqlsentinel.daemon")
 HEARTBEAT_S = 30.0  # state database heartbeat
 MAX_SLEEP_S = 5.0  # the loop runs at least this often (so /health can tell it is alive)
 STALL_S = 3 * MAX_SLEEP_S  # /health fails when the loop has not run for this long
 RETRY_S = 30.0  # retry an apply that systemctl refused
+READY_WAIT_S = 1.0  # /ready waits this long for a lock the state database's probe needs
 
 
 @dataclass
@@ -146,7 +148,7 @@ class Supervisor:
         except ConfigError as exc:
             self._rejected(exc)
             return ReloadResult.REJECTED
-        except SystemdError as exc:
+        except (SystemdError, StateDBError) as exc:  # systemctl, or the applied copy's folder
             self.failure = str(exc)
             self._retry_at = time.monotonic() + RETRY_S
             log.error("cannot apply the config (retrying in %gs): %s", RETRY_S, exc)
@@ -335,15 +337,27 @@ class Supervisor:
         return True, self.line
 
     def ready(self) -> tuple[bool, str]:
-        """Is a config applied and does the state database answer? (GET /ready)"""
+        """Is a config applied, and can runs record their results? (GET /ready)
+
+        The state database is asked on a new connection, as a run would open it (the
+        daemon's own may still see a file that was replaced or truncated since), for a
+        schema that runs can use, and the latest checks' exit codes count too."""
         if self.applied is None:
             return False, "no config applied"
         if self.db is None:
             return False, "no state database"
+        why = self.backend.cannot_record()
+        if why is not None:
+            return False, why
+        probe = StateDB(self.db.url, lock_wait=READY_WAIT_S)
         try:
-            self.db.schema_version()
+            version = probe.schema_version()
         except SentinelError as exc:
             return False, str(exc)
+        finally:
+            probe.close()
+        if version > SCHEMA_VERSION:  # a missing or older schema, runs create or upgrade
+            return False, f"the state database has schema v{version}, newer than v{SCHEMA_VERSION}"
         return True, self.line
 
     def metrics(self) -> str:

@@ -40,6 +40,11 @@ class SystemdBackend:
         """When each timer elapses next (the same enumerator the timers were built from)."""
         return {j.name: j.next_after(now) for j in self.jobs}
 
+    def cannot_record(self) -> str | None:
+        """The services' exit codes are systemd's: no sign here (the state database probe
+        of /ready speaks for them)."""
+        return None
+
     def running(self) -> list[str]:
         """The daemon runs no checks itself."""
         return []

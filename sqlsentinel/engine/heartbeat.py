@@ -4,8 +4,9 @@ compatibles) that the alert ran, so a host that is down entirely is noticed from
 After each run the URL itself is requested (`<url>/fail` when the check failed), and
 `<url>/start` before the query with `heartbeat_start`. One GET, by the channels' HTTP
 attempt (`notify.http.http_send`: proxies, no redirects, a total deadline), of at most
-HEARTBEAT_TIMEOUT_S and never past the run's end. A failure is logged (the URL redacted:
-its path is the check's secret) and changes nothing else about the run.
+HEARTBEAT_TIMEOUT_S and never past the run's end. A failure is logged (only the URL's
+`scheme://host[:port]`: every path segment and the query may be the check's secret) and
+changes nothing else about the run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlsentinel.core.delivery import DeliveryOutcome
 from sqlsentinel.core.spec import AlertSpec
-from sqlsentinel.redaction import redact, redact_url, url_secrets
+from sqlsentinel.redaction import hide_path, path_secrets, redact
 
 HEARTBEAT_TIMEOUT_S = 5.0  # one request, in total
 MIN_TIME_S = 0.2  # no request starts with less time than this left in the run
@@ -59,6 +60,6 @@ def _failed(alert: AlertSpec, signal: Signal, url: str, detail: str) -> None:
         "heartbeat failed alert=%r signal=%s url=%s error=%s",
         alert.name,
         signal,
-        redact_url(url),
-        redact(detail, url_secrets(url)),
+        hide_path(url),
+        redact(detail, path_secrets(url)),
     )

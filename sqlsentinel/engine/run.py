@@ -7,7 +7,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import RunBudget, lease_seconds
@@ -18,14 +17,15 @@ from sqlsentinel.core.run import Clock, RunRecord, utc_now
 from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.errors import StateDBError
-from sqlsentinel.state import spool
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.record import OutboxEntry, open_run, recorded
 
 if TYPE_CHECKING:
     from sqlsentinel.engine.heartbeat import Signal
+    from sqlsentinel.state.spool import Spool
 
 log = logging.getLogger("sqlsentinel.run")
+MIN_DELIVERY_S = 1.0  # no further claim with less delivery time than this left
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def run_alert(
     settings: Settings,
     db: StateDB,
     trigger: Trigger,
-    spool_root: Path | None,
+    spool: Spool | None,
     clock: Clock = utc_now,
 ) -> RunSummary:
     """Run `alert` once and record it; deliver what is due (and what earlier runs could not).
@@ -132,18 +132,15 @@ def run_alert(
     record, result = observe(alert, trigger, budget, clock=clock)
     try:
         db.ensure_schema(budget.delivery_deadline)
-        for path, waiting in spool.waiting(spool_root, alert.name) if spool_root else ():
-            if not recorded(db, waiting.run_id):
-                _record(alert, settings, db, waiting, budget, spooled=True, clock=clock)
-            path.unlink(missing_ok=True)
+        if spool is not None:
+            _record_spooled(alert, settings, db, spool, budget, clock)
         prev, t, claimed, instances = _record(
             alert, settings, db, record, budget, spooled=False, clock=clock
         )
     except StateDBError as exc:
-        if spool_root is None:
+        if spool is None:
             raise
-        kept = spool.save(spool_root, record)
-        raise StateDBError(f"{exc}; the result of this run is kept in {kept}") from None
+        raise StateDBError(f"{exc}; {spool.keep(record)}") from None
     summary = RunSummary(
         alert=alert.name,
         run_id=record.run_id,
@@ -157,19 +154,25 @@ def run_alert(
         hung=result.hung,
         instances=instances,
     )
-    if claimed:
-        from sqlsentinel.notify.dispatch import deliver_claimed
-
-        deadline = budget.delivery_deadline
-        summary.notifications = deliver_claimed(alert, settings, db, claimed, deadline, clock)
-    if alert.notify:
-        from sqlsentinel.state.outbox import undelivered
-
-        summary.undelivered = undelivered(db, alert.name, clock())
+    if claimed or alert.notify:
+        summary.notifications, summary.undelivered = _deliver(
+            alert, settings, db, claimed, budget, clock
+        )
     if alert.heartbeat_url:
         _heartbeat(alert, "fail" if summary.check_failed else "success", budget)
     _log(summary, record, prev)
     return summary
+
+
+def _record_spooled(
+    alert: AlertSpec, settings: Settings, db: StateDB, spool: Spool, budget: RunBudget,
+    clock: Clock,
+) -> None:  # fmt: skip
+    """Record the results earlier runs of `alert` kept in the spool, oldest first."""
+    for name, waiting in spool.waiting(alert.name):
+        if not recorded(db, waiting.run_id):
+            _record(alert, settings, db, waiting, budget, spooled=True, clock=clock)
+        spool.remove(alert.name, name)
 
 
 def _heartbeat(alert: AlertSpec, signal: Signal, budget: RunBudget) -> None:
@@ -205,6 +208,53 @@ def _record(
         in_order = bool(alert.key)  # grouped messages carry different instances: none is stale
         claimed = tx.claim_pending(clock(), lease, in_order=in_order) if alert.notify else []
     return tx.previous, t, claimed, instances
+
+
+def _deliver(
+    alert: AlertSpec,
+    settings: Settings,
+    db: StateDB,
+    claimed: list[Claim],
+    budget: RunBudget,
+    clock: Clock,
+) -> tuple[list[NotificationResult], int]:
+    """Deliver what the run claimed, then what became free for its targets meanwhile (queued
+    behind its own deliveries by runs that started while it delivered), each row once.
+
+    Returns the attempts' results and how many notifications are left that no live run
+    holds or will send (outbox.free_pending): with this run's failures, its exit 5.
+    """
+    from sqlsentinel.state.outbox import free_pending
+
+    sent: list[NotificationResult] = []
+    seen: set[str] = set()
+    while True:
+        if claimed:
+            from sqlsentinel.notify.dispatch import deliver_claimed
+
+            deadline = budget.delivery_deadline
+            sent += deliver_claimed(alert, settings, db, claimed, deadline, clock)
+            seen |= {c.event_id for c in claimed}
+        if not alert.notify:
+            return sent, 0
+        free = [e for e in free_pending(db, alert.name, clock()) if e not in seen]
+        if not free or budget.delivery_deadline - time.monotonic() < MIN_DELIVERY_S:
+            return sent, len(free)
+        claimed = _claim_more(db, alert, budget, frozenset(seen), clock)
+        if not claimed:  # another run took them meanwhile
+            return sent, len([e for e in free_pending(db, alert.name, clock()) if e not in seen])
+
+
+def _claim_more(
+    db: StateDB, alert: AlertSpec, budget: RunBudget, seen: frozenset[str], clock: Clock
+) -> list[Claim]:
+    """Claim what is free for the rest of the run's delivery budget, but for targets with a
+    notification this run attempted already; a per-row alert's grouped messages in order."""
+    from sqlsentinel.state.outbox import claim_in
+
+    with db.write(budget.delivery_deadline) as tx:
+        lease = lease_seconds(budget.delivery_deadline - time.monotonic())
+        return claim_in(tx, alert.name, clock(), lease, in_order=bool(alert.key), skip=seen)
 
 
 def record_broken(

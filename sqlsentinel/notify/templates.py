@@ -31,6 +31,7 @@ from jinja2.sandbox import (
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.event import AlertEvent
 from sqlsentinel.errors import SentinelError
+from sqlsentinel.notify import template_budget as budget
 from sqlsentinel.notify.values import show
 
 if TYPE_CHECKING:
@@ -65,10 +66,13 @@ MAX_REPEAT = 100_000  # items or characters `*` may make of a string or a list
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, where `**` and `*` cannot make values that use up the CPU or
-    memory (intercepted, so they are not folded at compile time either)."""
+    """The immutable sandbox within a render budget (notify/template_budget.py): operators,
+    calls, filters, loops and `~` cannot make values or take time that use up the CPU or
+    memory (operators intercepted, so they are not folded at compile time either)."""
 
-    intercepted_binops = frozenset({"**", "*"})
+    intercepted_binops = frozenset({"**", "*", "+", "%"})
+    paced = staticmethod(budget.paced)  # `environment.paced`, wrapped around every loop
+    sized = staticmethod(budget.sized)  # `environment.sized`, around every `~`
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """`left <operator> right`, refused when the result would be too large."""
@@ -76,7 +80,32 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             raise SecurityError(f"{operator} result over {MAX_POWER_BITS} bits")
         if operator == "*" and _repeat_size(left, right) > MAX_REPEAT:
             raise SecurityError(f"a repeated value over {MAX_REPEAT:,} items")
-        return super().call_binop(context, operator, left, right)
+        if operator == "%" and isinstance(left, str):
+            budget.check_percent(left, right)
+        return budget.sized(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """A call, counted against the render budget and refused when it would make a value
+        over it."""
+        budget.step()
+        budget.check_call(__obj, args, kwargs)
+        return budget.sized(super().call(__context, __obj, *args, **kwargs))
+
+    def call_test(self, name: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        """A test (`select('in', …)` calls one per item), counted against the budget."""
+        budget.step()
+        return super().call_test(name, value, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """`str.format` in the sandbox, with its widths within the render budget."""
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        budget.check_format(value.__self__)
+        return wrapper
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        return budget.pace_loops(super()._parse(source, name, filename))
 
 
 def _too_big_power(base: Any, exponent: Any) -> bool:
@@ -115,6 +144,8 @@ def _env(kind: str) -> jinja2.Environment:
         undefined=jinja2.ChainableUndefined,
     )
     env.filters["show"] = show
+    env.filters = budget.bounded_filters(env.filters)
+    env.tests = budget.counted(env.tests)  # type: ignore[assignment,arg-type]
     return env
 
 
@@ -135,6 +166,9 @@ def check_template(text: str) -> str | None:
     # find_all goes outside in; `a.b.c` is refused where the reader meets it first: at `b`
     refusals = [(n.lineno, -i, *_refused(n)) for i, n in enumerate(found)]
     line, _, name, call = min((r for r in refusals if r[2] or r[3]), default=(0, 0, "", ""))
+    over = budget.static_problem(tree)
+    if over is not None and (not (name or call) or over[0] < line):
+        return f"template line {over[0]}: {over[1]}"
     if call:
         return f"template line {line}: calling .{call}() is not allowed: templates change nothing"
     if name:
@@ -222,10 +256,23 @@ def _render(kind: str, override: str | None, default: str, event: Notification) 
             template = _compile(kind, override)
         else:
             template = _env(kind).get_template(prefix + default)
-        return template.render(variables).strip()
+        return _within_budget(template, variables).strip()
     except Exception as exc:  # a user template can fail in any way (e.g. 1/0)
         where = "custom template" if override else f"template {prefix}{default}"
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _within_budget(template: jinja2.Template, variables: dict[str, Any]) -> str:
+    """The rendered text, within the render budget (time, steps, output size)."""
+    out: list[str] = []
+    size = 0
+    with budget.rendering():
+        for piece in template.generate(variables):
+            size += len(piece)
+            if size > budget.MAX_SIZE:
+                raise budget.BudgetError(f"an output over {budget.MAX_SIZE:,} characters")
+            out.append(piece)
+    return "".join(out)
 
 
 def render_email(

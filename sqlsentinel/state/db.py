@@ -30,8 +30,10 @@ from sqlsentinel.state.schema import (
 )
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for the lock when the caller gives no deadline
+WAL_SWITCH_S = 5.0  # how long a new connection waits to switch a new database to WAL
 _PG_SCHEMA_LOCK = 0x5351_4C53  # advisory lock key for schema changes
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # UTC, as SQLAlchemy stored it in earlier releases
+_SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")  # SQLite's own files beside the database
 
 
 class Tx:
@@ -99,8 +101,9 @@ def _from_sqlite(value: Any) -> datetime | None:
 class StateDB:
     """An open state database: one connection per process, used one transaction at a time."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, lock_wait: float | None = None) -> None:
         self.url = url
+        self.lock_wait = WAL_SWITCH_S if lock_wait is None else lock_wait
         try:
             self._url = parse_url(url)
         except UrlError as exc:
@@ -115,6 +118,14 @@ class StateDB:
         self._conn: Any = None
         self._lock = threading.RLock()
         self._schema_current = False  # ensure_schema checked it once in this process
+
+    @property
+    def identity(self) -> str:
+        """Which database this is, without its password: a SQLite file's real path, or the URL
+        redacted."""
+        if self.sqlite_path is not None:
+            return f"sqlite:///{os.path.realpath(self.sqlite_path)}"
+        return redact(self.url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -139,6 +150,13 @@ class StateDB:
                 conn.rollback()
                 raise
             conn.commit()
+
+    def close(self) -> None:
+        """Close the connection (a later use opens a new one)."""
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -197,7 +215,9 @@ class StateDB:
     def _connection(self, *, create: bool, deadline: float | None) -> Any:
         if self._conn is None:
             if self.is_sqlite:
-                self._conn = _open_sqlite(self._url.database or "", self.sqlite_path, create)
+                self._conn = _open_sqlite(
+                    self._url.database or "", self.sqlite_path, create, self.lock_wait
+                )
             else:
                 self._conn = _open_postgresql(self._url.psycopg_args(), deadline)
         return self._conn
@@ -225,36 +245,76 @@ def _sqlite_wait(conn: Any, deadline: float | None) -> None:
     conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
 
 
-def _open_sqlite(database: str, path: Path | None, create: bool) -> Any:
-    """Connect; a file is opened `mode=rw`, so reading never creates one."""
+def _open_sqlite(database: str, path: Path | None, create: bool, lock_wait: float) -> Any:
+    """Connect; a file is opened `mode=rw`, so reading never creates one. Root never opens
+    one through a link in a folder another user controls (sqlsentinel/safedir.py)."""
     import sqlite3
     from urllib.parse import quote
 
-    if path is not None and create and not path.exists():
+    expected = None
+    if path is not None and os.geteuid() == 0:
+        from sqlsentinel.safedir import UnsafePath, prepare_file
+
+        try:
+            expected = prepare_file(path, create=create, siblings=_SQLITE_SIBLINGS)
+        except UnsafePath:
+            raise
+        except StateDBError as exc:  # its folder cannot be opened or created
+            raise StateDBError(f"state database {path}: {exc}") from None
+    elif path is not None and create and not path.exists():
         _create_private(path)
     target = f"file:{quote(str(path))}?mode=rw" if path is not None else database
     conn = sqlite3.connect(
         target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False, uri=True
     )
+    if expected is not None:
+        _same_file(conn, path, expected)
     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+        _to_wal(conn, path, lock_wait)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
 
+def _to_wal(conn: Any, path: Path | None, lock_wait: float) -> None:
+    """Switch a new database to WAL, waiting at most `lock_wait` s for the lock it needs: a
+    file that was truncated or replaced under a process that still has it open would hold
+    it back for as long as that process lives."""
+    conn.execute(f"PRAGMA busy_timeout = {int(lock_wait * 1000)}")
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+    except Exception as exc:
+        conn.close()
+        empty = path is not None and path.exists() and path.stat().st_size == 0
+        if not empty:
+            raise
+        raise StateDBError(
+            f"state database {path} is empty (0 bytes) while another process has it open: it "
+            "was truncated or replaced; restore it, or remove it (with its -wal and -shm) and "
+            f"restart the daemon ({_reason(exc)})"
+        ) from None
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+
+def _same_file(conn: Any, path: Path | None, expected: str) -> None:
+    """Before any statement: SQLite resolved no link on the way to `expected`."""
+    opened = conn.execute("PRAGMA database_list").fetchone()[2]
+    if opened != expected:
+        conn.close()
+        from sqlsentinel.safedir import UnsafePath
+
+        raise UnsafePath(f"refusing {path}: SQLite reached {opened} (a link was swapped in)")
+
+
 def _create_private(path: Path) -> None:
-    """Create the SQLite file 0600 (in 0700 folders we create), owned like its folder."""
+    """Create the SQLite file 0600 (in 0700 folders we create)."""
     missing = [p for p in reversed(path.parents) if not p.exists()]
     for folder in missing:
         folder.mkdir(mode=0o700, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         return
     os.close(fd)
-    owner = path.parent.stat()
-    if os.geteuid() == 0 and owner.st_uid != 0:  # root creating it for the service's user
-        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _open_postgresql(args: dict[str, Any], deadline: float | None) -> Any:

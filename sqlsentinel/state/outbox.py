@@ -39,11 +39,13 @@ def claim_in(
     *,
     holder: str | None = None,
     in_order: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Claim]:
     """Claim the newest free pending notification of each of `alert`'s targets (`in_order`:
     all of them, oldest first, superseding none).
 
-    `holder` names the claiming process (default: this one).
+    `holder` names the claiming process (default: this one); a target whose queue holds one
+    of `skip` (what the claiming run attempted already) is left alone.
     """
     holder = holder or holder_id()
     rows = tx.all(
@@ -55,6 +57,8 @@ def claim_in(
         queues.setdefault((row["channel"], row["target_index"], row["target"]), []).append(row)
     claimed = []
     for queue in queues.values():
+        if skip.intersection(r["event_id"] for r in queue):
+            continue
         if not _take(tx, queue, now, holder, every=in_order):
             continue  # an earlier notification to this target is being delivered elsewhere
         taken = queue if in_order else queue[-1:]
@@ -154,25 +158,42 @@ def finish_notification(
             tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(event_id),))
 
 
-def undelivered(db: StateDB, alert: str, now: datetime) -> int:
-    """Pending notifications of `alert` that nobody is delivering right now."""
+def free_pending(db: StateDB, alert: str, now: datetime) -> list[str]:
+    """The pending notifications of `alert` that no live run holds or will send: neither it
+    nor an earlier one to its target is held by a live run (that run takes the rest of its
+    target's queue next). What a run's exit 5 stands for, besides its own failed attempts.
+
+    Whether a row is held and whether it is still pending are read together, so one that
+    another run finishes meanwhile is never counted: on SQLite both are columns of one
+    snapshot; on PostgreSQL the hold is a session lock, so this takes it (never waiting),
+    reads the status while holding it, and lets it go.
+    """
     with db.read() as tx:
         rows = tx.all(
-            "SELECT event_id, claimed_by, claimed_until FROM notifications "
-            "WHERE alert = ? AND status = ?",
+            "SELECT event_id, channel, target_index, target, claimed_by, claimed_until "
+            "FROM notifications WHERE alert = ? AND status = ? "
+            "ORDER BY created_at, event_id",
             (alert, PENDING),
         )
+        queues: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+        for row in rows:
+            queues.setdefault((row["channel"], row["target_index"], row["target"]), []).append(row)
         if tx.dialect == "postgresql":
-            return sum(not _in_flight_pg(tx, r["event_id"]) for r in rows)
-    return sum(not _held_elsewhere(r, now, holder_id()) for r in rows)
+            return [e for q in queues.values() for e in _free_queue_pg(tx, q)]
+    me = holder_id()
+    held = [q for q in queues.values() if any(_held_elsewhere(r, now, me) for r in q)]
+    return [r["event_id"] for q in queues.values() if q not in held for r in q]
 
 
-def _in_flight_pg(tx: Tx, event_id: str) -> bool:
-    """Whether another session holds the row's advisory lock (this session's locks count too)."""
-    return bool(
-        tx.scalar(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND ((classid::bigint << 32) | objid::bigint) = ?",
-            (_lock_key(event_id),),
-        )
-    )
+def _free_queue_pg(tx: Tx, queue: list[dict[str, Any]]) -> list[str]:
+    """The rows of one target's queue still pending, or none when a live run holds one."""
+    keys = []
+    try:
+        for row in queue:
+            if not tx.scalar("SELECT pg_try_advisory_lock(?)", (_lock_key(row["event_id"]),)):
+                return []  # another run is delivering to this target
+            keys.append(_lock_key(row["event_id"]))
+        return [r["event_id"] for r in queue if _still_pending(tx, r)]
+    finally:
+        for key in keys:
+            tx.execute("SELECT pg_advisory_unlock(?)", (key,))

@@ -43,6 +43,7 @@ def sentinel(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
         "PYTHONPATH": str(ROOT),
         "SQLSENTINEL_CACHE_DIR": str(home / "cache"),
         "XDG_STATE_HOME": str(home / "state"),
+        "STATE_DIRECTORY": str(home / "state"),  # root's default is the machine's folder
     }
     return subprocess.run(
         [sys.executable, "-m", "sqlsentinel", *args],

@@ -96,3 +96,18 @@ def test_reloading_keeps_unchanged_jobs_and_replans_changed_ones() -> None:
     assert s.next_runs() == {"a": utc(2026, 1, 2, 11), "b": utc(2026, 1, 1, 12, 30)}
     s.set_jobs([], t1)
     assert s.wake_at() is None and s.due(utc(2027, 1, 1)) == []
+
+
+def test_a_clock_set_back_replans_the_next_instants_and_one_set_forward_keeps_them() -> None:
+    start = utc(2027, 1, 1, 10, 0, 30)
+    s = Scheduler()
+    s.set_jobs([job("a", "* * * * *"), job("h", "0 * * * *")], start)
+    assert [t.job for t in s.due(utc(2027, 1, 1, 10, 1))] == ["a"]
+    back = utc(2027, 1, 1, 9, 31, 55)  # NTP set the clock back half an hour
+    s.clock_changed(back)
+    assert s.next_runs() == {"a": utc(2027, 1, 1, 9, 32), "h": utc(2027, 1, 1, 10)}
+    assert [t.scheduled for t in s.due(utc(2027, 1, 1, 9, 32))] == [utc(2027, 1, 1, 9, 32)]
+    forward = utc(2027, 1, 1, 11, 2, 55)
+    s.clock_changed(forward)  # what passed stays due: it fires once, like a timer's elapse
+    assert s.next_runs() == {"a": utc(2027, 1, 1, 9, 33), "h": utc(2027, 1, 1, 10)}
+    assert [t.job for t in s.due(forward)] == ["a", "h"]

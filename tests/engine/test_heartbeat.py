@@ -68,6 +68,26 @@ def test_a_dead_or_refusing_service_never_fails_the_run(
     assert CHECK not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("path", "secrets"),
+    [
+        ("/c0ffee1234", ["c0ffee1234"]),  # short: no token by its shape
+        ("/p/cr0nK3y9x7/nightly", ["cr0nK3y9x7", "nightly"]),  # a ping key and a slug
+        ("/abcdefghijklmnopqrst", ["abcdefghijklmnopqrst"]),  # letters only
+        ("/ping?check=lettersonly&n=7", ["lettersonly", "ping"]),
+    ],
+)
+def test_every_path_segment_and_the_query_are_hidden_in_the_log(
+    cli: Cli, tmp_path: Path, path: str, secrets: list[str]
+) -> None:
+    port = free_port()  # nothing listens: the failure is logged
+    done = cli("run", write(tmp_path, f"http://u:pw@127.0.0.1:{port}{path}"), "--alert", "hb")
+    assert done.rc == 0, done.stderr
+    assert f"url=http://127.0.0.1:{port}/…redacted error=" in done.stderr
+    for secret in [*secrets, "pw"]:
+        assert secret not in done.stderr.replace("sqlsentinel", ""), secret
+
+
 def test_a_slow_service_is_cut_off(cli: Cli, tmp_path: Path, hook: HookServer) -> None:
     hook.default = Reply(delay=30)
     began = time.monotonic()

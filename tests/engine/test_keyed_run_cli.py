@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from notify.servers import HookServer
-from support import Cli, free_port
+from support import Cli
 
 from sqlsentinel.state.db import StateDB
 
@@ -243,10 +243,11 @@ def test_a_keyed_result_that_cannot_be_written_is_recorded_by_the_next_run(
     """The spool keeps the instances too; both runs' messages then go out, oldest first."""
     case = Case(cli, tmp_path, hook)
     case.late({1: 50, 2: 5})
-    gone = f"postgresql://x@127.0.0.1:{free_port()}/gone"
-    lost = cli("run", case.path, "--triggered-by", "CRON", "--state-db", gone)
+    (tmp_path / "held").write_text("")  # a file where the state database's folder must be
+    cli.env["SQLSENTINEL_STATE_DB"] = f"sqlite:///{tmp_path / 'held' / 'state.db'}"
+    lost = cli("run", case.path, "--triggered-by", "CRON")
     assert lost.rc == 4 and "the result of this run is kept in" in lost.stderr, lost
-    cli.env["SQLSENTINEL_STATE_DB"] = f"sqlite:///{tmp_path / 'state.db'}"
+    (tmp_path / "held").unlink()  # the same state database can be created now
     case.late({1: 50, 2: 50})
     case.run()
     newest, spooled = json.loads(cli("history", case.path, "--json").stdout)

@@ -43,8 +43,8 @@ def _setup(tmp_path: Path, url: str, status: str = "ALERT", state: str = "state.
     return config
 
 
-def _table(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(tmp_path / "state.db") as db:
+def _table(tmp_path: Path, sql: str, state: str = "state.db") -> list[tuple[object, ...]]:
+    with sqlite3.connect(tmp_path / state) as db:
         return db.execute(sql).fetchall()
 
 
@@ -133,19 +133,20 @@ def test_a_busy_state_database_is_waited_for(tmp_path: Path, cli: Cli) -> None:
 def test_a_result_that_cannot_be_written_is_recorded_by_the_next_run(
     tmp_path: Path, cli: Cli, hook: HookServer
 ) -> None:
-    config = _setup(tmp_path, hook.url(), state=f"postgresql://x@127.0.0.1:{free_port()}/gone")
+    (tmp_path / "var").write_text("")  # a file where the state database's folder must be
+    config = _setup(tmp_path, hook.url(), state="var/state.db")
     lost = cli("run", config, "--alert", "orders", "--triggered-by", "CRON")
     assert lost.rc == 4, lost.stderr
     assert "the result of this run is kept in" in lost.stderr
-    _setup(tmp_path, hook.url(), status="OK")  # the state database is back; the data changed
-    back = cli("run", config, "--alert", "orders", "--state-db", "sqlite:///state.db")
+    (tmp_path / "var").unlink()  # the state database can be created now
+    _setup(tmp_path, hook.url(), status="OK", state="var/state.db")  # the data changed
+    back = cli("run", config, "--alert", "orders")
     assert back.rc == 0, back.stderr
-    rows = _table(
-        tmp_path, "SELECT outcome, triggered_by, spooled, transition FROM history ORDER BY id"
-    )
+    sql = "SELECT outcome, triggered_by, spooled, transition FROM history ORDER BY id"
+    rows = _table(tmp_path, sql, "var/state.db")
     assert rows == [("alert", "CRON", 1, "firing"), ("ok", "MANUAL", 0, "resolved")]
     assert [json.loads(r.body)["reason"] for r in hook.requests] == ["resolved"]
-    metrics = cli("metrics", "--state-db", "sqlite:///state.db").stdout
+    metrics = cli("metrics", "--state-db", "sqlite:///var/state.db").stdout
     assert 'sqlsentinel_runs_recorded_late{alert="orders",outcome="alert"} 1' in metrics
 
 

@@ -179,3 +179,58 @@ def test_templates_cannot_use_up_the_cpu_or_memory(source: str) -> None:
     assert render_slack(make_event(), "{{ 2 ** 64 }} {{ 'ab' * 3 }} {{ 3 * 4 }}") == (
         "18446744073709551616 ababab 12"
     )
+
+
+BUDGET_ATTACKS = [
+    ("{{ 'x'.ljust(999999999) }}", True),
+    ("{{ 'x'|center(999999999) }}", True),
+    ("{{ 'x'.zfill(999999999) }}", True),
+    ("{{ '%999999999s'|format(1) }}", True),
+    ("{{ '{:999999999}'.format(1) }}", True),
+    ("{{ '{:{}}'.format(1, 999999999) }}", True),
+    ("{{ 'a\\nb'|indent(999999999) }}", True),
+    ("{{ lipsum(1000000) }}", True),
+    ("{{ '%.999999999f' % 1.0 }}", True),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", True),
+    ("{% set x = 'ab' * 50000 %}" + "{% set x = x ~ x %}" * 40 + "{{ x|length }}", False),
+    ("{% for i in range(actual_value|int) %}{% for j in range(actual_value|int) %}{% endfor %}"
+     "{% endfor %}", False),
+    ("{{ (alert * 5000)|replace(alert[0], 'b' * 200) }}", False),
+    ("{{ range(100000)|select('in', range(100000)|list)|list|length }}", False),
+    ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+     False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("source", "static"), BUDGET_ATTACKS)
+def test_a_render_is_refused_within_its_budget(source: str, static: bool) -> None:
+    """Each made 1-2.9 GB strings or burned 10 s and more per attempt; now each is a
+    permanent template error within the render budget, using no memory to speak of, and
+    `validate` refuses what is over the budget whatever the data."""
+    import time
+    import tracemalloc
+
+    from sqlsentinel.notify.template_budget import RENDER_SECONDS
+
+    problem = check_template(source)
+    assert (problem is not None) == static, problem
+    if static:
+        assert (problem and "the render budget" in problem) or "at most" in str(problem)
+    event = make_event(actual_value=100000)
+    tracemalloc.start()
+    began = time.monotonic()
+    with pytest.raises(TemplateError, match="BudgetError"):
+        render_slack(event, source)
+    took = time.monotonic() - began
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert took < RENDER_SECONDS + 3 and peak < 64 * 2**20, (took, peak)
+
+
+def test_ordinary_templates_stay_within_the_budget() -> None:
+    source = (
+        "[{{ 'x'|center(9) }}|{{ '%5.1f'|format(2.25) }}|{{ lipsum(2)|length > 9 }}"
+        "|{% for k, v in context.items() %}{{ k }}{% endfor %}|{{ 'a' ~ 'b' }}"
+    )
+    assert check_template(source) is None
+    assert render_slack(make_event(), source) == "[    x    |  2.2|true|noteoldestraw|ab"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -83,7 +84,8 @@ def test_a_target_waits_while_an_earlier_notification_is_in_flight(
     # the resolved must not overtake the firing in flight: nothing for this target yet
     assert claim(db, T0 + timedelta(seconds=10)) == []
     assert statuses(db) == {firing: "pending", resolved: "pending"}
-    assert outbox.undelivered(db, "a", T0 + timedelta(seconds=10)) == 1  # the resolved only
+    # nor is it undelivered: the live holder takes the rest of its target's queue next
+    assert outbox.free_pending(db, "a", T0 + timedelta(seconds=10)) == []
 
 
 def test_a_claim_of_a_process_that_is_gone_is_taken_over_at_once(db: StateDB) -> None:
@@ -112,8 +114,11 @@ def test_postgresql_claims_die_with_their_session(pg_url: str) -> None:
     firing = queue(first, "firing", T0)
     assert claim(first, T0) == [firing]
     assert claim(second, T0, holder="other:1:1") == []  # first's session holds it
-    first._conn.close()  # the process died
-    assert claim(second, T0, holder="other:1:1") == [firing]
+    first._conn.close()  # the process died: the server ends its session a moment later
+    deadline = time.monotonic() + 10
+    while not (taken := claim(second, T0, holder="other:1:1")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert taken == [firing]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -143,3 +148,33 @@ def test_grouped_messages_wait_behind_one_in_flight(db: StateDB, live_holder: st
     second = queue(db, "resolved", T0 + timedelta(seconds=5))
     assert claim(db, T0 + timedelta(seconds=10), in_order=True) == []
     assert statuses(db) == {first: "pending", second: "pending"}
+
+
+def test_a_notification_another_run_finishes_meanwhile_is_never_undelivered(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run B lists the pending rows while run A is delivering one; A finishes it and lets go
+    before B looks at the hold. B must not call it undelivered (it exited 5, 1 in 140)."""
+    a, b = StateDB(pg_url), StateDB(pg_url)
+    a.ensure_schema()
+    event = queue(a, "firing", T0)
+    assert claim(a, T0) == [event]  # A holds it (its session lock) and delivers
+    listed = outbox.Tx.all
+
+    def list_then_a_finishes(tx: outbox.Tx, sql: str, params: object = ()) -> object:
+        rows = listed(tx, sql, params)  # type: ignore[arg-type]
+        if "status = 'pending'" in sql and tx is not None and not finished:
+            finished.append(True)
+            outbox.finish_notification(a, event, "delivered", None, T0)
+        return rows
+
+    finished: list[bool] = []
+    monkeypatch.setattr(outbox.Tx, "all", list_then_a_finishes)
+    assert outbox.free_pending(b, "a", T0) == []
+    assert finished == [True]
+    monkeypatch.undo()
+    assert statuses(b) == {event: "delivered"}
+    second = queue(a, "resolved", T0)  # one nobody holds is undelivered
+    assert outbox.free_pending(b, "a", T0) == [second]
+    assert claim(a, T0) == [second]  # one a live run holds is not
+    assert outbox.free_pending(b, "a", T0) == []

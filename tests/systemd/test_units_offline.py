@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import render_units
+from support import cli_env, render_units
 from systemd_harness import write_config
 
 from sqlsentinel.applied import unit_names
@@ -134,15 +134,19 @@ def test_passwords_never_reach_a_unit() -> None:
         render_units(_alert("a"), ["daily"], bad_env)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with this test's own state and cache folders (never the machine's)."""
     return subprocess.run(
-        [sys.executable, "-m", "sqlsentinel", *args], capture_output=True, text=True
+        [sys.executable, "-m", "sqlsentinel", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path),
     )
 
 
 def test_invalid_config_writes_nothing(tmp_path: Path) -> None:
     config = write_config(tmp_path, "- name: a\n  query: SELECT 1\n  schedule: '61 * * * *'\n")
-    done = _cli("install-units", str(config), "--user", "--unit-dir", str(tmp_path / "u"))
+    done = _cli(tmp_path, "install-units", str(config), "--user", "--unit-dir", str(tmp_path / "u"))
     assert done.returncode == 3
     assert not (tmp_path / "u").exists()
 
@@ -155,10 +159,10 @@ def test_dry_run_and_no_reload(tmp_path: Path) -> None:
     )
     unit_dir = tmp_path / "u"
     args = ("install-units", str(config), "--user", "--unit-dir", str(unit_dir), "--json")
-    dry = _cli(*args, "--dry-run")
+    dry = _cli(tmp_path, *args, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert '"action": "create"' in dry.stdout and not unit_dir.exists()
-    done = _cli(*args, "--no-reload")  # no systemctl at all: works without a manager
+    done = _cli(tmp_path, *args, "--no-reload")  # no systemctl at all: works without a manager
     assert done.returncode == 0, done.stderr
     base = unit_base("a")
     assert sorted(p.name for p in unit_dir.iterdir()) == [
@@ -179,7 +183,9 @@ def test_files_it_did_not_write_are_never_touched(tmp_path: Path) -> None:
     unit_dir.mkdir()
     foreign = unit_dir / f"{unit_base('a')}.timer"
     foreign.write_text("[Timer]\nOnCalendar=daily\n")
-    done = _cli("install-units", str(config), "--user", "--unit-dir", str(unit_dir), "--no-reload")
+    done = _cli(
+        tmp_path, "install-units", str(config), "--user", "--unit-dir", str(unit_dir), "--no-reload"
+    )
     assert done.returncode == 7
     assert "not written by sqlsentinel" in done.stderr
     assert foreign.read_text() == "[Timer]\nOnCalendar=daily\n"
@@ -192,7 +198,7 @@ def test_a_broken_alert_keeps_its_units_and_a_new_broken_one_gets_none(tmp_path:
     config = write_config(tmp_path, alert.format("a", "fine") + alert.format("b", "fine"))
     unit_dir = tmp_path / "u"
     args = ("install-units", str(config), "--user", "--unit-dir", str(unit_dir), "--no-reload")
-    assert _cli(*args).returncode == 0
+    assert _cli(tmp_path, *args).returncode == 0
     before = {p.name: p.read_text() for p in unit_dir.glob("sqlsentinel-*")}
     broken = alert.format("b", "${SQLSENTINEL_TEST_UNSET}") + alert.format(
         "c", "${SQLSENTINEL_TEST_UNSET}"
@@ -200,7 +206,7 @@ def test_a_broken_alert_keeps_its_units_and_a_new_broken_one_gets_none(tmp_path:
     config.write_text(
         config.read_text().split("alerts:")[0] + "alerts:\n" + alert.format("a", "ok") + broken
     )
-    done = _cli(*args)
+    done = _cli(tmp_path, *args)
     assert done.returncode == 3
     assert "alerts[1].description (alert 'b')" in done.stderr and "(alert 'c')" in done.stderr
     after = {p.name: p.read_text() for p in unit_dir.glob("sqlsentinel-*")}
