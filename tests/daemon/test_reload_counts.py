@@ -20,6 +20,7 @@ from sqlsentinel.daemon.local import LocalBackend
 from sqlsentinel.daemon.sd_notify import Notifier
 from sqlsentinel.daemon.supervisor import DaemonSettings, Supervisor
 from sqlsentinel.daemon.systemd_backend import SystemdBackend
+from sqlsentinel.safedir import Dir
 from sqlsentinel.schedule import cron, spacing
 from sqlsentinel.systemd.apply import UnitTarget
 from sqlsentinel.systemd.units import UnitOptions
@@ -115,5 +116,12 @@ def _install_counters(patch: pytest.MonkeyPatch, found: Counts) -> None:
         return original_machine_id(path)
 
     patch.setattr(host, "machine_id", machine_id)
+    original_read = Dir.read
+
+    def read(self: Dir, name: str, limit: int, *, root_only: bool = False) -> bytes:
+        found.metadata_reads += name == META
+        return original_read(self, name, limit, root_only=root_only)
+
+    patch.setattr(Dir, "read", read)
     for method in ("read_text", "read_bytes"):
         patch.setattr(Path, method, _counting(getattr(Path, method), found))
