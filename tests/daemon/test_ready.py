@@ -64,7 +64,7 @@ def test_a_state_database_truncated_under_the_daemon_is_not_ready(cli: Cli, tmp_
 def test_checks_that_cannot_record_their_results_make_the_backend_say_so(
     tmp_path: Path,
 ) -> None:
-    backend = LocalBackend("alerts.yaml", str(tmp_path), 4, {})
+    backend = LocalBackend(4, {}, False)
     backend.runner.argv_for = lambda alert: ["sh", "-c", "exit 4"]
 
     for name in ("a", "b", "c"):
