@@ -23,7 +23,7 @@ class Recorder:
                 data = self.sock.recv(4096)
             except (TimeoutError, BlockingIOError):
                 return out
-            out.append(dict(line.split("=", 1) for line in data.decode("latin-1").splitlines()))
+            out.append(dict(line.split("=", 1) for line in data.decode("utf-8").splitlines()))
 
 
 @pytest.fixture
@@ -39,13 +39,16 @@ def notify_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
 def test_the_sequence_and_the_socket_leaves_the_environment(notify_socket: Recorder) -> None:
     n = Notifier()
     assert n.active and "NOTIFY_SOCKET" not in os.environ  # children never inherit it
-    n.ready("2 alerts scheduled; next: x → y at 09:00")  # → is not latin-1
+    n.ready("2 alerts scheduled; next: Paiements échoués → 漢 at 09:00")  # not latin-1
     n.reloading()
     n.ready("ok")
     n.watchdog()
     n.stopping()
     got = notify_socket.messages()
-    assert got[0] == {"READY": "1", "STATUS": "2 alerts scheduled; next: x ? y at 09:00"}
+    assert got[0] == {
+        "READY": "1",
+        "STATUS": "2 alerts scheduled; next: Paiements échoués → 漢 at 09:00",
+    }
     assert got[1]["RELOADING"] == "1" and int(got[1]["MONOTONIC_USEC"]) > 0
     assert got[2:] == [
         {"READY": "1", "STATUS": "ok"},
@@ -62,9 +65,11 @@ def test_without_systemd_nothing_is_sent_and_nothing_fails(monkeypatch: pytest.M
     n.stopping()
 
 
-def test_status_is_one_bounded_latin1_line() -> None:
-    assert status_text("a\nb\tc  é 漢") == "a b c é ?"
-    assert len(status_text("x" * 500)) == 200
+def test_status_is_one_bounded_line_of_valid_utf8() -> None:
+    assert status_text("a\nb\tc  é 漢") == "a b c é 漢"
+    assert status_text("bad \x1b[31m file \udce9.yaml") == "bad \ufffd[31m file \ufffd.yaml"
+    status_text("\udce9 \ud800").encode("utf-8")  # never raises: what systemd gets is UTF-8
+    assert len(status_text("é" * 500)) == 200
 
 
 def test_watchdog_interval_is_half_and_only_ours() -> None:

@@ -254,3 +254,57 @@ def test_killed_or_hung_it_is_restarted_and_a_stop_leaves_the_timers(
     assert set(daemon.timers()) == {unit_base("kept") + ".timer"}  # independent units
     status = daemon.um.sqlsentinel("status", str(config)).stderr
     assert "daemon: stopped (systemd backend" in status
+
+
+def test_a_non_ascii_status_line_reaches_systemd_intact(daemon: Daemon, workdir: Path) -> None:
+    """STATUS= goes as UTF-8: systemd drops a status that is not, so a Latin-1 line naming
+    `Paiements échoués` left `systemctl status` blank. The journal gets UTF-8 too, whatever
+    the daemon's locale says (a Latin-1 one made every such line a blob)."""
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("Paiements échoués", "0 9 * * *")))
+    unit = daemon.install(config)
+    text = unit.read_text().replace(
+        "[Service]\n", "[Service]\nEnvironment=PYTHONIOENCODING=latin-1\n"
+    )
+    unit.write_text(text)
+    daemon.um.systemctl("daemon-reload")
+    daemon.um.systemctl("start", UNIT)
+    assert daemon.prop("StatusText").startswith("1 alert scheduled; next: Paiements échoués at ")
+    config.write_text(config_text(workdir, alert("Paiements échoués", "61 9 * * *")))
+    wait_until(lambda: daemon.prop("StatusText").startswith("config invalid since"), 5)
+    assert "(alert 'Paiements échoués'): `61` is out of range" in daemon.prop("StatusText")
+    journal = daemon.um.in_namespace(
+        "journalctl", "--no-pager", "--output=cat", "-t", "sqlsentinel"
+    ).stdout
+    assert f"config invalid: {config}:7: alerts[0].schedule (alert 'Paiements échoués')" in journal
+
+
+def test_every_message_of_the_notifier_reaches_a_real_manager_in_utf8(
+    user_manager: UserManager,
+) -> None:
+    """`systemd-run -p Type=notify`: the unit becomes active on READY=1 with its status."""
+    script = (
+        "import time\nfrom sqlsentinel.daemon.sd_notify import Notifier\n"
+        "n = Notifier()\nassert n.active\nn.ready('prêt: Paiements échoués, 漢字 ✓')\n"
+        "time.sleep(0.5)\nn.status('Équipe Ops → ok')\ntime.sleep(60)\n"
+    )
+    unit = "sqlsentinel-notify-probe.service"
+    user_manager.run(
+        "systemd-run", "--user", "--unit", unit, "-p", "Type=notify", "-p", "NotifyAccess=main",
+        "--setenv", f"PYTHONPATH={REPO}", sys.executable, "-c", script,
+    )  # fmt: skip
+    try:
+        assert user_manager.show(unit, "ActiveState", "StatusText") == {
+            "ActiveState": "active",
+            "StatusText": "prêt: Paiements échoués, 漢字 ✓",
+        }  # Type=notify: systemd-run returned once READY=1 arrived
+        wait_until(
+            lambda: (
+                user_manager.show(unit, "StatusText")["StatusText"]
+                != "prêt: Paiements échoués, 漢字 ✓"
+            ),
+            5,
+        )
+        assert user_manager.show(unit, "StatusText")["StatusText"] == "Équipe Ops → ok"
+    finally:
+        user_manager.systemctl("stop", unit, check=False)
