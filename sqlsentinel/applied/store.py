@@ -205,6 +205,16 @@ class AppliedStore:
         meta = AppliedMeta(old.source, old.sha256, old.applied_at, old.fallbacks, rejected)
         self._write_meta(meta)
 
+    def clear_rejection(self) -> AppliedMeta | None:
+        """The file is the applied copy again (a bad edit was undone): forget the rejection.
+        Returns the metadata as it now is."""
+        meta = self.meta()
+        if meta is None or meta.rejected is None:
+            return meta
+        meta = AppliedMeta(meta.source, meta.sha256, meta.applied_at, meta.fallbacks, None)
+        self._write_meta(meta)
+        return meta
+
     def _write(self, files: dict[str, bytes]) -> None:
         """Write files of the copy, creating its folders: private to the current user, or
         root's, readable by the owner's group, in a state directory another user owns."""

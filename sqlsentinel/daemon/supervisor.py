@@ -140,9 +140,9 @@ class Supervisor:
         return result
 
     def _reload(self, data: bytes | list[Problem], forced: bool) -> ReloadResult:
-        if not forced and self._seen(data):
-            return ReloadResult.UNCHANGED
         try:
+            if not forced and self._seen(data):
+                return ReloadResult.UNCHANGED
             accepted = self._accept(data, self.settings.fallbacks, keep=True)
             self._install(accepted, {})
         except ConfigError as exc:
@@ -162,13 +162,20 @@ class Supervisor:
             return exc.problems
 
     def _seen(self, data: bytes | list[Problem]) -> bool:
-        """True when `data` is what is applied or what was last rejected (the store says)."""
+        """True when `data` is what is applied or what was last rejected (the store says).
+
+        The applied bytes put back after a rejected edit are valid again: the rejection is
+        cleared (the status line, /health and `status` stop saying "config invalid")."""
         meta = self.meta = self.store.meta()
         if meta is None or isinstance(data, list):
             return False
         sha = sha256(data)
-        same = sha == meta.sha256 and meta.fallbacks == self.settings.fallbacks
-        return same or (meta.rejected is not None and meta.rejected.sha256 == sha)
+        if sha == meta.sha256 and meta.fallbacks == self.settings.fallbacks:
+            if meta.rejected is not None:
+                self.meta = self.store.clear_rejection()
+                log.info("the file is the applied config again: the rejected edit is cleared")
+            return True
+        return meta.rejected is not None and meta.rejected.sha256 == sha
 
     def _accept(self, data: bytes | list[Problem], fallbacks: Fallbacks, *, keep: bool) -> Accepted:
         """Validate (and with `keep` record) `data`, with its timetable: the shared apply

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from daemon_http import get
+from support import free_port
 from systemd_harness import REPO, UserManager
 
 from sqlsentinel.applied.unit_names import unit_base
@@ -308,3 +310,26 @@ def test_every_message_of_the_notifier_reaches_a_real_manager_in_utf8(
         assert user_manager.show(unit, "StatusText")["StatusText"] == "Équipe Ops → ok"
     finally:
         user_manager.systemctl("stop", unit, check=False)
+
+
+def test_putting_back_the_applied_file_clears_the_invalid_state(
+    daemon: Daemon, workdir: Path
+) -> None:
+    """The last good bytes back after a bad edit: valid again, without a reload."""
+    port = free_port()
+    config = workdir / "alerts.yaml"
+    good = config_text(workdir, alert("steady", "0 9 * * *"))
+    config.write_text(good)
+    daemon.start(config, "--port", str(port))
+    config.write_text(config_text(workdir, alert("steady", "61 9 * * *")))
+    wait_until(lambda: daemon.prop("StatusText").startswith("config invalid since"), 5)
+    assert "config invalid since" in get(port, "/health")[1]
+
+    config.write_text(good)
+    wait_until(lambda: daemon.prop("StatusText").startswith("1 alert scheduled; next: steady"), 5)
+    code, body = get(port, "/health")
+    assert code == 200 and body.startswith("1 alert scheduled; next: steady at ")
+    status = daemon.um.sqlsentinel("status", str(config))
+    assert "config invalid" not in status.stderr
+    assert "the file on disk is the applied config" in status.stderr
+    assert ": 1 alert scheduled; next: steady at " in status.stderr
