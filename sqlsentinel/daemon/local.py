@@ -63,8 +63,8 @@ class LocalBackend:
         self._offset = offset
 
     def next_runs(self, now: datetime) -> dict[str, datetime | None]:
-        """The scheduler's next instant of every alert."""
-        return self.scheduler.next_runs()
+        """Every alert's next run after `now`, as the scheduler plans it."""
+        return self.scheduler.next_runs(now)
 
     def cannot_record(self) -> str | None:
         """Why runs cannot be recorded, from the latest checks' exit codes (None: no sign)."""

@@ -78,6 +78,11 @@ class Scheduler:
         """The earliest next instant of any job."""
         return min((t for t in self._next.values() if t is not None), default=None)
 
-    def next_runs(self) -> dict[str, datetime | None]:
-        """Each job's next instant."""
-        return dict(self._next)
+    def next_runs(self, now: datetime) -> dict[str, datetime | None]:
+        """Each job's next run after `now`: a tick already due (a catch-up, or an instant
+        passed while the clock moved forward) fires at the next turn, so the run to name
+        is the one after it, never a time in the past."""
+        return {
+            name: at if at is None or at > now else self._jobs[name].next_after(now)
+            for name, at in self._next.items()
+        }

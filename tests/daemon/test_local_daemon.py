@@ -135,5 +135,11 @@ def test_a_missed_persistent_run_is_caught_up_at_start(daemon, cli: Cli, tmp_pat
     assert [(r["alert"], r["scheduled_at"]) for r in rows] == [
         ("yearly", "2026-01-01 00:00:00.000000")
     ]
+    assert proc.stderr is not None
+    ready = next(line for line in proc.stderr.read().splitlines() if " ready: " in line)
+    named = datetime.strptime(ready.rsplit(" at ", 1)[1], "%Y-%m-%d %H:%M UTC")
+    assert named.replace(tzinfo=UTC) > datetime.now(UTC), (
+        ready
+    )  # the real next run, not the caught-up one
     status = json.loads(cli("status", "alerts.yaml", "--json").stdout)
     assert {r["alert"] for r in status} == {"yearly", "lazy"}

@@ -77,8 +77,9 @@ def test_catch_up_follows_persistent() -> None:
         start,
         missed,
     )
+    assert s.next_runs(start)["kept"] == utc(2026, 1, 2, 9)  # due now: the next one is named
     assert s.due(start) == [Tick("kept", utc(2026, 1, 1, 9), catch_up=True)]
-    assert s.next_runs() == {
+    assert s.next_runs(start) == {
         "kept": utc(2026, 1, 2, 9),
         "dropped": utc(2026, 1, 2, 9),
         "future": utc(2026, 1, 2),
@@ -93,7 +94,7 @@ def test_reloading_keeps_unchanged_jobs_and_replans_changed_ones() -> None:
     t1 = utc(2026, 1, 1, 11, 0, 0)  # a reload lands just as both are due, before they fire
     s.set_jobs([job("a", "0 11 * * *"), job("b", "30 12 * * *")], t1)
     assert s.due(t1) == [Tick("a", t1)]  # unchanged: still fires
-    assert s.next_runs() == {"a": utc(2026, 1, 2, 11), "b": utc(2026, 1, 1, 12, 30)}
+    assert s.next_runs(t1) == {"a": utc(2026, 1, 2, 11), "b": utc(2026, 1, 1, 12, 30)}
     s.set_jobs([], t1)
     assert s.wake_at() is None and s.due(utc(2027, 1, 1)) == []
 
@@ -105,9 +106,10 @@ def test_a_clock_set_back_replans_the_next_instants_and_one_set_forward_keeps_th
     assert [t.job for t in s.due(utc(2027, 1, 1, 10, 1))] == ["a"]
     back = utc(2027, 1, 1, 9, 31, 55)  # NTP set the clock back half an hour
     s.clock_changed(back)
-    assert s.next_runs() == {"a": utc(2027, 1, 1, 9, 32), "h": utc(2027, 1, 1, 10)}
+    assert s.next_runs(back) == {"a": utc(2027, 1, 1, 9, 32), "h": utc(2027, 1, 1, 10)}
     assert [t.scheduled for t in s.due(utc(2027, 1, 1, 9, 32))] == [utc(2027, 1, 1, 9, 32)]
     forward = utc(2027, 1, 1, 11, 2, 55)
     s.clock_changed(forward)  # what passed stays due: it fires once, like a timer's elapse
-    assert s.next_runs() == {"a": utc(2027, 1, 1, 9, 33), "h": utc(2027, 1, 1, 10)}
+    assert s.wake_at() == utc(2027, 1, 1, 9, 33)  # due at once
+    assert s.next_runs(forward) == {"a": utc(2027, 1, 1, 11, 3), "h": utc(2027, 1, 1, 12)}
     assert [t.job for t in s.due(forward)] == ["a", "h"]
