@@ -92,16 +92,9 @@ def check_env_file(path: str) -> str:
 
 def _warn_unseen_environment(used: frozenset[str], env_file: str | None) -> None:
     """Warn about variables the config read from this shell that the services will not have."""
-    needed = {name for name in used if name in os.environ}
-    if env_file is not None:
-        try:
-            lines = Path(env_file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            lines = []
-        given = {
-            line.split("=", 1)[0].removeprefix("export ").strip() for line in lines if "=" in line
-        }
-        needed -= given
+    from sqlsentinel.systemd.env_file import read_env_file
+
+    needed = {name for name in used if name in os.environ} - set(read_env_file(env_file))
     if needed:
         where = (
             f"add them to {env_file}"

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.config.loader import LoadedConfig
+from sqlsentinel.systemd.env_file import read_env_file
 from sqlsentinel.systemd.install import Plan, apply, plan_install
 from sqlsentinel.systemd.systemctl import Systemctl
 from sqlsentinel.systemd.units import UnitOptions, render_alert
@@ -49,6 +50,14 @@ def static_service_user() -> bool:
     return True
 
 
+def runs_state_db(options: UnitOptions, configured: str | None) -> str | None:
+    """The state database the services' runs write, as a run resolves it: `--state-db`,
+    else SQLSENTINEL_STATE_DB from the env file, else the config's `state_db:` (None: the
+    default, in the services' own state directory)."""
+    from_env = read_env_file(options.env_file).get("SQLSENTINEL_STATE_DB")
+    return options.state_db or from_env or configured
+
+
 def install(
     loaded: LoadedConfig,
     timetable: Timetable,
@@ -62,7 +71,11 @@ def install(
     A broken alert keeps the units it had: its timer goes on firing, and each run
     records the alert's error until its environment is fixed (then it runs again).
     """
-    options = replace(target.options, applied=str(store.folder))
+    options = replace(
+        target.options,
+        applied=str(store.folder),
+        state_url=runs_state_db(target.options, loaded.settings.state_db),
+    )
     rendered = [
         render_alert(a, entry, options)
         for a in loaded.alerts
