@@ -202,13 +202,20 @@ def uninstall_units(
     no_reload: bool,
     as_json: bool,
 ) -> None:
-    """Stop and remove the units install-units wrote (only CONFIG's, when given)."""
+    """Stop and remove the units install-units wrote (only CONFIG's, when given).
+
+    Only the units recorded for CONFIG in that folder's manifest are removed. A unit that
+    another of the manager's unit folders also provides (the daemon's, in the runtime
+    folder) is not stopped: the manager goes on running that folder's unit.
+    """
     from sqlsentinel.applied.host import default_system
+    from sqlsentinel.systemd.clashes import spare_others
     from sqlsentinel.systemd.install import apply, plan_uninstall
 
     system = default_system() if system is None else system
     key = os.path.abspath(config) if config else None
     plan = plan_uninstall(_unit_dir(system, unit_dir), key)
+    spare_others(plan, system)
     if not dry_run:
         apply(plan, _systemctl(system, no_reload))
     _report(plan, dry_run, as_json, [])

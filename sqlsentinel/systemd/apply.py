@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.config.loader import LoadedConfig
+from sqlsentinel.systemd.clashes import check_clashes, spare_others
 from sqlsentinel.systemd.env_file import read_env_file
 from sqlsentinel.systemd.install import Plan, apply, plan_install
 from sqlsentinel.systemd.systemctl import Systemctl
@@ -70,6 +71,8 @@ def install(
 
     A broken alert keeps the units it had: its timer goes on firing, and each run
     records the alert's error until its environment is fixed (then it runs again).
+    A unit name another folder of the manager holds is refused (`systemd.clashes`), at
+    every apply of `install-units` and of the daemon.
     """
     options = replace(
         target.options,
@@ -81,7 +84,9 @@ def install(
         for a in loaded.alerts
         if (entry := timetable.entry(a.name)) is not None and entry.broken is None
     ]
+    check_clashes(target.unit_dir, options.config_path, rendered, options.system)
     plan = plan_install(target.unit_dir, options.config_path, rendered, loaded.broken)
+    spare_others(plan, options.system)
     if dry_run:
         return Installed(plan)
     return Installed(plan, apply(plan, target.systemctl))
