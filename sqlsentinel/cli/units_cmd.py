@@ -92,16 +92,9 @@ def check_env_file(path: str) -> str:
 
 def _warn_unseen_environment(used: frozenset[str], env_file: str | None) -> None:
     """Warn about variables the config read from this shell that the services will not have."""
-    needed = {name for name in used if name in os.environ}
-    if env_file is not None:
-        try:
-            lines = Path(env_file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            lines = []
-        given = {
-            line.split("=", 1)[0].removeprefix("export ").strip() for line in lines if "=" in line
-        }
-        needed -= given
+    from sqlsentinel.systemd.env_file import read_env_file
+
+    needed = {name for name in used if name in os.environ} - set(read_env_file(env_file))
     if needed:
         where = (
             f"add them to {env_file}"
@@ -209,13 +202,20 @@ def uninstall_units(
     no_reload: bool,
     as_json: bool,
 ) -> None:
-    """Stop and remove the units install-units wrote (only CONFIG's, when given)."""
+    """Stop and remove the units install-units wrote (only CONFIG's, when given).
+
+    Only the units recorded for CONFIG in that folder's manifest are removed. A unit that
+    another of the manager's unit folders also provides (the daemon's, in the runtime
+    folder) is not stopped: the manager goes on running that folder's unit.
+    """
     from sqlsentinel.applied.host import default_system
+    from sqlsentinel.systemd.clashes import spare_others
     from sqlsentinel.systemd.install import apply, plan_uninstall
 
     system = default_system() if system is None else system
     key = os.path.abspath(config) if config else None
     plan = plan_uninstall(_unit_dir(system, unit_dir), key)
+    spare_others(plan, system)
     if not dry_run:
         apply(plan, _systemctl(system, no_reload))
     _report(plan, dry_run, as_json, [])

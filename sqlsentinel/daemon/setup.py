@@ -42,14 +42,10 @@ class DaemonOptions:
 
 def daemon_unit_dir(system: bool, environ: Mapping[str, str]) -> Path:
     """Where the daemon writes units: the manager's runtime folder (re-applied at each start)."""
-    if system:
-        return Path("/run/systemd/system")
-    runtime = environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "systemd" / "user"
+    from sqlsentinel.systemd.clashes import runtime_unit_dir
     from sqlsentinel.systemd.install import default_unit_dir
 
-    return default_unit_dir(False)
+    return runtime_unit_dir(system, environ) or default_unit_dir(False)
 
 
 def _writable(folder: Path) -> bool:
@@ -93,26 +89,7 @@ def _backend(options: DaemonOptions, environ: Mapping[str, str]) -> Backend:
         env_file=options.env_file,
         static_user=options.system and static_service_user(),
     )
-    _warn_if_shadowed(options.config, options.system, unit_dir)
     return SystemdBackend(UnitTarget(unit_dir, unit_options, Systemctl(user=not options.system)))
-
-
-def _warn_if_shadowed(config: str, system: bool, unit_dir: Path) -> None:
-    """Units `install-units` put in /etc (or ~/.config) for CONFIG win over the daemon's."""
-    from sqlsentinel.errors import SystemdError
-    from sqlsentinel.systemd.install import default_unit_dir, read_manifest
-
-    other = default_unit_dir(system)
-    try:
-        shadowing = other != unit_dir and config in read_manifest(other)["configs"]
-    except SystemdError:
-        return
-    if shadowing:
-        log.warning(
-            "install-units also installed the units of %s in %s; they take precedence over "
-            "the daemon's in %s: remove them with `sqlsentinel uninstall-units %s --unit-dir %s`",
-            config, other, unit_dir, config, other,
-        )  # fmt: skip
 
 
 def build(options: DaemonOptions, environ: Mapping[str, str]) -> Supervisor:

@@ -15,6 +15,8 @@ from pathlib import Path
 from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.config.loader import LoadedConfig
+from sqlsentinel.systemd.clashes import check_clashes, spare_others
+from sqlsentinel.systemd.env_file import read_env_file
 from sqlsentinel.systemd.install import Plan, apply, plan_install
 from sqlsentinel.systemd.systemctl import Systemctl
 from sqlsentinel.systemd.units import UnitOptions, render_alert
@@ -49,6 +51,14 @@ def static_service_user() -> bool:
     return True
 
 
+def runs_state_db(options: UnitOptions, configured: str | None) -> str | None:
+    """The state database the services' runs write, as a run resolves it: `--state-db`,
+    else SQLSENTINEL_STATE_DB from the env file, else the config's `state_db:` (None: the
+    default, in the services' own state directory)."""
+    from_env = read_env_file(options.env_file).get("SQLSENTINEL_STATE_DB")
+    return options.state_db or from_env or configured
+
+
 def install(
     loaded: LoadedConfig,
     timetable: Timetable,
@@ -61,14 +71,22 @@ def install(
 
     A broken alert keeps the units it had: its timer goes on firing, and each run
     records the alert's error until its environment is fixed (then it runs again).
+    A unit name another folder of the manager holds is refused (`systemd.clashes`), at
+    every apply of `install-units` and of the daemon.
     """
-    options = replace(target.options, applied=str(store.folder))
+    options = replace(
+        target.options,
+        applied=str(store.folder),
+        state_url=runs_state_db(target.options, loaded.settings.state_db),
+    )
     rendered = [
         render_alert(a, entry, options)
         for a in loaded.alerts
         if (entry := timetable.entry(a.name)) is not None and entry.broken is None
     ]
+    check_clashes(target.unit_dir, options.config_path, rendered, options.system)
     plan = plan_install(target.unit_dir, options.config_path, rendered, loaded.broken)
+    spare_others(plan, options.system)
     if dry_run:
         return Installed(plan)
     return Installed(plan, apply(plan, target.systemctl))

@@ -60,6 +60,8 @@ class Plan:
     remove: list[str] = field(default_factory=list)  # unit files to delete
     changes: list[Change] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)  # the manifest after applying
+    elsewhere: list[str] = field(default_factory=list)  # removed, but another folder has them
+    resume: list[str] = field(default_factory=list)  # their timers: started after daemon-reload
 
     @property
     def changed(self) -> bool:
@@ -72,8 +74,9 @@ class Plan:
         return sorted(f"{s}.timer" for s in touched)
 
     def units_to_stop(self) -> list[str]:
-        """The timers and services of removed alerts."""
-        return sorted(self.remove)
+        """The timers and services of removed alerts (not those another folder provides:
+        the manager goes on running that folder's unit of the name)."""
+        return sorted(set(self.remove) - set(self.elsewhere))
 
 
 def default_unit_dir(system: bool) -> Path:
@@ -213,5 +216,5 @@ def apply(plan: Plan, systemctl: Systemctl | None) -> list[str]:
         return []
     systemctl.daemon_reload()
     started = plan.timers_to_start()
-    systemctl.start(started)
+    systemctl.start([*started, *plan.resume])
     return started

@@ -40,6 +40,7 @@ class UnitOptions:
     state_db: str | None = None  # passed as --state-db (must carry no password)
     env_file: str | None = None  # absolute; becomes EnvironmentFile=
     applied: str | None = None  # the applied copy's folder: runs read it (`run --applied`)
+    state_url: str | None = None  # the state database runs write (None: the default one)
     static_user: bool = False  # system mode: a `sqlsentinel` user exists (else DynamicUser=)
 
     @property
@@ -100,8 +101,8 @@ def _service_context(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -
     if options.state_db is not None and url_has_secret(options.state_db):
         raise SystemdError(STATE_DB_PASSWORD)
     exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in entry.command)
-    state_dir = sqlite_dir(options.state_db)
-    read_paths = (options.command[0], options.config_path, options.applied or "/")
+    state_dir = sqlite_dir(options.state_url or options.state_db)
+    read_paths = (options.command[0], options.config_path, options.applied or "/", state_dir or "/")
     return {
         "description": one_line_text(f'SQL Sentinel alert "{alert.name}"'),
         "exec_start": exec_start,

@@ -214,3 +214,37 @@ def test_a_broken_alert_keeps_its_units_and_a_new_broken_one_gets_none(tmp_path:
         assert after[name] == before[name]
     assert not any(n.startswith(unit_base("c")) for n in after)
     assert (unit_dir / "timers.target.wants" / f"{unit_base('b')}.timer").is_symlink()
+
+
+def _read_write_paths(unit_dir: Path) -> list[str]:
+    (service,) = unit_dir.glob("sqlsentinel-*.service")
+    return [line for line in service.read_text().splitlines() if line.startswith("ReadWritePaths")]
+
+
+@pytest.mark.parametrize("given", ["config", "env file", "--state-db", "default"])
+def test_system_units_can_write_the_state_db_the_runs_use(tmp_path: Path, given: str) -> None:
+    """ReadWritePaths= follows the state DB a run writes: the config's `state_db:`, the env
+    file's SQLSENTINEL_STATE_DB, `--state-db` (each winning over the one before), or none
+    for the default one in StateDirectory=."""
+    config = write_config(tmp_path, "- name: a\n  query: SELECT 1\n  schedule: '0 * * * *'\n")
+    if given == "default":
+        config.write_text(
+            config.read_text().replace(f"state_db: sqlite:///{tmp_path}/state.db\n", "")
+        )
+    env = tmp_path / "sqlsentinel.env"
+    env.write_text("# services\nSQLSENTINEL_STATE_DB='sqlite:////var/tmp/from-env/state.db'\n")
+    env.chmod(0o600)
+    args = ["install-units", str(config), "--system", "--unit-dir", str(tmp_path / "u")]
+    if given in ("env file", "--state-db"):
+        args += ["--env-file", str(env)]
+    if given == "--state-db":
+        args += ["--state-db", "sqlite:////srv/given/state.db"]
+    done = _cli(tmp_path, *args, "--no-reload")
+    assert done.returncode == 0, done.stderr
+    expected = {
+        "config": [f"ReadWritePaths=-{tmp_path}"],
+        "env file": ["ReadWritePaths=-/var/tmp/from-env"],
+        "--state-db": ["ReadWritePaths=-/srv/given"],
+        "default": [],
+    }[given]
+    assert _read_write_paths(tmp_path / "u") == expected
