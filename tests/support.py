@@ -40,6 +40,8 @@ class CliResult:
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """The environment for CLI subprocesses: private cache and state dirs, this checkout first."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SQLSENTINEL_")}
+    for unit_only in ("INVOCATION_ID", "JOURNAL_STREAM"):  # a shell's run, even if pytest
+        env.pop(unit_only, None)  # runs under a unit (a CI runner's service)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["SQLSENTINEL_CACHE_DIR"] = str(tmp_path / "cache")
     env["STATE_DIRECTORY"] = str(tmp_path / "state")  # never the real default location

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -45,6 +45,24 @@ def timer_offset(environ: Mapping[str, str]) -> float:
         return max(0.0, float(environ.get("SQLSENTINEL_TIMER_OFFSET", "0")))
     except ValueError:
         return 0.0
+
+
+def table_wanted(environ: Mapping[str, str], stdout: IO[str]) -> bool:
+    """Whether a run prints its table: not when systemd started it and nobody watches.
+
+    Under a unit (INVOCATION_ID set, or stdout is the journal stream JOURNAL_STREAM names)
+    with no terminal on stdout, the table would only repeat the `run finished` log line in
+    the journal at every tick. A terminal, or a pipe or file outside systemd, gets the table.
+    """
+    if stdout.isatty():
+        return True
+    if environ.get("INVOCATION_ID"):
+        return False
+    try:
+        st = os.fstat(stdout.fileno())
+    except (OSError, ValueError):  # a stream with no file behind it (a test runner's buffer)
+        return True
+    return environ.get("JOURNAL_STREAM") != f"{st.st_dev}:{st.st_ino}"
 
 
 def _applied_copy(folder: str | None, config: str) -> tuple[bytes, Fallbacks] | None:
@@ -171,7 +189,8 @@ def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
         columns = with_instances(COLUMNS, rows)
         for r in [] if as_json else rows:
             r["instances"] = instances_text(r.get("instances"))
-    emit(rows, columns, as_json)
+    if as_json or table_wanted(os.environ, sys.stdout):
+        emit(rows, columns, as_json)
     code = ExitCode.OK
     if broken:
         code = ExitCode.CONFIG

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from textwrap import dedent
 
+from support import Cli
+
 from sqlsentinel.config.loader import load_text
-from sqlsentinel.config.yaml_build import MAX_VALUES
+from sqlsentinel.config.yaml_build import MAX_DEPTH, MAX_VALUES
 from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.errors import ConfigError
 
@@ -85,5 +88,24 @@ def test_keys_that_are_not_text() -> None:
 
 
 def test_deep_nesting_is_refused_not_a_crash() -> None:
-    (problem,) = parse_yaml("[" * 200_000 + "]" * 200_000, "c.yaml").problems
-    assert problem.message == "the document is nested more than 64 levels deep"
+    """Past our own limit the message is ours; far past it the C parser may refuse first
+    (libyaml >= 0.2.5 stops at 1000 levels, in its own words): either way one problem, at the
+    line where the nesting is."""
+    deep = "[" * MAX_DEPTH * 2 + "]" * MAX_DEPTH * 2
+    (problem,) = parse_yaml(f"a: 1\nb: {deep}\n", "c.yaml").problems
+    assert (problem.line, problem.message) == (
+        2,
+        f"the document is nested more than {MAX_DEPTH} levels deep",
+    )
+    for text in ("[" * 200_000 + "]" * 200_000, "a: 1\nb: " + "{x: " * 200_000 + "}" * 200_000):
+        parsed = parse_yaml(text, "c.yaml")
+        (problem,) = parsed.problems
+        assert (parsed.data, problem.source, problem.line) == (None, "c.yaml", text.count("\n") + 1)
+
+
+def test_validate_refuses_a_deeply_nested_file_with_exit_3(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "deep.yaml").write_text("alerts:\n  - " + "[" * 200_000 + "]" * 200_000 + "\n")
+    done = cli("validate", "deep.yaml")
+    assert done.rc == 3, done
+    assert done.stderr.startswith("error: deep.yaml:2: "), done.stderr
+    assert "Traceback" not in done.stderr

@@ -251,7 +251,7 @@ def test_killed_or_hung_it_is_restarted_and_a_stop_leaves_the_timers(
 
     started = time.monotonic()
     daemon.um.systemctl("stop", UNIT)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10  # on SIGTERM, not at TimeoutStopSec=30s
     assert daemon.prop("ExecMainStatus") == "0" and daemon.prop("Result") == "success"
     assert set(daemon.timers()) == {unit_base("kept") + ".timer"}  # independent units
     status = daemon.um.sqlsentinel("status", str(config)).stderr

@@ -100,12 +100,12 @@ def test_a_slow_service_is_cut_off(cli: Cli, tmp_path: Path, hook: HookServer) -
 
 
 def test_the_run_s_end_bounds_the_request(hook: HookServer) -> None:
-    hook.default = Reply(delay=10)
+    hook.default = Reply(delay=30)
     alert = AlertSpec("hb", "SELECT 1", "* * * * *", DatabaseSpec("sqlite://"),
                       heartbeat_url=hook.url("/ping/x"))  # fmt: skip
     began = time.monotonic()
     assert ping(alert, "success", began + 1.0) is False
-    assert time.monotonic() - began < 2.5
+    assert time.monotonic() - began < 10  # the run's end, not the receiver's 30 s
     assert ping(alert, "success", time.monotonic() + 0.1) is False  # too little time: none sent
     assert len(hook.requests) == 1
 

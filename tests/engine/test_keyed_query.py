@@ -106,12 +106,12 @@ def test_at_most_one_row_past_max_instances_is_read(target: str) -> None:
     started = time.monotonic()
     result = keyed(target, endless, max_instances=1000)
     assert result.outcome == "too_many_instances", result.error
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # at once: reading them all takes far longer
 
 
 def test_postgresql_one_row_alert_stops_reading_at_the_second_row(pg_url: str) -> None:
     started = time.monotonic()
     sql = "SELECT 'OK' AS status, generate_series(1, 2000000000) AS n"
     result = run_query(DatabaseSpec(pg_url), sql, 30)
-    assert result.outcome == "multiple_rows"
-    assert time.monotonic() - started < 5
+    assert result.outcome == "multiple_rows"  # reading them all would end in a timeout
+    assert time.monotonic() - started < 15

@@ -68,7 +68,7 @@ def test_ok_and_alert_exit_0_and_are_recorded(cli, write_config, state_url: str)
 @pytest.mark.parametrize(
     ("sql", "outcome", "error"),
     [
-        ("SELECT * FROM missing_table", "query_error", "no such table: missing_table"),
+        ("SELECT * FROM missing_table", "query_error", "missing_table"),
         ("SELECT 'MAYBE' AS status", "invalid_status", "got 'MAYBE'"),
     ],
 )

@@ -63,11 +63,11 @@ def test_a_dripping_http_receiver_cannot_stretch_an_attempt(
 ) -> None:
     target = make_target("webhook", url=http_drip.url(), timeout=1.0, max_attempts=2)
     result, took = timed(send(target, attempts, budget=60, smtp=None))
-    assert took < 4.5  # two attempts of 1 s each (plus a little)
+    assert took < 10  # two attempts of 1 s each, not the drip's for ever (a loaded machine adds)
     assert (result.outcome, result.attempts) == ("retryable", 2)
     assert [(a.outcome, a.error_class) for a in attempts] == [("retryable", "timeout")] * 2
     assert attempts[0].detail == "no complete answer within 1 s"
-    assert 900 <= attempts[0].latency_ms < 2000
+    assert 900 <= attempts[0].latency_ms < 5000
 
 
 def test_the_run_deadline_bounds_an_attempt_with_a_longer_timeout(
@@ -75,7 +75,7 @@ def test_the_run_deadline_bounds_an_attempt_with_a_longer_timeout(
 ) -> None:
     target = make_target("webhook", url=http_drip.url(), timeout=60.0, max_attempts=4)
     result, took = timed(send(target, attempts, budget=1.5, smtp=None))
-    assert took < 3.5
+    assert took < 10  # the 1.5 s budget, not the 60 s timeout
     assert result.outcome == "retryable" and len(attempts) == 1
     assert attempts[0].error_class == "timeout"  # recorded, though it never ended by itself
 
@@ -86,7 +86,7 @@ def test_a_dripping_smtp_server_cannot_stretch_an_attempt(
     smtp = SmtpSpec(host="127.0.0.1", port=smtp_drip.port, starttls=False, timeout=1.0)
     target = make_target("email", recipients=("ops@example.com",), max_attempts=1)
     result, took = timed(send(target, attempts, budget=60, smtp=smtp))
-    assert took < 3.0
+    assert took < 10  # its 1 s timeout, not the drip's for ever
     assert (result.outcome, attempts[0].error_class) == ("retryable", "timeout")
     assert smtp_drip.connections == 1
 
@@ -98,7 +98,7 @@ def test_an_attempt_stuck_elsewhere_is_abandoned_at_its_limit() -> None:
 
     start = time.monotonic()
     result = bounded(stuck, 0.5)
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 10  # its 0.5 s limit, not the 30 s it is stuck for
     assert (result.outcome, result.error_class) == ("retryable", "timeout")
 
 
