@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from sqlsentinel.cli.table import json_text, printable
 from sqlsentinel.jsonsafe import to_jsonable
 from sqlsentinel.redaction import redact
 
@@ -83,7 +84,7 @@ def emit(
     rows = _redacted(to_jsonable(list(rows)))
     try:
         if as_json:
-            click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+            click.echo(json_text(rows))
         elif not rows:
             click.echo(empty)
         else:
@@ -105,7 +106,7 @@ def _redacted(value: Any) -> Any:
 
 class _Redacting(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return printable(redact(super().format(record)), lines=True)
 
 
 def log_to_stderr(level: int) -> None:
@@ -117,7 +118,7 @@ def log_to_stderr(level: int) -> None:
 
 def say(kind: str, message: object) -> None:
     """`kind: message` on stderr (`error`, `warning`), secrets redacted."""
-    click.echo(f"{kind}: {redact(str(message))}", err=True)
+    click.echo(f"{kind}: {printable(redact(str(message)), lines=True)}", err=True)
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -137,7 +138,8 @@ def _cell(value: Any, whole: bool) -> str:
     if isinstance(value, dict | list):
         text = json.dumps(to_jsonable(value), ensure_ascii=False)
     else:
-        text = str(to_jsonable(value)).replace("\n", " ")
+        text = str(to_jsonable(value))
+    text = printable(text)
     return text if whole or len(text) <= 60 else text[:57] + "..."
 
 

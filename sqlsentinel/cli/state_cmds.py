@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sqlsentinel.cli.common import CONFIG_PATH, emit, json_option, say, state_db_option
+from sqlsentinel.cli.table import printable
 from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
@@ -20,6 +21,11 @@ from sqlsentinel.state.silences import active_silences
 
 if TYPE_CHECKING:
     from sqlsentinel.applied.current import Current
+
+
+def tell(line: str) -> None:
+    """A line about the state on stderr, shown and never obeyed by a terminal."""
+    click.echo(printable(line), err=True)
 
 
 def open_state(
@@ -187,7 +193,7 @@ def _add_stale(rows: list[dict[str, Any]], applied: Current, now: datetime) -> N
         runs = {r["alert"]: r.get("last_run_at") for r in rows}
         found = {s.alert: s for s in timetable_staleness(table, runs, now)}
     except ConfigError as exc:
-        click.echo(f"missed runs: not checked: {str(exc).splitlines()[0]}", err=True)
+        tell(f"missed runs: not checked: {str(exc).splitlines()[0]}")
         found = {}
     for r in rows:
         s = found.get(r["alert"])
@@ -213,12 +219,12 @@ def _add_daemon(rows: list[dict[str, Any]], db: StateDB, applied: Current, now: 
     else:
         when = meta.applied_at.strftime("%Y-%m-%d %H:%M UTC")
         line = f"applied {when} (sha256 {meta.sha256}); {meta.describe(on_disk)}"
-    click.echo(f"config {config}: {line}", err=True)
+    tell(f"config {config}: {line}")
     for d in read_daemon_status(db, os.path.abspath(config)):
         ago = int((now - d.beat.beat_at).total_seconds())
         how = "stopped" if d.beat.stopped_at else "STALE" if d.stale(now) else "running"
         where = f"{d.beat.backend} backend, pid {d.beat.pid} on {d.beat.host}"
-        click.echo(f"daemon: {how} ({where}, heartbeat {ago}s ago): {d.beat.status}", err=True)
+        tell(f"daemon: {how} ({where}, heartbeat {ago}s ago): {d.beat.status}")
         if d.running(now):
             for r in rows:
                 r["next_run"] = d.next_runs.get(r["alert"], r.get("next_run"))
