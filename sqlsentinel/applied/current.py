@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlsentinel.applied.store import AppliedMeta, AppliedStore
@@ -97,25 +99,32 @@ class Current:
         from sqlsentinel.applied.accept import build_timetable
         from sqlsentinel.applied.host import default_system
         from sqlsentinel.applied.timetable import Launch
-        from sqlsentinel.config.loader import load_file, load_text
+        from sqlsentinel.config.fallbacks import Fallbacks
+        from sqlsentinel.config.loader import load_text, with_schedules
         from sqlsentinel.config.read import decode_config
 
         meta, store = self.meta, self.store
-        launch = Launch(default_system(), ())
+        where: tuple[Path | None, str | None, datetime | None] = (None, None, None)
         if meta is None or meta.sha256 is None or store is None:
             warn(f"{self.config} is not applied yet: its alerts are checked as it loads here")
-            file = loaded or load_file(self.config, self.environ)
-            table = build_timetable(file, launch, None, None, None)
+            data, fallbacks = read_config(self.config), Fallbacks()
         else:
             warn(NO_TIMETABLE.format(config=self.config))
             data, fallbacks = store.read(self.config)
-            file = load_text(decode_config(data, self.config), self.config, self.environ, fallbacks)
-            table = build_timetable(file, launch, store.folder, meta.sha256, meta.applied_at)
+            where, loaded = (store.folder, meta.sha256, meta.applied_at), None
+        text = decode_config(data, self.config)
+        file = loaded or load_text(text, self.config, self.environ, fallbacks)
         for name, problems in file.broken.items():
-            if name not in file.broken_disabled:
+            if name in file.broken_disabled:
+                continue
+            if name in file.unnotified:  # its schedule still counts (with_schedules)
+                for problem in problems:
+                    warn(f"alert {name}: its notifications cannot be checked here: {problem}")
+            else:
                 why = problems[0] if problems else "it does not load"
                 warn(f"alert {name} is not checked for missed runs: {why}")
-        return table
+        file = with_schedules(file, text, self.environ, fallbacks)
+        return build_timetable(file, Launch(default_system(), ()), *where)
 
 
 def current(config: str, environ: Mapping[str, str] | None = None) -> Current:

@@ -69,6 +69,49 @@ def state_db_option(f: F) -> F:
     )(f)
 
 
+def env_file_option(f: F) -> F:
+    """`--env-file PATH`: read the services' environment file first (config.env_file).
+
+    Eager, so `--state-db`'s SQLSENTINEL_STATE_DB and everything after it see its values.
+    """
+    from sqlsentinel.config.env_file import SYSTEM_ENV_FILE, USER_ENV_FILE
+
+    return click.option(
+        "--env-file",
+        metavar="PATH",
+        is_eager=True,
+        expose_value=False,
+        callback=_read_env_file,
+        help="Variables of the services' environment file (EnvironmentFile= syntax) for the "
+        "variables not set here. Default: "
+        f"{SYSTEM_ENV_FILE} (root) or ~/{USER_ENV_FILE}, where it exists and is readable; "
+        "none in a systemd service; '' for none.",
+    )(f)
+
+
+def _read_env_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from sqlsentinel.config.env_file import default_env_file, readable_default
+
+    path = default_env_file(os.environ) if value is None else value or None
+    if path is None:
+        return
+    if value is None and not readable_default(path, lambda message: say("warning", message)):
+        return
+    read_into_environment(path)
+
+
+def read_into_environment(path: str) -> list[str]:
+    """Fill this process's environment from the env file at `path` (warning for each line
+    systemd would ignore); the names it sets."""
+    from sqlsentinel.config.env_file import fill_environment, read_env_file
+
+    env_file = read_env_file(path)
+    for problem in env_file.ignored:
+        say("warning", problem)
+    fill_environment(env_file, os.environ)
+    return list(env_file.values)
+
+
 def emit(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[str],

@@ -11,6 +11,7 @@ import click
 from sqlsentinel.cli.common import (
     config_argument,
     emit,
+    env_file_option,
     json_option,
     load_config,
     manager_option,
@@ -21,6 +22,7 @@ from sqlsentinel.errors import ConfigError, ExitCode, Problem
 
 @click.command()
 @config_argument
+@env_file_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def validate(config: str, strict: bool) -> None:
     """Check CONFIG and report every problem at once (file:line, field, message).
@@ -72,6 +74,7 @@ def validate(config: str, strict: bool) -> None:
     type=click.IntRange(1, 1000),
     help="How many run times to show.",
 )
+@env_file_option
 @manager_option
 @json_option
 def schedule(config: str, count: int, system: bool | None, as_json: bool) -> None:

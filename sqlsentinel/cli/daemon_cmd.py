@@ -44,8 +44,10 @@ def _env_file(path: str | None) -> str | None:
     if not os.path.exists(path):
         click.echo(f"warning: --env-file {path} does not exist: the services get none", err=True)
         return None
+    from sqlsentinel.cli.common import read_into_environment
     from sqlsentinel.cli.units_cmd import check_env_file
 
+    read_into_environment(path)  # what the services see, the daemon validates with
     return check_env_file(path)
 
 
@@ -124,7 +126,10 @@ def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
     help="Unit folder (default /run/systemd/system; $XDG_RUNTIME_DIR/systemd/user with --user).",
 )
 @click.option(
-    "--env-file", metavar="PATH", help="EnvironmentFile= of the alert services (secrets)."
+    "--env-file",
+    metavar="PATH",
+    help="EnvironmentFile= of the alert services (secrets), also read here for the variables "
+    "not set.",
 )
 @click.option(
     "--max-running",

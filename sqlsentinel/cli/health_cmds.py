@@ -14,6 +14,7 @@ from sqlsentinel.cli.common import (
     Seconds,
     config_argument,
     emit,
+    env_file_option,
     json_option,
     state_db_option,
 )
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     metavar="SECONDS",
     help="Seconds per database check.",
 )
+@env_file_option
 @state_db_option
 @json_option
 def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool) -> None:
@@ -163,6 +165,7 @@ def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
     metavar="PATH",
     help="Write atomically to PATH (for node_exporter's textfile collector).",
 )
+@env_file_option
 @state_db_option
 def metrics(config: str | None, textfile: str | None, state_db: str | None) -> None:
     """Print alert states, runs and pending notifications in Prometheus text format.

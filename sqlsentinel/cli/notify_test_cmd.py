@@ -7,7 +7,14 @@ import sys
 
 import click
 
-from sqlsentinel.cli.common import config_argument, emit, json_option, load_config, log_to_stderr
+from sqlsentinel.cli.common import (
+    config_argument,
+    emit,
+    env_file_option,
+    json_option,
+    load_config,
+    log_to_stderr,
+)
 from sqlsentinel.errors import ConfigError, ExitCode, UsageError
 
 COLUMNS = ("channel", "target", "outcome", "attempts", "detail")
@@ -15,6 +22,7 @@ COLUMNS = ("channel", "target", "outcome", "attempts", "detail")
 
 @click.command("notify-test")
 @config_argument
+@env_file_option
 @click.option(
     "--alert", "name", required=True, metavar="NAME", help="The alert whose channels to test."
 )

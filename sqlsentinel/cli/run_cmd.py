@@ -15,6 +15,7 @@ import click
 from sqlsentinel.cli.common import (
     config_argument,
     emit,
+    env_file_option,
     json_option,
     log_to_stderr,
     state_db_option,
@@ -124,6 +125,7 @@ COLUMNS = (
     type=click.Path(file_okay=False),
     help="Run the copy of CONFIG applied in DIR (what timers run), not the file on disk.",
 )
+@env_file_option
 @state_db_option
 @json_option
 def run(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from sqlsentinel.cli.common import config_argument, state_db_option
+from sqlsentinel.cli.common import config_argument, env_file_option, state_db_option
 from sqlsentinel.cli.state_cmds import known_alert, open_state
 from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.durations import parse_duration
@@ -64,6 +64,7 @@ def _named(alert: str, keys: tuple[str, ...]) -> str:
 @click.option("--duration", required=True, help="How long: 2h, 30m, 1d (a bare number is hours).")
 @click.option("--reason", default="", help="Why (shown in status).")
 @click.option("--by", "by", default=None, help="Who (default: the current user).")
+@env_file_option
 @state_db_option
 def silence(
     config: str,
@@ -94,6 +95,7 @@ def silence(
 @config_argument
 @click.option("--alert", "alert", required=True, metavar="NAME", help="The alert to unsilence.")
 @_KEY_OPTION
+@env_file_option
 @state_db_option
 def unsilence(config: str, alert: str, keys: tuple[str, ...], state_db: str | None) -> None:
     """End ALERT's active silences now.

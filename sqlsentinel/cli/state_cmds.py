@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sqlsentinel.cli.common import CONFIG_PATH, emit, json_option, say, state_db_option
+from sqlsentinel.cli.common import (
+    CONFIG_PATH,
+    emit,
+    env_file_option,
+    json_option,
+    say,
+    state_db_option,
+)
 from sqlsentinel.cli.table import printable
 from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.durations import parse_duration
@@ -71,6 +78,7 @@ def known_alert(peek: ConfigPeek | None, name: str, config: str) -> None:
 
 @click.command()
 @click.argument("config", required=False, type=CONFIG_PATH)
+@env_file_option
 @state_db_option
 def init(config: str | None, state_db: str | None) -> None:
     """Create the state database schema, or upgrade an older one. Safe to run twice."""
@@ -98,6 +106,7 @@ STATUS_COLUMNS = (
     metavar="NAME",
     help="Only this alert; for a per-row alert (key:), one line per instance.",
 )
+@env_file_option
 @state_db_option
 @json_option
 def status(config: str | None, alert: str | None, state_db: str | None, as_json: bool) -> None:
@@ -278,7 +287,7 @@ def _listing(
             emit(rows, shape(rows, as_json), as_json)
 
         command.__doc__ = f.__doc__
-        decorated = json_option(state_db_option(command))
+        decorated = json_option(state_db_option(env_file_option(command)))
         for option in (
             click.option(
                 "--since",

@@ -18,6 +18,7 @@ from sqlsentinel.cli.common import (
     emit,
     json_option,
     manager_option,
+    read_into_environment,
     say,
 )
 from sqlsentinel.errors import ExitCode, UsageError
@@ -90,11 +91,12 @@ def check_env_file(path: str) -> str:
     return full
 
 
-def _warn_unseen_environment(used: frozenset[str], env_file: str | None) -> None:
-    """Warn about variables the config read from this shell that the services will not have."""
-    from sqlsentinel.systemd.env_file import read_env_file
-
-    needed = {name for name in used if name in os.environ} - set(read_env_file(env_file))
+def _warn_unseen_environment(
+    used: frozenset[str], given: frozenset[str], env_file: str | None
+) -> None:
+    """Warn about variables the config read from this shell that the services will not
+    have (`given`: those the env file sets)."""
+    needed = {name for name in used if name in os.environ} - given
     if needed:
         where = (
             f"add them to {env_file}"
@@ -120,7 +122,8 @@ def _warn_unseen_environment(used: frozenset[str], env_file: str | None) -> None
 @click.option(
     "--env-file",
     metavar="PATH",
-    help="EnvironmentFile= for every service (secrets; mode 0600). Values never enter units.",
+    help="EnvironmentFile= for every service (secrets; mode 0600), also read here to "
+    "validate CONFIG as the services will. Values never enter units.",
 )
 @click.option(
     "--state-db",
@@ -159,6 +162,7 @@ def install_units(
     from sqlsentinel.systemd.units import STATE_DB_PASSWORD, UnitOptions
 
     system = default_system() if system is None else system
+    given = frozenset(read_into_environment(env_file) if env_file else ())
     if state_db is not None and url_has_secret(state_db):
         raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
     if exec_path is not None and not os.path.isabs(exec_path):
@@ -172,7 +176,7 @@ def install_units(
     loaded = accepted.loaded
     for w in loaded.warnings:
         say("warning", w)
-    _warn_unseen_environment(loaded.env_used, env_file)
+    _warn_unseen_environment(loaded.env_used, given, env_file)
     options = UnitOptions(
         system=system,
         command=program,

@@ -45,6 +45,9 @@ class LoadedConfig:
     """The broken alerts that say `enabled: false`."""
     state_db_text: tuple[str, int | None] | None = None
     """`state_db:` as written (`${VAR}` unresolved) and its line, when the file sets it."""
+    unnotified: frozenset[str] = frozenset()
+    """The broken alerts whose every problem is in their notifications (a target, or the
+    SMTP settings their email needs): what runs when is still known (`with_schedules`)."""
 
     def alert(self, name: str) -> AlertSpec | None:
         """The alert called `name`, if any."""
@@ -65,11 +68,17 @@ def load_file(
 
 
 def load_text(
-    text: str, source: str, environ: Mapping[str, str], fallbacks: Fallbacks = NO_FALLBACKS
+    text: str,
+    source: str,
+    environ: Mapping[str, str],
+    fallbacks: Fallbacks = NO_FALLBACKS,
+    *,
+    without_notify: frozenset[str] = frozenset(),
 ) -> LoadedConfig:
     """Validate config `text`; `source` names it in messages and anchors relative paths.
 
     `fallbacks` are values from outside the file (the daemon's --timezone, --database-url).
+    `without_notify`: alerts read as if they had no `notify:` (and the file no `smtp:`).
     """
     parsed = parse_yaml(text, source)
     if parsed.problems and parsed.data is None:
@@ -82,6 +91,8 @@ def load_text(
         raise ConfigError([*parsed.problems, Problem(source, 1, "", message)])
     written = parsed.data.get("state_db")
     state_db_text = (written, parsed.lines.get(("state_db",))) if isinstance(written, str) else None
+    if without_notify:
+        _drop_notifications(parsed, without_notify)
     env_used = substitute(parsed, environ, source)
     early = len(parsed.problems)
     validated = _validate(parsed, source)
@@ -104,7 +115,53 @@ def load_text(
         {name: tuple(problems) for name, problems in broken.items()},
         disabled(parsed, broken),
         state_db_text,
+        frozenset(n for n, problems in broken.items() if _in_notifications(parsed, problems)),
     )
+
+
+def with_schedules(
+    loaded: LoadedConfig, text: str, environ: Mapping[str, str], fallbacks: Fallbacks
+) -> LoadedConfig:
+    """`loaded` (validated from `text`) with its alerts broken only by their notifications
+    back in, without targets: when they run is known whatever their secrets (status,
+    metrics and the stale check read it); the problems they left `broken` with stay in
+    `loaded`."""
+    if not loaded.unnotified:
+        return loaded
+    source, names = loaded.settings.source, loaded.unnotified
+    again = load_text(text, source, environ, fallbacks, without_notify=names)
+    back = [a for a in again.alerts if a.name in names]
+    kept = {a.name for a in back}
+    return replace(
+        loaded,
+        alerts=(*loaded.alerts, *back),
+        translations={
+            **loaded.translations,
+            **{n: t for n, t in again.translations.items() if n in kept},
+        },
+        broken={n: p for n, p in loaded.broken.items() if n not in kept},
+    )
+
+
+def _in_notifications(parsed: Parsed, problems: list[Problem]) -> bool:
+    """Whether every one of an alert's `problems` is about its notifications."""
+
+    def notification(path: tuple[str | int, ...] | None) -> bool:
+        return path is not None and (
+            path[:1] == ("smtp",)
+            or path[:2] == ("defaults", "notify")
+            or (path[:1] == ("alerts",) and path[2:3] == ("notify",))
+        )
+
+    return bool(problems) and all(notification(parsed.paths.get(p)) for p in problems)
+
+
+def _drop_notifications(parsed: Parsed, names: frozenset[str]) -> None:
+    data = parsed.data
+    data.pop("smtp", None)
+    for a in data.get("alerts") if isinstance(data.get("alerts"), list) else []:
+        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip() in names:
+            a["notify"] = []
 
 
 _KINDS = {

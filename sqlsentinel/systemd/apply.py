@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.applied.timetable import Timetable
+from sqlsentinel.config.env_file import read_env_file
 from sqlsentinel.config.loader import LoadedConfig
 from sqlsentinel.systemd.clashes import check_clashes, spare_others
-from sqlsentinel.systemd.env_file import read_env_file
 from sqlsentinel.systemd.install import Plan, apply, plan_install
 from sqlsentinel.systemd.systemctl import Systemctl
 from sqlsentinel.systemd.units import UnitOptions, render_alert
@@ -55,7 +55,8 @@ def runs_state_db(options: UnitOptions, configured: str | None) -> str | None:
     """The state database the services' runs write, as a run resolves it: `--state-db`,
     else SQLSENTINEL_STATE_DB from the env file, else the config's `state_db:` (None: the
     default, in the services' own state directory)."""
-    from_env = read_env_file(options.env_file).get("SQLSENTINEL_STATE_DB")
+    given = read_env_file(options.env_file).values if options.env_file else {}
+    from_env = given.get("SQLSENTINEL_STATE_DB")
     return options.state_db or from_env or configured
 
 
