@@ -16,6 +16,7 @@ from support import free_port, make_target
 
 from sqlsentinel.core.delivery import Attempt
 from sqlsentinel.core.spec import SmtpSpec
+from sqlsentinel.notify.channels.email import address_problem
 from sqlsentinel.notify.deliver import DeliveryResult, deliver
 
 from .servers import Inbox, make_event
@@ -229,3 +230,56 @@ def test_refused_connection_is_retryable(attempts: list[Attempt]) -> None:
 def test_missing_smtp_settings(attempts: list[Attempt]) -> None:
     result = send(None, attempts)
     assert (result.outcome, attempts[0].error_class) == ("permanent", "smtp_not_configured")
+
+
+def test_display_names_stay_in_the_headers(inbox: Inbox, attempts: list[Attempt]) -> None:
+    """Issue 17.16: a server without SMTPUTF8 (aiosmtpd's Controller offers it unless told
+    not to); "Équipe Ops <…>" used to reach MAIL FROM/RCPT TO and fail permanently."""
+    controller = start(inbox, enable_SMTPUTF8=False)
+    try:
+        sender = "Sentinelle Données <alerts@example.com>"
+        smtp = SmtpSpec(host=HOST, port=controller.port, starttls=False, from_address=sender)
+        recipients = ("Équipe Ops <ops@example.com>", '"Dev, Team" <dev@x.org>', "db@x.org")
+        result = send(smtp, attempts, recipients)
+    finally:
+        controller.stop()
+    assert (result.outcome, result.attempts) == ("delivered", 1)
+    [(envelope, _)] = inbox.messages
+    assert envelope.mail_from == "alerts@example.com"
+    assert envelope.rcpt_tos == ["ops@example.com", "dev@x.org", "db@x.org"]
+    assert envelope.original_content is not None
+    head = envelope.original_content.split(b"\r\n\r\n")[0]
+    assert head.isascii()  # RFC 2047 encoded words, not raw UTF-8
+    assert b"=?utf-8?" in head
+    msg = inbox.parsed()
+    assert [a.display_name for a in msg["To"].addresses] == ["Équipe Ops", "Dev, Team", ""]
+    assert msg["From"].addresses[0].display_name == "Sentinelle Données"
+    assert msg["Message-ID"].endswith("@example.com>")
+
+
+def test_a_non_ascii_mailbox_needs_smtputf8(inbox: Inbox, attempts: list[Attempt]) -> None:
+    """A non-ASCII addr-spec does need SMTPUTF8: refused as permanent, never half-sent."""
+    controller = start(inbox, enable_SMTPUTF8=False)
+    try:
+        smtp = SmtpSpec(host=HOST, port=controller.port, starttls=False)
+        result = send(smtp, attempts, ("jörg@example.com",))
+    finally:
+        controller.stop()
+    assert (result.outcome, attempts[0].error_class) == ("permanent", "smtp_unsupported")
+    assert inbox.messages == []
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("Équipe Ops <ops@example.com>", None),
+        ("jörg@example.com", None),
+        ("ops@example.com, dev@example.com", "must be one address"),
+        ("Ops <ops@example.com", "is not an email address"),
+        ("ops@", "is not an email address"),
+        ("not-an-address", "is not an email address"),
+    ],
+)
+def test_address_problem_reads_as_the_headers_do(address: str, problem: str | None) -> None:
+    found = address_problem(address)
+    assert found is None if problem is None else problem in (found or "")

@@ -1,5 +1,8 @@
 """`channel: email`: multipart plain text + HTML over SMTP (plain, STARTTLS or implicit TLS).
 
+Addresses may carry display names (`Équipe Ops <ops@example.com>`): the headers keep them,
+RFC 2047-encoded by the stdlib's default policy when they are not ASCII, while the envelope
+(MAIL FROM, RCPT TO) carries only each addr-spec, so a server without SMTPUTF8 accepts them.
 The Message-ID is derived from the event id, so a retried message is recognisably
 the same message. TLS verification uses the system trust store; a private CA is
 trusted through the standard `SSL_CERT_FILE` environment variable.
@@ -75,15 +78,27 @@ def config_model() -> type[BaseModel]:
 
 
 def address_problem(addr: str) -> str | None:
-    """Why `addr` (`a@example.com` or `Name <a@example.com>`) is no usable address, if it is not."""
-    from email.utils import parseaddr
+    """Why `addr` (`a@example.com` or `Name <a@example.com>`) is no usable address, if it is not.
+
+    Read by the same parser that builds the message headers and the envelope from them.
+    """
+    from email.errors import HeaderParseError, NonASCIILocalPartDefect
+    from email.policy import default
 
     from sqlsentinel.model_fields import has_control
 
     if has_control(addr):
         return f"{addr!r} must be one address without line breaks or control characters"
-    _, parsed = parseaddr(addr)
-    if "@" not in parsed or parsed.startswith("@") or parsed.endswith("@") or " " in parsed:
+    try:
+        header = default.header_factory("To", addr)
+    except (HeaderParseError, IndexError):  # the stdlib parser raises IndexError on `a@`
+        return f"{addr!r} is not an email address"
+    if len(header.addresses) > 1:
+        return f"{addr!r} must be one address (give each recipient its own list entry)"
+    defects = [d for d in header.defects if not isinstance(d, NonASCIILocalPartDefect)]
+    spec = str(header.addresses[0].addr_spec) if header.addresses else ""
+    local, _, domain = spec.rpartition("@")
+    if defects or not local or not domain:
         return f"{addr!r} is not an email address"
     return None
 
@@ -92,11 +107,11 @@ def build_message(event: Notification, target: TargetSpec, smtp: SmtpSpec) -> Em
     """The complete message: multipart/alternative, text first, HTML second."""
     o = options(target)
     subject, text, html = render_email(event, o.subject, o.body)
-    domain = smtp.from_address.rpartition("@")[2] or "localhost"
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = smtp.from_address
     msg["To"] = ", ".join(o.recipients)
+    domain = envelope_sender(msg).rpartition("@")[2] or "localhost"
     msg["Date"] = format_datetime(event.occurred_at)
     msg["Message-ID"] = f"<{event.event_id}@{domain}>"
     msg[EVENT_ID_HEADER] = event.event_id
@@ -105,6 +120,16 @@ def build_message(event: Notification, target: TargetSpec, smtp: SmtpSpec) -> Em
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg
+
+
+def envelope_sender(msg: EmailMessage) -> str:
+    """MAIL FROM: the From header's addr-spec, without its display name."""
+    return str(msg["From"].addresses[0].addr_spec)
+
+
+def envelope_recipients(msg: EmailMessage) -> list[str]:
+    """RCPT TO: the To header's addr-specs, without their display names."""
+    return [str(address.addr_spec) for address in msg["To"].addresses]
 
 
 def describe_smtp(smtp: SmtpSpec) -> str:
@@ -147,9 +172,7 @@ def _smtp_failure(exc: OSError, timeout: float) -> SendResult:
     return network_failure(exc, timeout)
 
 
-def _transmit(
-    msg: EmailMessage, recipients: list[str], smtp: SmtpSpec, deadline: AttemptDeadline
-) -> str:
+def _transmit(msg: EmailMessage, smtp: SmtpSpec, deadline: AttemptDeadline) -> str:
     """One SMTP session, shut down at `deadline`; returns the recipients refused (if only
     some were)."""
     context = ssl.create_default_context()
@@ -169,7 +192,7 @@ def _transmit(
                 client.starttls(context=context)
             if smtp.username:
                 client.login(smtp.username, smtp.password or "")
-            refused = client.send_message(msg, smtp.from_address, recipients)
+            refused = client.send_message(msg, envelope_sender(msg), envelope_recipients(msg))
         finally:
             try:
                 client.quit()
@@ -196,7 +219,7 @@ class EmailChannel:
             return SendResult(DeliveryOutcome.PERMANENT, None, "invalid_message", str(exc))
         deadline = AttemptDeadline(timeout)
         try:
-            refused = _transmit(msg, list(options(target).recipients), smtp, deadline)
+            refused = _transmit(msg, smtp, deadline)
         except (smtplib.SMTPException, OSError) as exc:
             return timed_out(timeout) if deadline.expired else _smtp_failure(exc, timeout)
         detail = f"accepted by {smtp.host}:{smtp.port}"
