@@ -15,7 +15,8 @@ from sqlsentinel.errors import UsageError
 from sqlsentinel.state.db import StateDB
 
 INSTANCE_COLUMNS = (
-    "key", "state", "since", "reason", "actual_value", "threshold", "silenced_until", "updated_at",
+    "key", "state", "severity", "since", "reason", "actual_value", "threshold", "silenced_until",
+    "updated_at",
 )  # fmt: skip
 
 

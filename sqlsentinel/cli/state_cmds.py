@@ -93,8 +93,8 @@ def init(config: str | None, state_db: str | None) -> None:
 
 
 STATUS_COLUMNS = (
-    "alert", "state", "since", "reason", "last_value", "silenced_until", "next_run", "last_run",
-    "missed_run", "undelivered",
+    "alert", "state", "severity", "since", "reason", "last_value", "silenced_until", "next_run",
+    "last_run", "missed_run", "undelivered",
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
+from sqlsentinel.core.severity import SeverityName
 from sqlsentinel.core.spec import OnOutcome
 from sqlsentinel.model_fields import (
     OptionalDuration,
@@ -97,6 +98,8 @@ class _AlertSettings(StrictModel):
     repeat_interval: OptionalDuration = None
     notify_on_resolve: bool | None = None
     notify_on_error: bool | None = None
+    severity: SeverityName | None = None
+    notify_on_deescalate: bool | None = None
     on_error: OnOutcome | None = None
     on_no_data: OnOutcome | None = None
     notify: list[NotifyModel] | None = None
@@ -168,7 +171,7 @@ class AlertModel(_AlertSettings):
         lowered = [c.strip().lower() for c in v]
         if len(set(lowered)) != len(lowered):
             raise ValueError("names a column twice")
-        reserved = {"status", "actual_value", "threshold"} & set(lowered)
+        reserved = {"status", "actual_value", "threshold", "severity"} & set(lowered)
         if reserved:
             column = sorted(reserved)[0]
             raise ValueError(f"cannot use {column!r}: it is part of the result contract")

@@ -20,6 +20,7 @@ from sqlsentinel.config import models as m
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
 from sqlsentinel.config.parsed import Parsed, Path, alert_label, format_path
 from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
+from sqlsentinel.core.severity import Severity
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
 from sqlsentinel.dburl import sqlite_relative
 from sqlsentinel.durations import format_duration
@@ -165,6 +166,7 @@ def _alert(
 ) -> AlertSpec:
     values = a.model_dump(exclude={"database", "notify", "tags", "key"})
     values["key"] = tuple(a.key) if a.key else None
+    values["severity"] = Severity(a.severity) if a.severity else None
     if translation is not None:
         values.update(
             calendar_zone=translation.calendar_zone, minute_shift=translation.minute_shift

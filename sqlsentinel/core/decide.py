@@ -1,14 +1,18 @@
 """The state machine of one alert: a pure function (previous, condition, rule, now) -> transition.
 
 States: OK, PENDING (condition true, not yet for `for`), ALERT, ERROR (the check failed).
+Every decision also carries a severity: the run's (from its `severity` column) or the
+alert's. While firing, a severity above the one last told this episode notifies
+(`escalated`), one below it too (`deescalated`) unless `notify_on_deescalate` is off.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlsentinel.core.severity import Severity
 from sqlsentinel.core.spec import AlertSpec
 
 
@@ -31,6 +35,8 @@ class Reason(StrEnum):
     FIRING = "firing"  # became ALERT
     STILL_FIRING = "still_firing"
     REPEAT = "repeat_interval_elapsed"
+    ESCALATED = "escalated"  # still firing, at a higher severity than last told
+    DEESCALATED = "deescalated"  # still firing, at a lower severity than last told
     SILENCE_ENDED = "silence_ended"
     RESOLVED = "resolved"
     ERROR = "error"
@@ -46,6 +52,8 @@ class NotifyReason(StrEnum):
     ERROR = "error"
     REPEAT = "repeat"
     SILENCE_ENDED = "silence_ended"
+    ESCALATED = "escalated"
+    DEESCALATED = "deescalated"
     TEST = "test"  # `sqlsentinel notify-test`; never decided by a run
     STALE = "stale"  # the daemon found a scheduled run missing (one per stale episode)
     RECOVERED = "recovered"  # the alert ran again after a stale episode
@@ -61,6 +69,8 @@ class Previous:
     last_notified_at: datetime | None
     last_notified_state: State | None
     suppressed: bool  # a notification was withheld by a silence
+    severity: Severity | None = None  # the last run's (None: recorded before severities)
+    notified_severity: Severity | None = None  # the severity of the last notification
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class Rule:
     repeat_interval: float | None = None
     notify_on_resolve: bool = True
     notify_on_error: bool = True
+    severity: Severity = Severity.ERROR  # the alert's own, when the run names none
+    notify_on_deescalate: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,28 +95,63 @@ class Transition:
     reason: Reason
     notify: NotifyReason | None
     suppressed: bool  # true when a due notification was withheld by a silence
+    severity: Severity = Severity.ERROR  # of the state after the run (a resolve: the episode's)
 
 
 def rule_of(alert: AlertSpec) -> Rule:
     """The transition settings of `alert`."""
-    return Rule(alert.for_, alert.repeat_interval, alert.notify_on_resolve, alert.notify_on_error)
+    return Rule(
+        alert.for_,
+        alert.repeat_interval,
+        alert.notify_on_resolve,
+        alert.notify_on_error,
+        alert.severity,
+        alert.notify_on_deescalate,
+    )
 
 
 Condition = str  # "ok" | "alert" | "error" | "keep" (see core.outcomes.condition_for)
 
 
 def decide(
-    prev: Previous | None, condition: Condition, rule: Rule, silenced: bool, now: datetime
+    prev: Previous | None,
+    condition: Condition,
+    rule: Rule,
+    silenced: bool,
+    now: datetime,
+    severity: Severity | None = None,
 ) -> Transition:
-    """Decide the new state and whether to notify, from the run's effective condition."""
+    """Decide the new state and whether to notify, from the run's effective condition and
+    the severity its result named (None: the alert's own, `rule.severity`)."""
+    level = severity or rule.severity
     if condition == "keep":
         if prev is None:
-            return Transition(State.OK, now, None, Reason.KEPT, None, False)
+            return Transition(State.OK, now, None, Reason.KEPT, None, False, level)
         return Transition(
-            prev.state, prev.since, prev.condition_since, Reason.KEPT, None, prev.suppressed
-        )
+            prev.state, prev.since, prev.condition_since, Reason.KEPT, None, prev.suppressed,
+            prev.severity or level,
+        )  # fmt: skip
     if condition == "alert":
-        return _alerting(prev, rule, silenced, now)
+        return replace(_alerting(prev, rule, silenced, now, level), severity=level)
+    if condition == "ok" and prev is not None and prev.state is not State.OK:
+        return replace(_ok(prev, rule, silenced, now), severity=episode_severity(prev, level))
+    return replace(_not_alerting(prev, condition, rule, silenced, now), severity=level)
+
+
+def episode_severity(prev: Previous, level: Severity) -> Severity:
+    """The severity an ending episode had: what was last told of it, else its last run's."""
+    return _told(prev) or prev.severity or level
+
+
+def _told(prev: Previous) -> Severity | None:
+    """The severity of the last notification sent in the current episode, if any."""
+    told = prev.last_notified_at is not None and prev.last_notified_at >= prev.since
+    return prev.notified_severity if told else None
+
+
+def _not_alerting(
+    prev: Previous | None, condition: Condition, rule: Rule, silenced: bool, now: datetime
+) -> Transition:
     if condition == "error":
         if prev is not None and prev.state is State.ERROR:
             if prev.suppressed and not silenced:
@@ -127,11 +174,13 @@ def decide(
             NotifyReason.ERROR if rule.notify_on_error else None,
             silenced,
         )
-    # condition == "ok"
+    # condition == "ok", and the state was OK already or there was none
     if prev is None:
         return Transition(State.OK, now, None, Reason.FIRST_RUN_OK, None, False)
-    if prev.state is State.OK:
-        return Transition(State.OK, prev.since, None, Reason.STILL_OK, None, False)
+    return Transition(State.OK, prev.since, None, Reason.STILL_OK, None, False)
+
+
+def _ok(prev: Previous, rule: Rule, silenced: bool, now: datetime) -> Transition:
     told = prev.last_notified_state in (State.ALERT, State.ERROR) and prev.state in (
         State.ALERT,
         State.ERROR,
@@ -140,13 +189,15 @@ def decide(
     return Transition(State.OK, now, None, Reason.RESOLVED, None if silenced else notify, False)
 
 
-def _alerting(prev: Previous | None, rule: Rule, silenced: bool, now: datetime) -> Transition:
+def _alerting(
+    prev: Previous | None, rule: Rule, silenced: bool, now: datetime, level: Severity
+) -> Transition:
     if prev is not None and prev.state is State.ALERT:
         since, cond_since = prev.since, prev.condition_since or prev.since
-        if silenced:
-            return Transition(
-                State.ALERT, since, cond_since, Reason.STILL_FIRING, None, prev.suppressed
-            )
+        change = _severity_change(prev, rule, level)
+        if silenced:  # a change that would notify is held until the silence ends
+            held = prev.suppressed or (change is not None and change[1] is not None)
+            return Transition(State.ALERT, since, cond_since, Reason.STILL_FIRING, None, held)
         if prev.suppressed:
             return Transition(
                 State.ALERT,
@@ -156,6 +207,8 @@ def _alerting(prev: Previous | None, rule: Rule, silenced: bool, now: datetime) 
                 NotifyReason.SILENCE_ENDED,
                 False,
             )
+        if change is not None:
+            return Transition(State.ALERT, since, cond_since, *change, False)
         last = prev.last_notified_at
         if rule.repeat_interval and last and now - last >= timedelta(seconds=rule.repeat_interval):
             return Transition(
@@ -171,6 +224,22 @@ def _alerting(prev: Previous | None, rule: Rule, silenced: bool, now: datetime) 
             )
         return Transition(State.PENDING, now, cond_since, Reason.PENDING, None, False)
     return _gate(State.ALERT, now, cond_since, Reason.FIRING, NotifyReason.FIRING, silenced)
+
+
+def _severity_change(
+    prev: Previous, rule: Rule, level: Severity
+) -> tuple[Reason, NotifyReason | None] | None:
+    """How a firing alert's severity moved against what was last told this episode (else
+    the last run's): the reason and what to notify, or None when it did not move. A fall
+    that `notify_on_deescalate: false` keeps quiet is named only in the run it happens."""
+    reference = _told(prev) or prev.severity
+    if reference is None or level is reference:
+        return None
+    if level.rank > reference.rank:
+        return Reason.ESCALATED, NotifyReason.ESCALATED
+    if rule.notify_on_deescalate:
+        return Reason.DEESCALATED, NotifyReason.DEESCALATED
+    return (Reason.DEESCALATED, None) if level is not prev.severity else None
 
 
 def _gate(

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlsentinel.core.decide import NotifyReason, Previous, Transition
 from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.severity import Severity
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.jsonsafe import to_jsonable
 
@@ -49,6 +50,7 @@ class Change:
     threshold: Any
     context: dict[str, Any]
     state_since: datetime
+    severity: Severity = Severity.ERROR  # a resolve carries the severity of its episode
 
     def _change_payload(self) -> dict[str, Any]:
         """The payload's fields of the change (JSON-safe), in their documented order."""
@@ -56,6 +58,7 @@ class Change:
             "state": self.state,
             "previous_state": self.previous_state,
             "reason": self.reason.value,
+            "severity": self.severity.value,
             "actual_value": to_jsonable(self.actual_value),
             "threshold": to_jsonable(self.threshold),
             "context": to_jsonable(self.context),
@@ -74,6 +77,7 @@ def change_fields(d: dict[str, Any]) -> dict[str, Any]:
         "threshold": d.get("threshold"),
         "context": dict(d.get("context") or {}),
         "state_since": datetime.fromisoformat(d["state_since"]),
+        "severity": Severity(d.get("severity") or Severity.ERROR),  # queued before severities
     }
 
 
@@ -165,6 +169,7 @@ def build_event(
         outcome=record.outcome,
         occurred_at=record.finished_at,
         state_since=t.since,
+        severity=t.severity,
         tags=alert.tags,
         triggered_by=record.triggered_by,
         run_id=record.run_id,

@@ -26,6 +26,7 @@ from sqlsentinel.core.event import (
 )
 from sqlsentinel.core.instances import InstanceDecision
 from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.severity import Severity, highest
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.digest import digest
 from sqlsentinel.jsonsafe import to_jsonable
@@ -33,10 +34,13 @@ from sqlsentinel.jsonsafe import to_jsonable
 T = TypeVar("T")
 # The order instance reasons are named in a message's summary and its outbox reason.
 REASON_ORDER = (
-    NotifyReason.FIRING, NotifyReason.SILENCE_ENDED, NotifyReason.REPEAT, NotifyReason.RESOLVED,
+    NotifyReason.FIRING, NotifyReason.ESCALATED, NotifyReason.SILENCE_ENDED, NotifyReason.REPEAT,
+    NotifyReason.DEESCALATED, NotifyReason.RESOLVED,
 )  # fmt: skip
 REASON_WORDS = {
     NotifyReason.FIRING: "firing",
+    NotifyReason.ESCALATED: "escalated",
+    NotifyReason.DEESCALATED: "deescalated",
     NotifyReason.SILENCE_ENDED: "still firing (silence ended)",
     NotifyReason.REPEAT: "still firing",
     NotifyReason.RESOLVED: "resolved",
@@ -116,6 +120,12 @@ class GroupedEvent:
     occurred_at = _Own[datetime]("occurred_at")
 
     @property
+    def severity(self) -> Severity:
+        """How loud the message is: the highest severity of the instances it lists (the
+        alert's own when it lists none)."""
+        return highest((n.severity for n in self.instances), self.alert_event.severity)
+
+    @property
     def reason(self) -> NotifyReason:
         """The alert's own reason when it notifies, else the first of its instances'."""
         if self.told or not self.instances:
@@ -141,6 +151,7 @@ class GroupedEvent:
             "schema_version": GROUPED_SCHEMA_VERSION,
             "event_id": self.event_id,
             "reason": self.alert_event.reason.value if self.told else None,
+            "severity": self.severity.value,
             "alert_event_id": self.alert_event.event_id,
             "key": list(self.key),
             "counts": dict(self.counts),
@@ -195,6 +206,7 @@ def _notice(alert: str, d: InstanceDecision) -> InstanceNotice:
         threshold=values.threshold if values else None,
         context=dict(values.context) if values else {},
         state_since=t.since,
+        severity=t.severity,
         in_result=d.row is not None,
     )
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlsentinel.core.decide import Previous, Rule, State, Transition, decide
+from sqlsentinel.core.severity import Severity, highest
 from sqlsentinel.core.spec import OnMissing
 from sqlsentinel.jsonsafe import to_jsonable
 
@@ -51,6 +52,7 @@ class Instance:
     actual_value: Any = None
     threshold: Any = None
     context: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None  # the row's `severity` column (None: the alert's)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def decide_instances(
     for row in rows:
         last = known.get(row.key)
         prev = last.previous if last else None
-        t = decide(prev, row.condition, rule, silenced(row.key), now)
+        t = decide(prev, row.condition, rule, silenced(row.key), now, row.severity)
         out.append(InstanceDecision(row.key, row.key_values, prev, t, row, last))
     present = {row.key for row in rows}
     for key, k in known.items():
@@ -148,10 +150,13 @@ def summary_transition(
     now: datetime,
 ) -> Transition:
     """The alert-level state after a successful keyed run: ALERT while any instance fires,
-    else OK. The alert as a whole notifies only when its check works again after a run
-    whose outcome was a failure (`after_failure`): `resolved`, if that failure was told."""
-    firing = any(d.transition.state is State.ALERT and not d.removed for d in decisions)
+    else OK, at the highest severity of its firing instances. The alert as a whole notifies
+    only when its check works again after a run whose outcome was a failure
+    (`after_failure`): `resolved`, if that failure was told."""
+    fire = [d.transition.severity for d in decisions
+            if d.transition.state is State.ALERT and not d.removed]  # fmt: skip
     quiet = replace(prev, suppressed=False) if prev is not None else None
-    t = decide(quiet, "alert" if firing else "ok", Rule(), False, now)
+    level = highest(fire, rule.severity)
+    t = decide(quiet, "alert" if fire else "ok", Rule(severity=rule.severity), False, now, level)
     notify = decide(prev, "ok", rule, silenced, now).notify if after_failure else None
     return replace(t, notify=notify, suppressed=False)

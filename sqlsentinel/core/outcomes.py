@@ -19,6 +19,7 @@ ERROR_OUTCOMES = frozenset(
         "multiple_rows",
         "missing_status",
         "invalid_status",
+        "bad_severity",  # the result's severity column names no severity (core/severity.py)
         "timeout",
         "query_error",
         "connection_error",

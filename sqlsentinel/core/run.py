@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlsentinel.core.severity import Severity
+
 if TYPE_CHECKING:  # keyed alerts only: a one-row run never loads it
     from sqlsentinel.core.instances import Instance
 
@@ -37,3 +39,4 @@ class RunRecord:
     context: dict[str, Any] | None = None
     error: str | None = None
     instances: tuple[Instance, ...] | None = None  # a keyed alert's rows (None: no result read)
+    severity: Severity | None = None  # the result's `severity` column (None: the alert's)

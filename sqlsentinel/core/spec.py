@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from sqlsentinel.core.severity import Severity
+
 DEFAULT_ATTEMPT_TIMEOUT = 10.0  # seconds per delivery attempt (email: the SMTP timeout)
 
 OnMissing = Literal["resolve", "keep"]
@@ -78,6 +80,8 @@ class AlertSpec:
     repeat_interval: float | None = None  # seconds; None: notify once per firing
     notify_on_resolve: bool = True
     notify_on_error: bool = True
+    severity: Severity = Severity.ERROR  # a `severity` column in the result overrides it
+    notify_on_deescalate: bool = True  # a firing alert whose severity falls notifies
     on_error: OnOutcome = "error"
     on_no_data: OnOutcome = "error"
     notify: tuple[TargetSpec, ...] = ()
@@ -139,6 +143,8 @@ def alert_from_json(d: dict[str, Any]) -> AlertSpec:
     data["notify"] = tuple(TargetSpec(**t) for t in data["notify"])
     data["tags"] = tuple(data["tags"])
     data["key"] = tuple(data.get("key") or ())
+    if "severity" in data:
+        data["severity"] = Severity(data["severity"])
     return AlertSpec(**data)
 
 

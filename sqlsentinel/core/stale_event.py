@@ -46,6 +46,7 @@ def stale_event(
         outcome=row.get("last_outcome") or "never_run",
         occurred_at=now,
         state_since=row.get("since") or missed_tick,
+        severity=alert.severity,
         tags=alert.tags,
         triggered_by=TRIGGERED_BY,
         run_id=episode_id,

@@ -23,7 +23,7 @@ def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str
     record, result = observe(alert, Trigger(), budget, dry_run=True)
     now = datetime.now(UTC)
     prev, silenced = peek(db, alert.name, now)
-    t = decide(prev, record.condition, rule_of(alert), silenced, now)
+    t = decide(prev, record.condition, rule_of(alert), silenced, now, record.severity)
     would_send: list[dict[str, Any]] = []
     if t.notify is not None:
         from sqlsentinel.core.event import build_event

@@ -1,11 +1,13 @@
 """The result contract of a keyed alert (`key:`): any number of rows, one per instance.
 
 Each row names its instance by the key columns and has a `status` (ALERT/OK), optional
-`actual_value` and `threshold`; other columns are its context. Column names match in
+`actual_value`, `threshold` and `severity` (NULL: the alert's); other columns are its
+context. Column names match in
 any case, as `status` does. No rows is no instances (outcome `ok`). One bad row makes the
 whole result an error outcome, so nothing is half-recorded: `missing_key`, `null_key`,
 `duplicate_key`, `too_many_instances` (more than `max_instances` rows: at most one row
-more is ever read), and the one-row contract's `missing_status` and `invalid_status`.
+more is ever read), and the one-row contract's `missing_status`, `invalid_status` and
+`bad_severity`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from functools import partial
 from typing import Any
 
 from sqlsentinel.core.instances import Instance, describe_key, instance_key
+from sqlsentinel.core.severity import severity_from
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.engine.query import QueryResult, run_query
 
-RESERVED = ("status", "actual_value", "threshold")  # the contract's own columns
+RESERVED = ("status", "actual_value", "threshold", "severity")  # the contract's own columns
 
 
 class _Refused(Exception):
@@ -115,6 +118,12 @@ def _instance(
             f"row {number} ({describe_key(key_values)}): status must be ALERT or OK, "
             f"got {status!r}",
         )
+    try:
+        severity = severity_from(values[where["severity"]]) if "severity" in where else None
+    except ValueError as exc:
+        raise _Refused(
+            "bad_severity", f"row {number} ({describe_key(key_values)}): {exc}"
+        ) from None
     special = set(where.values())
     return Instance(
         key=instance_key(key_values.values()),
@@ -124,4 +133,5 @@ def _instance(
         threshold=values[where["threshold"]] if "threshold" in where else None,
         context={c: v for i, (c, v) in enumerate(zip(columns, values, strict=True))
                  if i not in special},
+        severity=severity,
     )  # fmt: skip

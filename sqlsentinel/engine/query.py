@@ -1,8 +1,9 @@
 """Run an alert's query on its database and read the result contract.
 
 The contract: one row with a `status` column (ALERT/OK, any case; the column
-name in any case), optional `actual_value` and `threshold`, every other column is
-context. Every way this can go wrong is a named outcome, never an exception.
+name in any case), optional `actual_value`, `threshold` and `severity` (info, warning,
+error or critical; NULL: the alert's own), every other column is context. Every way
+this can go wrong is a named outcome, never an exception.
 
 Timeouts: PostgreSQL gets `statement_timeout`, SQLite a progress handler; on every
 driver a watchdog cancels the statement at the deadline and, if it still runs after
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import QUERY_GRACE_S
 from sqlsentinel.core.outcomes import ERROR_OUTCOMES
+from sqlsentinel.core.severity import Severity, severity_from
 from sqlsentinel.core.spec import DatabaseSpec
 from sqlsentinel.dburl import POSTGRESQL, SQLITE, parse_url
 from sqlsentinel.engine.session import ConnectError, Session, first_line
@@ -44,6 +46,7 @@ class QueryResult:
     error: str | None = None
     hung: bool = False
     instances: tuple[Instance, ...] | None = None  # a keyed alert's rows (engine/keyed_query.py)
+    severity: Severity | None = None  # the `severity` column's (None: the alert's own)
 
 
 Reader = Callable[[list[str], Sequence[Any]], QueryResult]
@@ -154,7 +157,7 @@ def _read(columns: list[str], rows: Sequence[Any]) -> QueryResult:
     status = row[lower["status"]]
     value = row.get(lower.get("actual_value", ""))
     threshold = row.get(lower.get("threshold", ""))
-    special = {lower[k] for k in ("status", "actual_value", "threshold") if k in lower}
+    special = {lower[k] for k in ("status", "actual_value", "threshold", "severity") if k in lower}
     context = {k: v for k, v in row.items() if k not in special}
     normal = status.strip().upper() if isinstance(status, str) else None
     if normal not in {"ALERT", "OK"}:
@@ -165,7 +168,11 @@ def _read(columns: list[str], rows: Sequence[Any]) -> QueryResult:
             context,
             f"status must be ALERT or OK, got {status!r}",
         )
-    return QueryResult(normal.lower(), value, threshold, context)
+    try:
+        severity = severity_from(row[lower["severity"]]) if "severity" in lower else None
+    except ValueError as exc:
+        return QueryResult("bad_severity", value, threshold, context, str(exc))
+    return QueryResult(normal.lower(), value, threshold, context, severity=severity)
 
 
 def _failure(exc: Exception, deadline: float) -> QueryResult:

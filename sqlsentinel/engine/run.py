@@ -108,6 +108,7 @@ def observe(
         context=result.context or None,
         error=result.error,
         instances=result.instances,
+        severity=result.severity,
     )
     return record, result
 
@@ -201,7 +202,8 @@ def _record(
 
             t, instances = write_keyed(alert, settings, tx, record, spooled=spooled)
         else:
-            t = decide(tx.previous, record.condition, rule_of(alert), tx.silenced, now)
+            rule = rule_of(alert)
+            t = decide(tx.previous, record.condition, rule, tx.silenced, now, record.severity)
             entries = _outbox_entries(alert, record, tx.previous, t)
             tx.write(record, t, entries, settings.history_retention, spooled=spooled)
         lease = lease_seconds(budget.delivery_deadline - time.monotonic())

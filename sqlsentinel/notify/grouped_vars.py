@@ -11,6 +11,7 @@ from typing import Any
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.grouped import REASON_WORDS, GroupedEvent, InstanceNotice
 from sqlsentinel.core.instances import describe_key
+from sqlsentinel.core.severity import Severity
 from sqlsentinel.notify.values import show
 
 LISTED_MAX = 50  # instances a message lists in email and Slack
@@ -33,6 +34,7 @@ def grouped_vars(event: GroupedEvent) -> dict[str, Any]:
         "state": own.state,
         "previous_state": own.previous_state,
         "reason": own.reason.value if event.told else None,
+        "severity": event.severity.value,
         "error": own.error,
         "outcome": own.outcome,
         "occurred_at": own.occurred_at,
@@ -62,22 +64,27 @@ def _instance(n: InstanceNotice) -> dict[str, Any]:
         **{k: getattr(n, k) for k in ("state", "previous_state", "actual_value", "threshold")},
         **{k: getattr(n, k) for k in ("context", "state_since", "event_id", "dedup_key")},
         "reason": n.reason.value,
+        "severity": n.severity.value,
         "in_result": n.in_result,
     }
 
 
 def instance_table(event: GroupedEvent, limit: int) -> tuple[list[str], list[list[str]]]:
-    """The header and the cells (as text) of the first `limit` instances."""
+    """The header and the cells (as text) of the first `limit` instances; a `severity`
+    column when one of them is not `error` (the default)."""
     listed = event.instances[:limit]
+    graded = any(n.severity is not Severity.ERROR for n in listed)
     context: list[str] = []
     for n in listed:
         context += [c for c in n.context if c not in context]
     context = context[:CONTEXT_COLUMNS_MAX]
-    columns = [*event.key, "change", "value", "threshold", *context, "since"]
+    columns = [*event.key, "change", *(["severity"] if graded else []), "value", "threshold",
+               *context, "since"]  # fmt: skip
     rows = [
         [
             *(str(show(n.key.get(k))) for k in event.key),
             REASON_WORDS[n.reason] + ("" if n.in_result else " (absent)"),
+            *([n.severity.value] if graded else []),
             str(show(n.actual_value)),
             str(show(n.threshold)),
             *(str(show(n.context.get(c))) for c in context),

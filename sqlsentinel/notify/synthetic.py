@@ -58,6 +58,7 @@ def build_test_event(alert: AlertSpec, *, now: datetime | None = None) -> Notifi
         tags=alert.tags,
         triggered_by="TEST",
         run_id="test-" + uuid.uuid4().hex[:12],
+        severity=alert.severity,
         **_firing(),
     )
     if not alert.key:
@@ -77,6 +78,7 @@ def _example(alert: AlertSpec, n: int, at: datetime) -> InstanceNotice:
         reason=NotifyReason.FIRING,
         state_since=at,
         in_result=True,
+        severity=alert.severity,
         **_firing(),
     )
 

@@ -30,6 +30,7 @@ from jinja2.sandbox import (
 
 from sqlsentinel.core.decide import NotifyReason
 from sqlsentinel.core.event import AlertEvent
+from sqlsentinel.core.severity import Severity
 from sqlsentinel.errors import SentinelError
 from sqlsentinel.notify import template_budget as budget
 from sqlsentinel.notify.values import show
@@ -49,6 +50,8 @@ _HEADLINES = {
     NotifyReason.ERROR: "{alert}: the check failed",
     NotifyReason.REPEAT: "{alert} is still firing",
     NotifyReason.SILENCE_ENDED: "{alert} is still firing (silence ended)",
+    NotifyReason.ESCALATED: "{alert} escalated to {severity}",
+    NotifyReason.DEESCALATED: "{alert} deescalated to {severity}",
     NotifyReason.TEST: "Test message for {alert}",
     NotifyReason.STALE: "{alert} missed a scheduled run",
     NotifyReason.RECOVERED: "{alert} is running again",
@@ -199,8 +202,11 @@ def _refused(node: nodes.Node) -> tuple[str, str]:
 
 
 def label(event: Notification) -> str:
-    """The tag a message shows in brackets: `STALE` for a missed run, else the state."""
-    return "STALE" if event.reason is NotifyReason.STALE else event.state
+    """The tag a message shows in brackets: `STALE` for a missed run, else the state; then
+    the severity, unless it is `error` (the default: a config without severities keeps
+    its subjects): `ALERT critical`."""
+    tag = "STALE" if event.reason is NotifyReason.STALE else event.state
+    return tag if event.severity is Severity.ERROR else f"{tag} {event.severity.value}"
 
 
 def color(event: Notification) -> str:
@@ -214,12 +220,13 @@ def template_vars(event: AlertEvent) -> dict[str, Any]:
     """The names a template can use (documented in docs/notifications.md)."""
     return {
         "event": event,
-        "headline": _HEADLINES[event.reason].format(alert=event.alert),
+        "headline": _HEADLINES[event.reason].format(alert=event.alert, severity=event.severity),
         "alert": event.alert,
         "description": event.description,
         "state": event.state,
         "previous_state": event.previous_state,
         "reason": event.reason.value,
+        "severity": event.severity.value,
         "actual_value": event.actual_value,
         "threshold": event.threshold,
         "context": event.context,
@@ -246,7 +253,8 @@ def _variables(event: Notification) -> tuple[dict[str, Any], str]:
         return template_vars(event), ""
     from sqlsentinel.notify.grouped_vars import grouped_vars
 
-    return {**grouped_vars(event), "color": STATE_COLORS.get(event.state, "#808080")}, "grouped_"
+    shown = {"color": STATE_COLORS.get(event.state, "#808080"), "label": label(event)}
+    return {**grouped_vars(event), **shown}, "grouped_"
 
 
 def _render(kind: str, override: str | None, default: str, event: Notification) -> str:

@@ -23,8 +23,8 @@ from sqlsentinel.state.schema import INSTANCE_TABLES_SINCE
 from sqlsentinel.state.silences import instance_silences, silenced_now
 
 _STATE = ("state", "since", "reason", "condition_since", "suppressed", "actual_value",
-          "threshold", "context", "updated_at")  # fmt: skip
-_TOLD = ("last_notified_at", "last_notified_state")
+          "threshold", "context", "updated_at", "severity")  # fmt: skip
+_TOLD = ("last_notified_at", "last_notified_state", "last_notified_severity")
 
 
 def _ordered(value: dict[str, Any]) -> str:
@@ -63,10 +63,10 @@ def save_instances(
         values = [
             alert, d.key, _ordered(d.key_values), t.state.value, t.since, t.reason.value,
             t.condition_since, t.suppressed, _json(row.actual_value), _json(row.threshold),
-            _json(row.context or None), now,
+            _json(row.context or None), now, t.severity.value,
         ]  # fmt: skip
         if t.notify is not None:
-            told.append([*values, now, t.state.value])
+            told.append([*values, now, t.state.value, t.severity.value])
         else:
             quiet.append(values)
     for rows, columns in ((quiet, _STATE), (told, _STATE + _TOLD)):
@@ -88,8 +88,8 @@ def _unchanged(d: InstanceDecision) -> bool:
     if last is None or row is None or t.notify is not None:
         return False
     p = last.previous
-    same = (t.state, t.since, t.condition_since, t.suppressed) == (
-        p.state, p.since, p.condition_since, p.suppressed)  # fmt: skip
+    same = (t.state, t.since, t.condition_since, t.suppressed, t.severity) == (
+        p.state, p.since, p.condition_since, p.suppressed, p.severity)  # fmt: skip
     values = to_jsonable([row.actual_value, row.threshold, row.context or {}])
     return same and values == [last.actual_value, last.threshold, last.context]
 

@@ -129,6 +129,12 @@ def _state_families(
         ],
     )
     out.gauge(
+        "sqlsentinel_alert_severity",
+        "1 with the alert's current severity as its label (join on alert for the others).",
+        [({"alert": s["alert"], "severity": s["severity"]}, 1.0) for s in states
+         if s.get("severity")],
+    )  # fmt: skip
+    out.gauge(
         "sqlsentinel_alert_state_since_timestamp_seconds",
         "When the current state began.",
         [({"alert": s["alert"]}, s["since"].timestamp()) for s in states],

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlsentinel.core.decide import Previous, State, Transition
 from sqlsentinel.core.delivery import Claim, NotificationStatus
 from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.severity import stored_severity
 from sqlsentinel.jsonsafe import dumps
 from sqlsentinel.state.db import StateDB, Tx
 from sqlsentinel.state.outbox import claim_in
@@ -29,6 +30,7 @@ _HISTORY_COLUMNS = (
     "run_id", "alert", "triggered_by", "scheduled_at", "launched_at", "started_at",
     "finished_at", "duration_ms", "outcome", "state", "previous_state", "transition",
     "actual_value", "threshold", "context", "error", "notified", "spooled", "instances",
+    "severity",
 )  # fmt: skip
 _OUTBOX_COLUMNS = (
     "event_id", "alert", "channel", "target", "target_index", "reason", "payload", "status",
@@ -143,6 +145,7 @@ def _history_row(
         "state": t.state.value,
         "previous_state": prev.state.value if prev else None,
         "transition": t.reason.value,
+        "severity": t.severity.value,
         "actual_value": _json(rec.actual_value),
         "threshold": _json(rec.threshold),
         "context": _json(rec.context),
@@ -184,6 +187,8 @@ def previous_of(row: dict[str, Any] | None) -> Previous | None:
         last_notified_at=row["last_notified_at"],
         last_notified_state=State(last) if last else None,
         suppressed=bool(row["suppressed"]),
+        severity=stored_severity(row.get("severity")),
+        notified_severity=stored_severity(row.get("last_notified_severity")),
     )
 
 
@@ -200,10 +205,12 @@ def _write_state(tx: Tx, rec: RunRecord, t: Transition, notified: bool) -> None:
         "last_threshold": _json(rec.threshold),
         "last_error": rec.error,
         "suppressed": t.suppressed,
+        "severity": t.severity.value,
         "updated_at": now,
     }
     if notified:
-        values.update(last_notified_at=now, last_notified_state=t.state.value)
+        values.update(last_notified_at=now, last_notified_state=t.state.value,
+                      last_notified_severity=t.severity.value)  # fmt: skip
     columns = list(values)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
     tx.execute(

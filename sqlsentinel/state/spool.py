@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlsentinel.core.outcomes import ALL_OUTCOMES
 from sqlsentinel.core.run import RunRecord
+from sqlsentinel.core.severity import stored_severity
 from sqlsentinel.digest import digest
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.jsonsafe import to_jsonable
@@ -135,12 +136,16 @@ def _record(data: dict[str, Any]) -> RunRecord:
     if data.get("context") is not None and not isinstance(data["context"], dict):
         raise ValueError("context is not an object")
     data.update({k: _instant(data[k]) for k in _INSTANTS if data.get(k) is not None})
+    data["severity"] = stored_severity(data.get("severity"))
     if data.get("instances") is not None:  # a keyed alert's rows
         from sqlsentinel.core.instances import Instance
 
         if not isinstance(data["instances"], list):
             raise ValueError("instances is not a list")
-        data["instances"] = tuple(Instance(**i) for i in data["instances"])
+        data["instances"] = tuple(
+            Instance(**{**i, "severity": stored_severity(i.get("severity"))})
+            for i in data["instances"]
+        )
     return RunRecord(**data)
 
 

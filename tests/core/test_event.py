@@ -17,7 +17,7 @@ def test_payload_fields_are_documented_and_json_safe() -> None:
     payload = make_event().to_payload()
     assert list(payload) == [
         "schema_version", "event_id", "dedup_key", "alert", "description", "state",
-        "previous_state", "reason", "actual_value", "threshold", "context", "error",
+        "previous_state", "reason", "severity", "actual_value", "threshold", "context", "error",
         "outcome", "occurred_at", "state_since", "tags", "triggered_by", "run_id",
     ]  # fmt: skip
     json.dumps(payload, allow_nan=False)
