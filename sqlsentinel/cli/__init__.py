@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "install-units": "sqlsentinel.cli.units_cmd:install_units",
     "uninstall-units": "sqlsentinel.cli.units_cmd:uninstall_units",
     "daemon": "sqlsentinel.cli.daemon_cmd:daemon",
+    "install-daemon": "sqlsentinel.cli.units_cmd:install_daemon",
+    "uninstall-daemon": "sqlsentinel.cli.units_cmd:uninstall_daemon",
     "reload": "sqlsentinel.cli.daemon_cmd:reload_daemon",
 }
 

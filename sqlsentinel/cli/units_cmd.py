@@ -223,3 +223,120 @@ def uninstall_units(
     if not dry_run:
         apply(plan, _systemctl(system, no_reload))
     _report(plan, dry_run, as_json, [])
+
+
+def _daemon_files(system: bool) -> Path:
+    """The folder of the daemon's default config and env file (/etc/sqlsentinel, or
+    ~/.config/sqlsentinel)."""
+    if system:
+        return Path("/etc/sqlsentinel")
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "sqlsentinel"
+
+
+@click.command("install-daemon")
+@click.argument("config", required=False, type=CONFIG_PATH)
+@manager_option
+@click.option(
+    "--unit-dir",
+    type=click.Path(file_okay=False),
+    help="Unit folder (default /etc/systemd/system; ~/.config/systemd/user with --user).",
+)
+@click.option(
+    "--exec",
+    "exec_path",
+    metavar="PATH",
+    help="Program the daemon runs (default: this Python with -m sqlsentinel).",
+)
+@click.option(
+    "--env-file",
+    metavar="PATH",
+    help="EnvironmentFile= of the daemon and its alert services (default: sqlsentinel.env "
+    "beside the default config, when it exists).",
+)
+@click.option("--no-start", is_flag=True, help="Write and enable the unit; do not start it.")
+@click.option("--dry-run", is_flag=True, help="Print the unit; change nothing.")
+def install_daemon(
+    config: str | None,
+    system: bool | None,
+    unit_dir: str | None,
+    exec_path: str | None,
+    env_file: str | None,
+    no_start: bool,
+    dry_run: bool,
+) -> None:
+    """Install and start the supervisor (`sqlsentinel daemon`) as sqlsentinel.service.
+
+    Writes the daemon's unit for the program that runs this command (a pip install's
+    interpreter, or --exec), on CONFIG (default /etc/sqlsentinel/alerts.yaml, or
+    ~/.config/sqlsentinel/alerts.yaml with --user), into the manager's unit folder,
+    then enables it and starts it (restarts it when the unit changed): the command
+    returns once the daemon is ready, and fails (exit 7) when it could not start.
+    CONFIG is validated first (exit 3). See docs/install.md.
+    """
+    from sqlsentinel.applied.host import default_system
+    from sqlsentinel.config.loader import load_file
+    from sqlsentinel.systemd.daemon_unit import (
+        UNIT,
+        for_program,
+        install_daemon_unit,
+        render_daemon_unit,
+    )
+    from sqlsentinel.systemd.env_file import read_env_file
+
+    system = default_system() if system is None else system
+    if exec_path is not None and not os.path.isabs(exec_path):
+        raise UsageError(f"--exec {exec_path!r} must be an absolute path")
+    config = os.path.abspath(config or _daemon_files(system) / "alerts.yaml")
+    default_env = _daemon_files(system) / "sqlsentinel.env"
+    if env_file is not None:
+        env_file = check_env_file(env_file)
+    elif default_env.is_file():
+        env_file = check_env_file(str(default_env))
+    loaded = load_file(config, {**os.environ, **read_env_file(env_file)})  # the daemon's view
+    for problem in loaded.broken_problems():
+        say("warning", f"{problem} (the daemon leaves this alert out until it is fixed)")
+    program = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
+    text = render_daemon_unit(
+        for_program(system, program, config, env_file, loaded.settings.state_db)
+    )
+    if dry_run:
+        click.echo(text, nl=False)
+        return
+    folder = _unit_dir(system, unit_dir)
+    if system:
+        os.makedirs("/var/lib/sqlsentinel", mode=0o750, exist_ok=True)  # ReadWritePaths=
+    action = install_daemon_unit(folder, text, _systemctl(system, False), start=not no_start)
+    flag = "" if system else " --user"
+    done = {"create": "created", "update": "updated", "unchanged": "unchanged"}[action]
+    state = "enabled" if no_start else "enabled and running"
+    click.echo(f"{UNIT} {done} in {folder}, {state}: systemctl{flag} status {UNIT}", err=True)
+
+
+@click.command("uninstall-daemon")
+@manager_option
+@click.option(
+    "--unit-dir",
+    type=click.Path(file_okay=False),
+    help="Unit folder (default /etc/systemd/system; ~/.config/systemd/user with --user).",
+)
+def uninstall_daemon(system: bool | None, unit_dir: str | None) -> None:
+    """Stop, disable and remove the sqlsentinel.service that install-daemon wrote.
+
+    The alert timers the daemon applied stay (they are independent units, in the
+    manager's runtime folder until the next reboot); remove them with the
+    `uninstall-units … --unit-dir` command this prints.
+    """
+    from sqlsentinel.applied.host import default_system
+    from sqlsentinel.systemd.clashes import runtime_unit_dir, uninstall_command
+    from sqlsentinel.systemd.daemon_unit import UNIT, uninstall_daemon_unit
+
+    system = default_system() if system is None else system
+    folder = _unit_dir(system, unit_dir)
+    if not uninstall_daemon_unit(folder, _systemctl(system, False)):
+        click.echo(f"no {UNIT} of install-daemon in {folder}", err=True)
+        return
+    click.echo(f"{UNIT} stopped, disabled and removed from {folder}", err=True)
+    runtime = runtime_unit_dir(system, os.environ)
+    if runtime is not None and runtime.is_dir():
+        click.echo(f"its alert units: {uninstall_command(None, runtime, system)}", err=True)

@@ -90,6 +90,13 @@ def sqlite_dir(url: str | None) -> str | None:
 
 
 _HOME_DIRS = ("/home/", "/root/", "/run/user/")
+
+
+def home_protection(paths: tuple[str, ...]) -> str:
+    """`ProtectHome=`: `read-only` when one of `paths` lives in a home folder, else `yes`."""
+    return "read-only" if any(p.startswith(_HOME_DIRS) for p in paths) else "yes"
+
+
 STATE_DB_PASSWORD = (
     "the state database URL carries a password or another secret parameter, and unit files "
     "are world-readable: put SQLSENTINEL_STATE_DB=URL in the --env-file instead of passing "
@@ -110,7 +117,7 @@ def _service_context(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -
         "env_file": plain_path(options.env_file, "env file") if options.env_file else None,
         "system": options.system,
         "static_user": options.static_user,
-        "protect_home": "read-only" if any(p.startswith(_HOME_DIRS) for p in read_paths) else "yes",
+        "protect_home": home_protection(read_paths),
         "read_write": [plain_path(state_dir, "state database folder")] if state_dir else [],
         # the timer's fixed random delay, for the run to know its own elapse (engine.scheduled)
         "timer_offset": f"{entry.timer.offset:.6f}" if entry.jitter > 0 else None,
@@ -130,7 +137,7 @@ def render_alert(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -> Al
     summary = f'SQL Sentinel alert "{alert.name}"'
     if alert.description:
         summary += f": {alert.description}"
-    env = _environment()
+    env = template_environment()
     timer = env.get_template("alert.timer.j2").render(
         marker=MARKER,
         description=one_line_text(summary),
@@ -147,7 +154,8 @@ def render_alert(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -> Al
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
+    """The unit templates (`templates/`), rendered as written: no HTML escaping."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("sqlsentinel.systemd", "templates"),
         autoescape=False,
