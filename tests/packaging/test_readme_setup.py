@@ -4,8 +4,8 @@ The root is the booted-Debian tests' cached debootstrap (booted_debian.py) under
 throwaway overlay, with `python3-venv` installed from Debian's archive: `python3` and
 `python3-venv` are all the Python it has, and there is no `python`. The checkout is copied
 in and README's first command runs there exactly as README.md writes it; pip reaches PyPI.
-Downloaded .debs and wheels are kept under the rootfs cache, so a second run fetches only
-the indexes.
+Downloaded indexes, .debs and wheels are kept under the rootfs cache, so a second run
+fetches only what changed.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def _in_root(root: Path, script: str) -> subprocess.CompletedProcess[str]:
     """`sh -c script` in /src of the root, as root, with a login's plain environment."""
     kept = {
         CACHE / "readme-apt": "/var/cache/apt/archives",
+        CACHE / "readme-apt-lists": "/var/lib/apt/lists",  # `update` fetches only what changed
         CACHE / "readme-pip": "/root/.cache/pip",
     }
     for folder in kept:
