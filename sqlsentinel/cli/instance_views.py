@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlsentinel.cli.table import Column
 from sqlsentinel.core.instances import instance_key, key_text
 from sqlsentinel.errors import UsageError
 from sqlsentinel.state.db import StateDB
 
 INSTANCE_COLUMNS = (
-    "key", "state", "since", "reason", "actual_value", "threshold", "silenced_until", "updated_at",
+    Column("key"), Column("state"), Column("since", keep=5), Column("reason", keep=4),
+    Column("actual_value", "VALUE", keep=6), Column("threshold", keep=3),
+    Column("silenced_until", "SILENCED", keep=7, optional=True),
+    Column("updated_at", "UPDATED", keep=1),
 )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from sqlsentinel.cli.common import (
     log_to_stderr,
     state_db_option,
 )
+from sqlsentinel.cli.table import wide_option
 from sqlsentinel.core.outcomes import CONFIG_ERROR
 from sqlsentinel.errors import ExitCode, StateDBError
 
@@ -108,6 +109,7 @@ COLUMNS = (
 )
 @state_db_option
 @json_option
+@wide_option
 def run(
     config: str,
     alerts: tuple[str, ...],
@@ -116,6 +118,7 @@ def run(
     applied: str | None,
     state_db: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """Run alerts now: query, evaluate, record the run, and notify.
 
@@ -135,7 +138,7 @@ def run(
     settings, specs, broken = selection.settings, selection.alerts, selection.broken
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:
-        _dry_run(specs, broken, settings, db, as_json)
+        _dry_run(specs, broken, settings, db, as_json, wide)
         return
     from sqlsentinel.engine.run import Trigger, record_broken, run_alert
     from sqlsentinel.procinfo import launched_at
@@ -147,7 +150,7 @@ def run(
     spool = _spool(db, config)
     summaries = [run_alert(a, settings, db, trigger, spool) for a in specs]
     summaries += [record_broken(n, e, settings, db, trigger) for n, e in broken.items()]
-    _report(summaries, bool(broken), as_json)
+    _report(summaries, bool(broken), as_json, wide)
 
 
 def _spool(db: StateDB, config: str) -> Spool | None:
@@ -161,7 +164,7 @@ def _spool(db: StateDB, config: str) -> Spool | None:
         return None
 
 
-def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
+def _report(summaries: list[RunSummary], broken: bool, as_json: bool, wide: bool) -> None:
     """Print what each run did and exit with the code that tells systemd the truth."""
     rows = [_row(s) for s in summaries]
     columns: tuple[str, ...] = COLUMNS
@@ -171,7 +174,7 @@ def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
         columns = with_instances(COLUMNS, rows)
         for r in [] if as_json else rows:
             r["instances"] = instances_text(r.get("instances"))
-    emit(rows, columns, as_json)
+    emit(rows, columns, as_json, wide=wide)
     code = ExitCode.OK
     if broken:
         code = ExitCode.CONFIG
@@ -188,7 +191,7 @@ def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
 
 def _dry_run(
     specs: list[AlertSpec], broken: Mapping[str, str], settings: Settings, db: StateDB,
-    as_json: bool,
+    as_json: bool, wide: bool,
 ) -> None:  # fmt: skip
     """Show what a run would find and send; exit as that run would (3, or 1 when a check
     fails)."""
@@ -199,7 +202,8 @@ def _dry_run(
         news = r.get("news") or r["transition"]  # a per-row alert's: `2 firing, 1 resolved`
         r["would_notify"] = [f"{m['target']} ({news})" for m in r["would_send"]]
     rows += [{"alert": n, "outcome": CONFIG_ERROR, "error": e} for n, e in broken.items()]
-    emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
+    emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json,
+         wide=wide)  # fmt: skip
     if broken:
         sys.exit(int(ExitCode.CONFIG))
     if any(r["check_failed"] for r in rows):
