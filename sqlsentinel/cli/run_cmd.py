@@ -19,7 +19,7 @@ from sqlsentinel.cli.common import (
     log_to_stderr,
     state_db_option,
 )
-from sqlsentinel.cli.table import wide_option
+from sqlsentinel.cli.table import Column, wide_option
 from sqlsentinel.core.outcomes import CONFIG_ERROR
 from sqlsentinel.errors import ExitCode, StateDBError
 
@@ -86,13 +86,45 @@ COLUMNS = (
 )
 
 
+def _found(row: Mapping[str, Any]) -> str | None:
+    """The row's other columns, `region=eu, n=3`: what the check found besides its value."""
+    return ", ".join(f"{k}={_plain(v)}" for k, v in (row.get("context") or {}).items()) or None
+
+
+def _plain(value: Any) -> str:
+    import json
+
+    from sqlsentinel.jsonsafe import to_jsonable
+
+    plain = to_jsonable(value)
+    return plain if isinstance(plain, str) else json.dumps(plain, ensure_ascii=False)
+
+
+def _instances(row: Mapping[str, Any]) -> str | None:
+    from sqlsentinel.cli.instance_views import instances_text
+
+    return instances_text(row.get("instances"))
+
+
+DRY_RUN_COLUMNS = (
+    Column("alert"), Column("outcome"), Column("state"), Column("transition", keep=8),
+    Column("actual_value", "VALUE", keep=7), Column("threshold", keep=6),
+    Column("instances", show=_instances, keep=7, optional=True),
+    Column("context", "FOUND", _found, keep=3, optional=True),
+    Column("would_notify", show=lambda r: ", ".join(r.get("would_notify") or ()) or None),
+    Column("error", optional=True),
+)  # fmt: skip
+
+
 @click.command()
 @config_argument
 @click.option(
     "--alert", "alerts", multiple=True, metavar="NAME", help="Run only this alert (repeatable)."
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Query and evaluate, show what would be sent; change nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Query and evaluate; show what was found and what would be sent; change nothing.",
 )
 @click.option(
     "--triggered-by",
@@ -198,12 +230,8 @@ def _dry_run(
     from sqlsentinel.engine.dry_run import dry_run_alert
 
     rows = [dry_run_alert(a, settings, db) for a in specs]
-    for r in rows:
-        news = r.get("news") or r["transition"]  # a per-row alert's: `2 firing, 1 resolved`
-        r["would_notify"] = [f"{m['target']} ({news})" for m in r["would_send"]]
     rows += [{"alert": n, "outcome": CONFIG_ERROR, "error": e} for n, e in broken.items()]
-    emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json,
-         wide=wide)  # fmt: skip
+    emit(rows, DRY_RUN_COLUMNS, as_json, wide=wide)
     if broken:
         sys.exit(int(ExitCode.CONFIG))
     if any(r["check_failed"] for r in rows):
