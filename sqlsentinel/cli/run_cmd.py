@@ -111,8 +111,9 @@ DRY_RUN_COLUMNS = (
     Column("actual_value", "VALUE", keep=7), Column("threshold", keep=6),
     Column("instances", show=_instances, keep=7, optional=True),
     Column("context", "FOUND", _found, keep=3, optional=True),
-    Column("would_notify", show=lambda r: ", ".join(r.get("would_notify") or ()) or None),
-    Column("error", optional=True),
+    Column("would_notify", show=lambda r: ", ".join(r.get("would_notify") or ()) or None,
+           weight=2),
+    Column("error", optional=True, weight=2),
 )  # fmt: skip
 
 

@@ -112,7 +112,7 @@ STATUS_COLUMNS = (
     Column("alert"), Column("state"), Column("since", keep=6), Column("reason", keep=5),
     Column("last_value", "VALUE", keep=4), Column("instances", keep=8, optional=True),
     Column("next_run", keep=3, optional=True), Column("last_run", keep=2),
-    Column("notes", show=_notes, optional=True, wide=False),
+    Column("notes", show=_notes, optional=True, wide=False, weight=2),
     Column("silenced_until", "SILENCED", _silence, wide=True),
     Column("missed_run", wide=True), Column("undelivered", wide=True),
 )  # fmt: skip
@@ -292,11 +292,12 @@ HISTORY_COLUMNS = (
     Column("actual_value", "VALUE", keep=4), Column("duration_ms", "TOOK", millis("duration_ms"),
     keep=2, fixed=True),
     Column("lateness_ms", "LATE", millis("lateness_ms"), keep=3, optional=True, fixed=True),
-    Column("instances", show=_instances, keep=7, optional=True), Column("error", optional=True),
+    Column("instances", show=_instances, keep=7, optional=True),
+    Column("error", optional=True, weight=2),
 )  # fmt: skip
 DELIVERY_COLUMNS = (
     Column("started_at", "STARTED"), Column("alert"), Column("channel", keep=1),
-    Column("target", keep=5), Column("attempt", "TRY", keep=3), Column("outcome"),
+    Column("target", keep=5, weight=2), Column("attempt", "TRY", keep=3), Column("outcome"),
     Column("status_code", "CODE", keep=4, optional=True),
     Column("error_class", "ERROR", keep=6, optional=True),
     Column("latency_ms", "LATENCY", millis("latency_ms"), keep=2, fixed=True),

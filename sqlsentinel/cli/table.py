@@ -72,7 +72,7 @@ class Column(NamedTuple):
     columns go first when the terminal is too narrow (None: never dropped); `optional`
     hides a column no row has a value for (but with `--wide`); `wide` True shows it only
     with `--wide`, False only without; `fixed` never shortens it (None: when its values are
-    numbers, times or empty).
+    numbers, times or empty); a shortened column with twice the `weight` gets twice the room.
     """
 
     key: str
@@ -82,6 +82,7 @@ class Column(NamedTuple):
     optional: bool = False
     wide: bool | None = None
     fixed: bool | None = None
+    weight: int = 1
 
     def value(self, row: Mapping[str, Any]) -> Any:
         return self.show(row) if self.show is not None else row.get(self.key)
@@ -168,7 +169,8 @@ def render(
         natural = [n if fixed[i] else min(n, CAP) for i, n in enumerate(natural)]
     shown, widths = list(range(len(specs))), natural
     if width is not None and not wide:
-        shown, widths = _fit(natural, titles, fixed, [c.keep for c in specs], width)
+        ranks = [(c.keep, c.weight) for c in specs]
+        shown, widths = _fit(natural, titles, fixed, ranks, width)
     lines = [_line([titles[i] for i in shown], [widths[i] for i in shown])]
     lines += [_line([row[i] for i in shown], [widths[i] for i in shown]) for row in cells]
     return lines
@@ -244,9 +246,15 @@ def _ellipsis() -> str:
 
 
 def _fit(
-    natural: list[int], titles: list[str], fixed: list[bool], keep: list[int | None], room: int
+    natural: list[int],
+    titles: list[str],
+    fixed: list[bool],
+    ranks: list[tuple[int | None, int]],
+    room: int,
 ) -> tuple[list[int], list[int]]:
-    """Which columns to show and how wide, within `room` cells where it can be done."""
+    """Which columns to show and how wide, within `room` cells where it can be done; `ranks`
+    are each column's `keep` and `weight`."""
+    keep = [k for k, _ in ranks]
     least = [
         n if fixed[i] else min(n, max(cell_width(titles[i]), FLOOR)) for i, n in enumerate(natural)
     ]
@@ -263,11 +271,11 @@ def _fit(
         shown.remove(i)
     widths = list(least)
     spare = room - needs(widths)
-    while spare > 0:  # the narrowest column that is cut grows first, a cell at a time
+    while spare > 0:  # the column that is cut narrowest for its weight grows, a cell at a time
         growing = [i for i in shown if widths[i] < natural[i]]
         if not growing:
             break
-        widths[min(growing, key=lambda i: (widths[i], i))] += 1
+        widths[min(growing, key=lambda i: (widths[i] / ranks[i][1], i))] += 1
         spare -= 1
     return shown, widths
 

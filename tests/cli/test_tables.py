@@ -73,7 +73,7 @@ def test_tables_fit_80_columns(cli: Cli, config: Path) -> None:
         assert len(lines) > 1 and max(map(cells, lines)) <= 80, (command, done.stdout)
         assert all(line.split()[0] for line in lines)
     status = cli("status", config, env={"COLUMNS": "80"}).stdout
-    assert LONG[:12] in status and LONG not in status and "…" in status  # cut, visibly
+    assert LONG[:8] in status and LONG not in status and "…" in status  # cut, visibly
     assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d+|\+00:00", status)  # no microseconds, no ISO
     deliveries = cli("deliveries", config, env={"COLUMNS": "80"}).stdout
     assert "/a/very/long/path" not in deliveries and "…" in deliveries
@@ -142,3 +142,13 @@ def test_status_in_config_order_with_silence_reason_and_last_run(cli: Cli, confi
     assert "(database maintenance, by ana)" in alpha and "silenced until" in alpha
     wide = cli("status", config, "--wide").stdout.splitlines()[4]
     assert "(database maintenance, by ana)" in wide
+
+
+def test_a_wide_character_is_never_split_across_the_column_edge() -> None:
+    """A cut that would end inside a two-cell character leaves a cell of padding instead."""
+    from sqlsentinel.cli.table import Column, render
+
+    rows = [{"name": CJK, "n": 1}, {"name": "abcdefghij", "n": 2}]
+    lines = render(rows, [Column("name"), Column("n")], width=11)  # NAME gets 8 cells, N 1
+    assert [cells(x[: x.rindex(" ") + 1]) for x in lines] == [10, 10, 10]
+    assert lines[1].startswith("支払い…   1") and lines[2].startswith("abcdefg…  2")
