@@ -23,11 +23,11 @@ INSTANCE_COLUMNS = (
 )  # fmt: skip
 
 
-def with_instances(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+def with_instances(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> tuple[Column, ...]:
     """`columns`, with `instances` before the last one when any row has instances."""
     if not any(r.get("instances") is not None for r in rows):
         return tuple(columns)
-    return (*columns[:-1], "instances", columns[-1])
+    return (*columns[:-1], Column("instances", keep=7), columns[-1])
 
 
 def instances_text(summary: dict[str, Any] | None) -> str | None:

@@ -75,15 +75,10 @@ def _row(s: RunSummary) -> dict[str, Any]:
 
 
 COLUMNS = (
-    "alert",
-    "outcome",
-    "state",
-    "transition",
-    "actual_value",
-    "threshold",
-    "notified",
-    "error",
-)
+    Column("alert"), Column("outcome"), Column("state"), Column("transition", keep=8),
+    Column("actual_value", "VALUE", keep=7), Column("threshold", keep=6),
+    Column("notified", keep=9, optional=True, weight=2), Column("error", optional=True, weight=2),
+)  # fmt: skip
 
 
 def _found(row: Mapping[str, Any]) -> str | None:
@@ -200,7 +195,7 @@ def _spool(db: StateDB, config: str) -> Spool | None:
 def _report(summaries: list[RunSummary], broken: bool, as_json: bool, wide: bool) -> None:
     """Print what each run did and exit with the code that tells systemd the truth."""
     rows = [_row(s) for s in summaries]
-    columns: tuple[str, ...] = COLUMNS
+    columns: tuple[Column, ...] = COLUMNS
     if any(s.instances is not None for s in summaries):  # a per-row alert ran
         from sqlsentinel.cli.instance_views import instances_text, with_instances
 
