@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sqlsentinel.cli.common import CONFIG_PATH, emit, json_option, say, state_db_option
-from sqlsentinel.cli.table import Column, local_time, millis, printable, wide_option
+from sqlsentinel.cli.table import Column, millis, printable, short_time, wide_option
 from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
@@ -91,8 +91,7 @@ def _silence(row: Mapping[str, Any]) -> str | None:
         return None
     by = row.get("silenced_by")
     why = ", ".join(filter(None, (row.get("silence_reason"), by and f"by {by}")))
-    shown = local_time(until, datetime.now().astimezone().date(), False)
-    return f"until {shown} ({why})" if why else f"until {shown}"
+    return f"until {short_time(until)} ({why})" if why else f"until {short_time(until)}"
 
 
 def _notes(row: Mapping[str, Any]) -> str | None:
@@ -101,8 +100,7 @@ def _notes(row: Mapping[str, Any]) -> str | None:
     if row.get("silenced_until") is not None:
         notes.append(f"silenced {_silence(row)}")
     if row.get("missed_run") is not None:
-        today = datetime.now().astimezone().date()
-        notes.append(f"missed {local_time(row['missed_run'], today, False)}")
+        notes.append(f"missed {short_time(row['missed_run'])}")
     if row.get("undelivered"):
         notes.append(f"{row['undelivered']} undelivered")
     return "; ".join(notes) or None

@@ -211,6 +211,13 @@ def local_time(moment: dt.datetime, today: dt.date, wide: bool) -> str:
     return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M")
 
 
+def short_time(value: Any) -> str:
+    """A time as a table shows it without --wide (anything else as its text)."""
+    if not isinstance(value, dt.datetime):
+        return str(value)
+    return local_time(value, datetime.now().astimezone().date(), False)
+
+
 def cell_width(text: str) -> int:
     """How many terminal cells `text` takes (CJK and emoji take two, combining marks none)."""
     if text.isascii():
