@@ -5,7 +5,6 @@ Everything a command prints or logs goes through `sqlsentinel.redaction.redact` 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from sqlsentinel.cli.table import json_text, printable
+from sqlsentinel.cli.table import Columns, json_text, printable, render, terminal_width
 from sqlsentinel.jsonsafe import to_jsonable
 from sqlsentinel.redaction import redact
 
@@ -114,24 +113,27 @@ def read_into_environment(path: str) -> list[str]:
 
 def emit(
     rows: Sequence[dict[str, Any]],
-    columns: Sequence[str],
+    columns: Columns,
     as_json: bool,
     empty: str = "(nothing to show)",
+    *,
+    wide: bool = False,
 ) -> None:
-    """Print rows as JSON (a list of objects) or as an aligned table of `columns`.
+    """Print rows as JSON (a list of objects) or as a table of `columns` (cli/table.py:
+    fitted to the terminal unless `wide`).
 
-    Every text goes through `redact`. The last column is never shortened (it is where
-    errors and details go). A reader that closes the pipe early (`| head`) does not
-    change the command's exit code.
+    Every text goes through `redact`. A reader that closes the pipe early (`| head`) does
+    not change the command's exit code.
     """
-    rows = _redacted(to_jsonable(list(rows)))
     try:
         if as_json:
-            click.echo(json_text(rows))
+            click.echo(json_text(_redacted(to_jsonable(list(rows)))))
         elif not rows:
             click.echo(empty)
         else:
-            _table(rows, columns)
+            width = terminal_width()
+            for line in render(rows, columns, wide=wide, width=width, redact=redact):
+                click.echo(line)
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -162,28 +164,6 @@ def log_to_stderr(level: int) -> None:
 def say(kind: str, message: object) -> None:
     """`kind: message` on stderr (`error`, `warning`), secrets redacted."""
     click.echo(f"{kind}: {printable(redact(str(message)), lines=True)}", err=True)
-
-
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    last = len(columns) - 1
-    cells = [[_cell(r.get(c), i == last) for i, c in enumerate(columns)] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _cell(value: Any, whole: bool) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict | list):
-        text = json.dumps(to_jsonable(value), ensure_ascii=False)
-    else:
-        text = str(to_jsonable(value))
-    text = printable(text)
-    return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
 def load_config(path: str, *, show_warnings: bool = False, allow_broken: bool = False) -> Any:

@@ -10,21 +10,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlsentinel.cli.table import Column
 from sqlsentinel.core.instances import instance_key, key_text
 from sqlsentinel.errors import UsageError
 from sqlsentinel.state.db import StateDB
 
 INSTANCE_COLUMNS = (
-    "key", "state", "severity", "since", "reason", "actual_value", "threshold", "silenced_until",
-    "updated_at",
+    Column("key"), Column("state"), Column("severity", keep=9),
+    Column("since", keep=5), Column("reason", keep=4),
+    Column("actual_value", "VALUE", keep=6), Column("threshold", keep=3),
+    Column("silenced_until", "SILENCED", keep=7, optional=True),
+    Column("updated_at", "UPDATED", keep=1),
 )  # fmt: skip
 
 
-def with_instances(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+def with_instances(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> tuple[Column, ...]:
     """`columns`, with `instances` before the last one when any row has instances."""
     if not any(r.get("instances") is not None for r in rows):
         return tuple(columns)
-    return (*columns[:-1], "instances", columns[-1])
+    return (*columns[:-1], Column("instances", keep=7), columns[-1])
 
 
 def instances_text(summary: dict[str, Any] | None) -> str | None:

@@ -20,6 +20,7 @@ from sqlsentinel.cli.common import (
     log_to_stderr,
     state_db_option,
 )
+from sqlsentinel.cli.table import Column, wide_option
 from sqlsentinel.core.outcomes import CONFIG_ERROR
 from sqlsentinel.errors import ExitCode, StateDBError
 
@@ -93,15 +94,41 @@ def _row(s: RunSummary) -> dict[str, Any]:
 
 
 COLUMNS = (
-    "alert",
-    "outcome",
-    "state",
-    "transition",
-    "actual_value",
-    "threshold",
-    "notified",
-    "error",
-)
+    Column("alert"), Column("outcome"), Column("state"), Column("transition", keep=8),
+    Column("actual_value", "VALUE", keep=7), Column("threshold", keep=6),
+    Column("notified", keep=9, optional=True, weight=2), Column("error", optional=True, weight=2),
+)  # fmt: skip
+
+
+def _found(row: Mapping[str, Any]) -> str | None:
+    """The row's other columns, `region=eu, n=3`: what the check found besides its value."""
+    return ", ".join(f"{k}={_plain(v)}" for k, v in (row.get("context") or {}).items()) or None
+
+
+def _plain(value: Any) -> str:
+    import json
+
+    from sqlsentinel.jsonsafe import to_jsonable
+
+    plain = to_jsonable(value)
+    return plain if isinstance(plain, str) else json.dumps(plain, ensure_ascii=False)
+
+
+def _instances(row: Mapping[str, Any]) -> str | None:
+    from sqlsentinel.cli.instance_views import instances_text
+
+    return instances_text(row.get("instances"))
+
+
+DRY_RUN_COLUMNS = (
+    Column("alert"), Column("outcome"), Column("state"), Column("transition", keep=8),
+    Column("actual_value", "VALUE", keep=7), Column("threshold", keep=6),
+    Column("instances", show=_instances, keep=7, optional=True),
+    Column("context", "FOUND", _found, keep=3, optional=True),
+    Column("would_notify", show=lambda r: ", ".join(r.get("would_notify") or ()) or None,
+           weight=2),
+    Column("error", optional=True, weight=2),
+)  # fmt: skip
 
 
 @click.command()
@@ -110,7 +137,9 @@ COLUMNS = (
     "--alert", "alerts", multiple=True, metavar="NAME", help="Run only this alert (repeatable)."
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Query and evaluate, show what would be sent; change nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Query and evaluate; show what was found and what would be sent; change nothing.",
 )
 @click.option(
     "--triggered-by",
@@ -128,6 +157,7 @@ COLUMNS = (
 @env_file_option
 @state_db_option
 @json_option
+@wide_option
 def run(
     config: str,
     alerts: tuple[str, ...],
@@ -136,6 +166,7 @@ def run(
     applied: str | None,
     state_db: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """Run alerts now: query, evaluate, record the run, and notify.
 
@@ -155,7 +186,7 @@ def run(
     settings, specs, broken = selection.settings, selection.alerts, selection.broken
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:
-        _dry_run(specs, broken, settings, db, as_json)
+        _dry_run(specs, broken, settings, db, as_json, wide)
         return
     from sqlsentinel.engine.run import Trigger, record_broken, run_alert
     from sqlsentinel.procinfo import launched_at
@@ -167,7 +198,7 @@ def run(
     spool = _spool(db, config)
     summaries = [run_alert(a, settings, db, trigger, spool) for a in specs]
     summaries += [record_broken(n, e, settings, db, trigger) for n, e in broken.items()]
-    _report(summaries, bool(broken), as_json)
+    _report(summaries, bool(broken), as_json, wide)
 
 
 def _spool(db: StateDB, config: str) -> Spool | None:
@@ -181,10 +212,10 @@ def _spool(db: StateDB, config: str) -> Spool | None:
         return None
 
 
-def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
+def _report(summaries: list[RunSummary], broken: bool, as_json: bool, wide: bool) -> None:
     """Print what each run did and exit with the code that tells systemd the truth."""
     rows = [_row(s) for s in summaries]
-    columns: tuple[str, ...] = COLUMNS
+    columns: tuple[Column, ...] = COLUMNS
     if any(s.instances is not None for s in summaries):  # a per-row alert ran
         from sqlsentinel.cli.instance_views import instances_text, with_instances
 
@@ -192,7 +223,7 @@ def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
         for r in [] if as_json else rows:
             r["instances"] = instances_text(r.get("instances"))
     if as_json or table_wanted(os.environ, sys.stdout):
-        emit(rows, columns, as_json)
+        emit(rows, columns, as_json, wide=wide)
     code = ExitCode.OK
     if broken:
         code = ExitCode.CONFIG
@@ -209,18 +240,15 @@ def _report(summaries: list[RunSummary], broken: bool, as_json: bool) -> None:
 
 def _dry_run(
     specs: list[AlertSpec], broken: Mapping[str, str], settings: Settings, db: StateDB,
-    as_json: bool,
+    as_json: bool, wide: bool,
 ) -> None:  # fmt: skip
     """Show what a run would find and send; exit as that run would (3, or 1 when a check
     fails)."""
     from sqlsentinel.engine.dry_run import dry_run_alert
 
     rows = [dry_run_alert(a, settings, db) for a in specs]
-    for r in rows:
-        news = r.get("news") or r["transition"]  # a per-row alert's: `2 firing, 1 resolved`
-        r["would_notify"] = [f"{m['target']} ({news})" for m in r["would_send"]]
     rows += [{"alert": n, "outcome": CONFIG_ERROR, "error": e} for n, e in broken.items()]
-    emit(rows, ("alert", "outcome", "state", "transition", "would_notify", "error"), as_json)
+    emit(rows, DRY_RUN_COLUMNS, as_json, wide=wide)
     if broken:
         sys.exit(int(ExitCode.CONFIG))
     if any(r["check_failed"] for r in rows):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from sqlsentinel.cli.common import (
     say,
     state_db_option,
 )
-from sqlsentinel.cli.table import printable
+from sqlsentinel.cli.table import Column, millis, printable, short_time, wide_option
 from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.durations import parse_duration
 from sqlsentinel.errors import UsageError
@@ -92,9 +92,36 @@ def init(config: str | None, state_db: str | None) -> None:
         click.echo(f"upgraded state database schema v{before} -> v{after}")
 
 
+def _silence(row: Mapping[str, Any]) -> str | None:
+    """`until 16:03:38 (maintenance, by ana)`: an alert's silence, as status shows it."""
+    until = row.get("silenced_until")
+    if until is None:
+        return None
+    by = row.get("silenced_by")
+    why = ", ".join(filter(None, (row.get("silence_reason"), by and f"by {by}")))
+    return f"until {short_time(until)} ({why})" if why else f"until {short_time(until)}"
+
+
+def _notes(row: Mapping[str, Any]) -> str | None:
+    """What is out of the ordinary, in one cell: `silenced until …; missed 09:00; 2 undelivered`."""
+    notes = []
+    if row.get("silenced_until") is not None:
+        notes.append(f"silenced {_silence(row)}")
+    if row.get("missed_run") is not None:
+        notes.append(f"missed {short_time(row['missed_run'])}")
+    if row.get("undelivered"):
+        notes.append(f"{row['undelivered']} undelivered")
+    return "; ".join(notes) or None
+
+
 STATUS_COLUMNS = (
-    "alert", "state", "severity", "since", "reason", "last_value", "silenced_until", "next_run",
-    "last_run", "missed_run", "undelivered",
+    Column("alert"), Column("state"), Column("severity", keep=9),
+    Column("since", keep=6), Column("reason", keep=5),
+    Column("last_value", "VALUE", keep=4), Column("instances", keep=8, optional=True),
+    Column("next_run", keep=3, optional=True), Column("last_run", keep=2),
+    Column("notes", show=_notes, optional=True, wide=False, weight=2),
+    Column("silenced_until", "SILENCED", _silence, wide=True),
+    Column("missed_run", wide=True), Column("undelivered", wide=True),
 )  # fmt: skip
 
 
@@ -109,14 +136,21 @@ STATUS_COLUMNS = (
 @env_file_option
 @state_db_option
 @json_option
-def status(config: str | None, alert: str | None, state_db: str | None, as_json: bool) -> None:
-    """Each alert's state, since when and why, its silence and its timer.
+@wide_option
+def status(
+    config: str | None, alert: str | None, state_db: str | None, as_json: bool, wide: bool
+) -> None:
+    """Each alert's state, since when and why, its silence and its timer, in the
+    config's order.
 
     The timer's next and last run come from systemd where install-units installed it,
-    the next run from the daemon while it runs. With CONFIG, also says (on stderr)
-    which config is applied, whether the file differs and why, and how the daemon is,
-    and shows the run an alert missed (MISSED_RUN) while it is stale. A per-row alert
-    (key:) shows how many of its instances fire (2/40 firing).
+    the next run from the daemon while it runs; the last run is the last one recorded
+    where no installed timer says. With CONFIG, also says (on stderr) which config is
+    applied, whether the file differs and why, and how the daemon is, and shows the run an
+    alert missed while it is stale. NOTES says what is out of the ordinary (silenced until
+    when, why and by whom; the missed run; undelivered notifications), in columns of their
+    own with --wide. A per-row alert (key:) shows how many of its instances fire (2/40
+    firing).
     """
     applied = None
     if config is not None:
@@ -131,7 +165,7 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
     if alert is not None and _keyed(db, loaded, alert) and has_schema:
         from sqlsentinel.cli.instance_views import INSTANCE_COLUMNS, instance_lines
 
-        emit(instance_lines(db, alert, now), INSTANCE_COLUMNS, as_json)
+        emit(instance_lines(db, alert, now), INSTANCE_COLUMNS, as_json, wide=wide)
         return
     rows = listings.states(db) if has_schema else []
     if loaded is not None and applied is not None:
@@ -148,10 +182,10 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
         _add_stale(rows, applied, now)
     rows = [r for r in rows if alert is None or r["alert"] == alert]
     _add_state_details(rows, db, loaded, now, has_schema)
-    rows.sort(key=lambda r: r["alert"])
-    from sqlsentinel.cli.instance_views import with_instances
-
-    emit(rows, with_instances(STATUS_COLUMNS, rows), as_json)
+    if loaded is not None:  # in the config's order
+        order = {name: i for i, name in enumerate(loaded.alert_names)}
+        rows.sort(key=lambda r: (order.get(r["alert"], len(order)), r["alert"]))
+    emit(rows, STATUS_COLUMNS, as_json, wide=wide)
 
 
 def _keyed(db: StateDB, loaded: ConfigPeek | None, alert: str) -> bool:
@@ -185,6 +219,8 @@ def _add_state_details(
         r["silenced_by"] = s["created_by"] if s else None
         r["undelivered"] = pending.get(r["alert"], 0)
         r["last_value"] = _decode_json(r.get("last_value"))
+        if r.get("last_run") is None:  # no installed timer to ask: the last run recorded
+            r["last_run"] = r.get("last_run_at")
         r["last_threshold"] = _decode_json(r.get("last_threshold"))
         if r["alert"] in keyed:
             r["instances"] = firing_of_total(counts.get(r["alert"], {}))
@@ -252,26 +288,35 @@ def _add_timers(rows: list[dict[str, Any]], loaded: ConfigPeek) -> None:
         r["last_run"] = t.get("last")
 
 
+def _instances(row: Mapping[str, Any]) -> str | None:
+    from sqlsentinel.cli.instance_views import instances_text
+
+    return instances_text(row.get("instances"))
+
+
 HISTORY_COLUMNS = (
-    "finished_at", "alert", "triggered_by", "outcome", "state", "transition", "actual_value",
-    "duration_ms", "lateness_ms", "error",
+    Column("finished_at", "FINISHED"), Column("alert"), Column("triggered_by", "BY", keep=1),
+    Column("outcome", keep=6), Column("state"), Column("transition", keep=5),
+    Column("actual_value", "VALUE", keep=4), Column("duration_ms", "TOOK", millis("duration_ms"),
+    keep=2, fixed=True),
+    Column("lateness_ms", "LATE", millis("lateness_ms"), keep=3, optional=True, fixed=True),
+    Column("instances", show=_instances, keep=7, optional=True),
+    Column("error", optional=True, weight=2),
 )  # fmt: skip
 DELIVERY_COLUMNS = (
-    "started_at", "alert", "channel", "target", "attempt", "outcome", "status_code",
-    "error_class", "latency_ms", "event_id",
+    Column("started_at", "STARTED"), Column("alert"), Column("channel", keep=1),
+    Column("target", keep=5, weight=2), Column("attempt", "TRY", keep=3), Column("outcome"),
+    Column("status_code", "CODE", keep=4, optional=True),
+    Column("error_class", "ERROR", keep=6, optional=True),
+    Column("latency_ms", "LATENCY", millis("latency_ms"), keep=2, fixed=True),
+    Column("event_id", keep=0),
 )  # fmt: skip
-
-
-Shape = Callable[[list[dict[str, Any]], bool], tuple[str, ...]]  # rows, as_json -> columns
 
 
 def _listing(
-    what: str, query: Callable[..., list[dict[str, Any]]], shape: Shape
+    what: str, query: Callable[..., list[dict[str, Any]]], columns: tuple[Column, ...]
 ) -> Callable[[Callable[..., None]], click.Command]:
-    """A listing command over the state database: --alert, --limit, --since, --json.
-
-    `shape` readies the rows for output and says which columns a table shows.
-    """
+    """A listing command over the state database: --alert, --limit, --since, --json, --wide."""
 
     def build(f: Callable[..., None]) -> click.Command:
         def command(
@@ -281,13 +326,14 @@ def _listing(
             since: str | None,
             state_db: str | None,
             as_json: bool,
+            wide: bool,
         ) -> None:
             db, _ = open_state(config, state_db)
             rows = query(db, alerts, limit, _when(since)) if db.schema_version() else []
-            emit(rows, shape(rows, as_json), as_json)
+            emit(rows, columns, as_json, wide=wide)
 
         command.__doc__ = f.__doc__
-        decorated = json_option(state_db_option(env_file_option(command)))
+        decorated = wide_option(json_option(state_db_option(env_file_option(command))))
         for option in (
             click.option(
                 "--since",
@@ -316,23 +362,12 @@ def _listing(
     return build
 
 
-def _history_shape(rows: list[dict[str, Any]], as_json: bool) -> tuple[str, ...]:
-    """History's columns: a per-row alert's runs add how many instances are in each state
-    and which changed (all of it in --json)."""
-    from sqlsentinel.cli.instance_views import instances_text, with_instances
-
-    if not as_json:
-        for r in rows:
-            r["instances"] = instances_text(r.get("instances"))
-    return with_instances(HISTORY_COLUMNS, rows)
-
-
-@_listing("runs", listings.history_rows, _history_shape)
+@_listing("runs", listings.history_rows, HISTORY_COLUMNS)
 def history() -> None:
     """Past runs, newest first; for a per-row alert (key:), its instances per state and
     which changed."""
 
 
-@_listing("attempts", listings.delivery_rows, lambda rows, as_json: DELIVERY_COLUMNS)
+@_listing("attempts", listings.delivery_rows, DELIVERY_COLUMNS)
 def deliveries() -> None:
     """Notification delivery attempts, newest first (secrets redacted)."""

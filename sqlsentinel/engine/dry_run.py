@@ -16,9 +16,17 @@ from sqlsentinel.state.listings import peek
 
 
 def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
-    """One alert's would-be run, as a row for the CLI."""
-    if alert.key:
-        return _dry_run_keyed(alert, settings, db)
+    """One alert's would-be run, as a row for the CLI: what it found (value, threshold, the
+    row's other columns, or a per-row alert's instances), the transition, and each message
+    it would send (`would_send`) with a line per target (`would_notify`)."""
+    row = _dry_run_keyed(alert, settings, db) if alert.key else _dry_run_one(alert, settings, db)
+    news = row.get("news") or row["transition"]  # a per-row alert's: `2 firing, 1 resolved`
+    row["would_notify"] = [f"{m['target']} ({news})" for m in row["would_send"]]
+    return row
+
+
+def _dry_run_one(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
+    """A one-row alert's would-be run: nothing is written or sent."""
     budget = RunBudget(alert.timeout, time.monotonic())
     record, result = observe(alert, Trigger(), budget, dry_run=True)
     now = datetime.now(UTC)

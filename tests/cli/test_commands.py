@@ -138,7 +138,7 @@ def test_status_history_and_filters(cli: Cli, config: Path) -> None:
     bad = cli("history", config, "--since", "yesterday-ish")
     assert bad.rc == 2 and "--since" in bad.stderr
     table = cli("history", config).stdout.splitlines()
-    assert table[0].split()[:3] == ["FINISHED_AT", "ALERT", "TRIGGERED_BY"] and len(table) == 4
+    assert table[0].split()[:3] == ["FINISHED", "ALERT", "BY"] and len(table) == 4
 
 
 def test_silence_arguments(cli: Cli, config: Path) -> None:
