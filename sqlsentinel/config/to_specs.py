@@ -8,6 +8,7 @@ Each schedule is translated once here; the translation is kept for `validate`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -279,8 +280,24 @@ def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context, translation: Trans
 def _target(t: BaseModel) -> TargetSpec:
     values = t.model_dump()
     options = {k: v for k, v in given(values).items() if k not in _COMMON_TARGET_KEYS}
+    if values["channel"] == "email" and isinstance(options.get("subject"), str):
+        options["subject"] = original_subject(options["subject"])
     common = given({"timeout": values["timeout"], "max_attempts": values["max_attempts"]})
     return TargetSpec(channel=values["channel"], options=options, **common)
+
+
+# The original SQL Sentinel's subject fields (str.format names), as template names.
+_ORIGINAL_FIELDS = re.compile(r"\{(alert_name|status|actual_value|threshold)\}")
+_ORIGINAL_NAMES = {"alert_name": "alert", "status": "state"}
+
+
+def original_subject(subject: str) -> str:
+    """An email subject written for the original SQL Sentinel (`Revenue Alert: {alert_name}`,
+    `{status}`, `{actual_value}`, `{threshold}`) as the template it meant; a subject that is
+    already a template (`{{`, `{%`, `{#`) is left as it is."""
+    if any(mark in subject for mark in ("{{", "{%", "{#")):
+        return subject
+    return _ORIGINAL_FIELDS.sub(lambda m: f"{{{{ {_ORIGINAL_NAMES.get(m[1], m[1])} }}}}", subject)
 
 
 def _smtp(

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from support import Cli, cli_env
 
+from sqlsentinel.config.to_specs import original_subject
+
 # The original's examples/alerts.yaml, as it ships (two of its three alerts).
 ORIGINAL = """\
 # SQL Sentinel Example Configuration
@@ -53,7 +55,7 @@ alerts:
       - channel: email
         recipients:
           - "sqlsentinel@example.com"
-        subject: "Revenue Alert"
+        subject: "Revenue Alert: {alert_name}"
 
   - name: "data_freshness_check"
     description: "Alert when data hasn't been updated in 24 hours"
@@ -244,3 +246,27 @@ def test_timers_keep_the_path_the_apply_found(cli: Cli, project: Path, tmp_path:
         rows = db.execute("SELECT alert, outcome FROM history").fetchall()
     db.close()
     assert rows == [("daily_revenue_check", "ok")]
+
+
+def test_its_subject_fields_mean_what_they_meant(cli: Cli, project: Path) -> None:
+    """The original formatted `subject` with str.format: {alert_name}, {status}, ..."""
+    done = _in(cli, project)("notify-test", "examples/alerts.yaml", "--alert",
+                             "daily_revenue_check", "--dry-run", "--json", env=SMTP)  # fmt: skip
+    assert done.rc == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["would_send"]["subject"] == "Revenue Alert: daily_revenue_check"
+
+
+@pytest.mark.parametrize(
+    ("written", "template"),
+    [
+        (
+            "{status}: {actual_value} of {threshold}",
+            "{{ state }}: {{ actual_value }} of {{ threshold }}",
+        ),
+        ("no fields {here}", "no fields {here}"),
+        ("{{ alert }} {alert_name}", "{{ alert }} {alert_name}"),  # already a template
+    ],
+)
+def test_original_subject(written: str, template: str) -> None:
+    assert original_subject(written) == template
