@@ -111,11 +111,56 @@ def sqlalchemy_url(text: str) -> Any:
     return parsed
 
 
-def sqlite_relative(url: str, base: Path) -> str:
-    """Anchor a relative SQLite path (or a bare file path) at the config file's folder."""
+def _relative_sqlite(url: str) -> tuple[str, str] | None:
+    """(prefix, path) of a SQLite URL with a relative path, or of a bare relative file path
+    (prefix `sqlite`); None for anything else."""
     if "://" not in url:
-        return f"sqlite:///{(base / url).resolve()}"
+        return None if url.startswith("/") else ("sqlite", url)
     prefix, sep, rest = url.partition(":///")
     if prefix.startswith("sqlite") and sep and rest and not rest.startswith(("/", ":memory:")):
-        return f"{prefix}:///{(base / rest).resolve()}"
-    return url
+        return prefix, rest
+    return None
+
+
+def sqlite_relative(url: str, base: Path) -> str:
+    """Anchor a relative SQLite path (or a bare file path) at `base`."""
+    relative = _relative_sqlite(url)
+    if relative is None:
+        return url
+    prefix, rest = relative
+    return f"{prefix}:///{(base / rest).resolve()}"
+
+
+@dataclass(frozen=True)
+class Readings:
+    """The two readings of a relative SQLite path, and the one used."""
+
+    path: str  # as written
+    here: Path  # from the working directory (the original SQL Sentinel's, SQLAlchemy's)
+    beside: Path  # from the config file's folder
+    url: str  # the URL with the path used
+
+    @property
+    def differ(self) -> bool:
+        """Whether the two readings name different files."""
+        return self.here != self.beside
+
+
+def sqlite_readings(url: str, workdir: Path, folder: Path) -> Readings | None:
+    """How a relative SQLite path in a config in `folder` reads from `workdir` (None: the
+    URL names no relative path). The working directory's file is used, as the original SQL
+    Sentinel and SQLAlchemy read it, unless only the config folder's exists (how configs
+    written for earlier versions of this one meant it)."""
+    relative = _relative_sqlite(url)
+    if relative is None:
+        return None
+    prefix, rest = relative
+    here, beside = (workdir / rest).resolve(), (folder / rest).resolve()
+    used = beside if beside.exists() and not here.exists() else here
+    return Readings(rest, here, beside, f"{prefix}:///{used}")
+
+
+def resolve_sqlite(url: str, workdir: Path, folder: Path) -> str:
+    """`url` with a relative SQLite path made absolute as `sqlite_readings` reads it."""
+    readings = sqlite_readings(url, workdir, folder)
+    return url if readings is None else readings.url

@@ -108,7 +108,15 @@ def build_timetable(
             alerts.append(replace(before, broken=str(problems[0]) if problems else "broken"))
     state_db, line = loaded.state_db_text or (None, None)
     return Timetable(
-        config, sha, applied_at, launch.system, tuple(alerts), tuple(off), state_db, line
+        config,
+        sha,
+        applied_at,
+        launch.system,
+        tuple(alerts),
+        tuple(off),
+        state_db,
+        line,
+        loaded.workdir,
     )
 
 

@@ -107,7 +107,7 @@ class Current:
         where: tuple[Path | None, str | None, datetime | None] = (None, None, None)
         if meta is None or meta.sha256 is None or store is None:
             warn(f"{self.config} is not applied yet: its alerts are checked as it loads here")
-            data, fallbacks = read_config(self.config), Fallbacks()
+            data, fallbacks = read_config(self.config), Fallbacks.here(self.environ)
         else:
             warn(NO_TIMETABLE.format(config=self.config))
             data, fallbacks = store.read(self.config)

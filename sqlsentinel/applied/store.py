@@ -91,7 +91,7 @@ def _meta_from_json(data: dict[str, Any]) -> AppliedMeta:
         source=str(data["source"]),
         sha256=data.get("sha256"),
         applied_at=_time(data.get("applied_at")),
-        fallbacks=Fallbacks.from_json(data.get("fallbacks")),
+        fallbacks=Fallbacks.from_json(data.get("fallbacks"), os.path.dirname(str(data["source"]))),
         rejected=rejected,
     )
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlsentinel.config.peek import ConfigPeek
-from sqlsentinel.dburl import sqlite_relative
+from sqlsentinel.dburl import resolve_sqlite
 from sqlsentinel.errors import ConfigError
 from sqlsentinel.schedule.timer import Timer
 
@@ -121,6 +121,7 @@ class Timetable:
     not_scheduled: tuple[Unscheduled, ...] = ()
     state_db: str | None = None  # `state_db:` as written (`${VAR}` unresolved)
     state_db_line: int | None = None
+    workdir: str | None = None  # where the applier read relative SQLite paths from
 
     def entry(self, name: str) -> Scheduled | None:
         """The alert called `name`, if it runs."""
@@ -153,7 +154,8 @@ class Timetable:
         if parsed.problems:
             raise ConfigError(parsed.problems)
         url = str(parsed.data["state_db"])
-        return sqlite_relative(url, Path(self.config).resolve().parent) if url else None
+        folder = Path(self.config).resolve().parent
+        return resolve_sqlite(url, Path(self.workdir or folder), folder) if url else None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON (docs/timetable.md)."""
@@ -166,6 +168,7 @@ class Timetable:
             "manager": "system" if self.system else "user",
             "state_db": self.state_db,
             "state_db_line": self.state_db_line,
+            "workdir": self.workdir,
             "alerts": [a.to_json() for a in self.alerts],
             "not_scheduled": [a.to_json() for a in self.not_scheduled],
         }
@@ -189,6 +192,7 @@ class Timetable:
             not_scheduled=tuple(Unscheduled.from_json(a) for a in d.get("not_scheduled", ())),
             state_db=None if d.get("state_db") is None else str(d["state_db"]),
             state_db_line=d.get("state_db_line"),
+            workdir=None if d.get("workdir") is None else str(d["workdir"]),
         )
 
     @classmethod

@@ -68,6 +68,40 @@ def state_db_option(f: F) -> F:
     )(f)
 
 
+DATABASE_URL_HELP = (
+    "Alert database when the config names none; overrides its database: (env DATABASE_URL "
+    "is used only where the config names none)."
+)
+
+
+def database_url_option(f: F) -> F:
+    """`--database-url URL`: read by `fallbacks()`, as every command that loads a config does."""
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        expose_value=False,
+        callback=_keep_database_url,
+        help=DATABASE_URL_HELP,
+    )(f)
+
+
+_DATABASE_URL = "sqlsentinel.database_url"
+
+
+def _keep_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[_DATABASE_URL] = value
+
+
+def fallbacks(**rest: Any) -> Any:
+    """What loading falls back on for this command (config.fallbacks.Fallbacks.here):
+    `--database-url` when given, else DATABASE_URL; relative paths read from here."""
+    from sqlsentinel.config.fallbacks import Fallbacks
+
+    ctx = click.get_current_context(silent=True)
+    given = None if ctx is None else ctx.meta.get(_DATABASE_URL)
+    return Fallbacks.here(os.environ, given, **rest)
+
+
 def env_file_option(f: F) -> F:
     """`--env-file PATH`: read the services' environment file first (config.env_file).
 
@@ -174,7 +208,7 @@ def load_config(path: str, *, show_warnings: bool = False, allow_broken: bool = 
     from sqlsentinel.config.loader import load_file
     from sqlsentinel.errors import ConfigError
 
-    loaded = load_file(path)
+    loaded = load_file(path, None, fallbacks())
     if show_warnings:
         for w in loaded.warnings:
             say("warning", w)

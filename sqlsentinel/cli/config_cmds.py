@@ -10,6 +10,7 @@ import click
 
 from sqlsentinel.cli.common import (
     config_argument,
+    database_url_option,
     emit,
     env_file_option,
     json_option,
@@ -23,6 +24,7 @@ from sqlsentinel.errors import ConfigError, ExitCode, Problem
 @click.command()
 @config_argument
 @env_file_option
+@database_url_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def validate(config: str, strict: bool) -> None:
     """Check CONFIG and report every problem at once (file:line, field, message).
@@ -75,6 +77,7 @@ def validate(config: str, strict: bool) -> None:
     help="How many run times to show.",
 )
 @env_file_option
+@database_url_option
 @manager_option
 @json_option
 def schedule(config: str, count: int, system: bool | None, as_json: bool) -> None:

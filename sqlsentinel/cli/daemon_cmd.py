@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from sqlsentinel.cli.common import config_argument, state_db_option
+from sqlsentinel.cli.common import DATABASE_URL_HELP, config_argument, state_db_option
 from sqlsentinel.errors import ConfigError, ExitCode, UsageError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -22,7 +22,6 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 def _fallbacks(ctx: click.Context, timezone: str | None, database_url: str | None) -> Any:
     from sqlsentinel.config.fallbacks import Fallbacks
-    from sqlsentinel.dburl import sqlite_relative
     from sqlsentinel.schedule.translate import ScheduleError, check_zone
 
     if timezone is not None:
@@ -31,10 +30,7 @@ def _fallbacks(ctx: click.Context, timezone: str | None, database_url: str | Non
         except ScheduleError as exc:
             raise UsageError(f"--timezone: {exc}") from None
     given = _given(ctx, "database_url")
-    url = database_url if given else os.environ.get("DATABASE_URL") or None
-    if url is not None:
-        url = sqlite_relative(url, Path.cwd())
-    return Fallbacks(timezone, url, given)
+    return Fallbacks.here(os.environ, database_url if given else None, timezone=timezone)
 
 
 def _env_file(path: str | None) -> str | None:
@@ -54,8 +50,10 @@ def _env_file(path: str | None) -> str | None:
 def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
     from sqlsentinel.applied.host import default_system
     from sqlsentinel.daemon.setup import DaemonOptions
+    from sqlsentinel.dburl import sqlite_relative
     from sqlsentinel.redaction import url_has_secret
 
+    env_file = _env_file(kw["env_file"])  # first: DATABASE_URL may come from it
     state_db = kw["state_db"]
     from_command_line = (
         ctx.get_parameter_source("state_db") == click.core.ParameterSource.COMMANDLINE
@@ -63,7 +61,7 @@ def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
     return DaemonOptions(
         config=os.path.abspath(config),
         state_db=state_db,
-        unit_state_db=state_db
+        unit_state_db=sqlite_relative(state_db, Path.cwd())  # the units run from /
         if from_command_line and state_db and not url_has_secret(state_db)
         else None,
         fallbacks=_fallbacks(ctx, kw["timezone"], kw["database_url"]),
@@ -71,7 +69,7 @@ def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
         backend=kw["backend"],
         system=default_system() if kw["system"] is None else kw["system"],
         unit_dir=os.path.abspath(kw["unit_dir"]) if kw["unit_dir"] else None,
-        env_file=_env_file(kw["env_file"]),
+        env_file=env_file,
         max_running=kw["max_running"] or 2 * (os.cpu_count() or 1),
     )
 
@@ -82,8 +80,7 @@ def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
 @click.option(
     "--database-url",
     metavar="URL",
-    help="Alert database when the config names none; overrides its database: (env DATABASE_URL "
-    "is used only where the config names none).",
+    help=DATABASE_URL_HELP,
 )
 @click.option(
     "--reload/--no-reload",

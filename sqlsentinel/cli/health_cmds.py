@@ -13,6 +13,7 @@ from sqlsentinel.cli.common import (
     CONFIG_PATH,
     Seconds,
     config_argument,
+    database_url_option,
     emit,
     env_file_option,
     json_option,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     help="Seconds per database check.",
 )
 @env_file_option
+@database_url_option
 @state_db_option
 @json_option
 def healthcheck(config: str, timeout: float, state_db: str | None, as_json: bool) -> None:

@@ -9,6 +9,7 @@ import click
 
 from sqlsentinel.cli.common import (
     config_argument,
+    database_url_option,
     emit,
     env_file_option,
     json_option,
@@ -23,6 +24,7 @@ COLUMNS = ("channel", "target", "outcome", "attempts", "detail")
 @click.command("notify-test")
 @config_argument
 @env_file_option
+@database_url_option
 @click.option(
     "--alert", "name", required=True, metavar="NAME", help="The alert whose channels to test."
 )

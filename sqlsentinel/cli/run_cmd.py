@@ -14,8 +14,10 @@ import click
 
 from sqlsentinel.cli.common import (
     config_argument,
+    database_url_option,
     emit,
     env_file_option,
+    fallbacks,
     json_option,
     log_to_stderr,
     state_db_option,
@@ -155,6 +157,7 @@ DRY_RUN_COLUMNS = (
     help="Run the copy of CONFIG applied in DIR (what timers run), not the file on disk.",
 )
 @env_file_option
+@database_url_option
 @state_db_option
 @json_option
 @wide_option
@@ -182,7 +185,9 @@ def run(
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.location import resolve_state_url
 
-    selection = load_for_run(config, alerts, applied=_applied_copy(applied, config))
+    selection = load_for_run(
+        config, alerts, applied=_applied_copy(applied, config), here=fallbacks()
+    )
     settings, specs, broken = selection.settings, selection.alerts, selection.broken
     db = StateDB(resolve_state_url(state_db, settings.state_db, os.environ))
     if dry_run:

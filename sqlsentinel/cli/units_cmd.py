@@ -15,7 +15,9 @@ from sqlsentinel.cli.common import (
     CONFIG_PATH,
     applied_store,
     config_argument,
+    database_url_option,
     emit,
+    fallbacks,
     json_option,
     manager_option,
     read_into_environment,
@@ -110,6 +112,18 @@ def _warn_unseen_environment(
         )
 
 
+def _unit_state_db(state_db: str | None) -> str | None:
+    """`--state-db` as the units get it: never with a secret, a relative SQLite path made
+    absolute (the units run from /, not from here)."""
+    from sqlsentinel.dburl import sqlite_relative
+    from sqlsentinel.redaction import url_has_secret
+    from sqlsentinel.systemd.units import STATE_DB_PASSWORD
+
+    if state_db is not None and url_has_secret(state_db):
+        raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
+    return state_db and sqlite_relative(state_db, Path.cwd())
+
+
 @click.command("install-units")
 @config_argument
 @_mode_options
@@ -119,6 +133,7 @@ def _warn_unseen_environment(
     metavar="PATH",
     help="Program the services run (default: this Python with -m sqlsentinel).",
 )
+@database_url_option
 @click.option(
     "--env-file",
     metavar="PATH",
@@ -157,22 +172,22 @@ def install_units(
     from sqlsentinel.applied.host import default_system
     from sqlsentinel.applied.timetable import Launch
     from sqlsentinel.config.read import read_config
-    from sqlsentinel.redaction import url_has_secret
     from sqlsentinel.systemd.apply import UnitTarget, install, static_service_user
-    from sqlsentinel.systemd.units import STATE_DB_PASSWORD, UnitOptions
+    from sqlsentinel.systemd.units import UnitOptions
 
     system = default_system() if system is None else system
     given = frozenset(read_into_environment(env_file) if env_file else ())
-    if state_db is not None and url_has_secret(state_db):
-        raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
+    state_db = _unit_state_db(state_db)
     if exec_path is not None and not os.path.isabs(exec_path):
         raise UsageError(f"--exec {exec_path!r} must be an absolute path")
     program = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
     launch = Launch(system, program, state_db)
     store = applied_store(config)
     previous = store.timetable(store.meta())
-    data = read_config(config)
-    accepted = accept(data, config, store, launch, keep=not dry_run, previous=previous)
+    data, here = read_config(config), fallbacks()
+    accepted = accept(
+        data, config, store, launch, fallbacks=here, keep=not dry_run, previous=previous
+    )
     loaded = accepted.loaded
     for w in loaded.warnings:
         say("warning", w)

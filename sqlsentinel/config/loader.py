@@ -45,6 +45,8 @@ class LoadedConfig:
     """The broken alerts that say `enabled: false`."""
     state_db_text: tuple[str, int | None] | None = None
     """`state_db:` as written (`${VAR}` unresolved) and its line, when the file sets it."""
+    workdir: str | None = None
+    """Where relative SQLite paths were read from (Fallbacks.workdir; None: not known)."""
     unnotified: frozenset[str] = frozenset()
     """The broken alerts whose every problem is in their notifications (a target, or the
     SMTP settings their email needs): what runs when is still known (`with_schedules`)."""
@@ -115,6 +117,7 @@ def load_text(
         {name: tuple(problems) for name, problems in broken.items()},
         disabled(parsed, broken),
         state_db_text,
+        fallbacks.workdir or os.getcwd(),
         frozenset(n for n, problems in broken.items() if _in_notifications(parsed, problems)),
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlsentinel.config.fallbacks import Fallbacks
 from sqlsentinel.config.read import read_config
@@ -34,14 +34,18 @@ def load_for_run(
     names: Sequence[str],
     environ: Mapping[str, str] | None = None,
     applied: tuple[bytes, Fallbacks] | None = None,
+    here: Fallbacks | None = None,
 ) -> RunSelection:
     """The named alerts (every enabled alert when `names` is empty).
 
     `applied` is the applied copy of the file at `path` and its fallbacks (`run
     --applied`): it is read instead of the file, which still names it in messages.
+    Otherwise the file is read with `here` (`--database-url`, DATABASE_URL).
     """
     env = os.environ if environ is None else environ
-    data, fallbacks = applied or (read_config(path), Fallbacks())
+    data, fallbacks = applied or (read_config(path), here or Fallbacks())
+    if fallbacks.workdir is None:  # the cached specs hold paths read from it
+        fallbacks = replace(fallbacks, workdir=os.getcwd())
     cache = SpecCache(path, data + fallbacks.key(), env)
     if not names:
         return _load(path, names, env, data, fallbacks, cache)

@@ -8,6 +8,7 @@ Each schedule is translated once here; the translation is kept for `validate`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from sqlsentinel.config.parsed import Parsed, Path, alert_label, format_path
 from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
 from sqlsentinel.core.severity import Severity
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
-from sqlsentinel.dburl import sqlite_relative
+from sqlsentinel.dburl import sqlite_readings
 from sqlsentinel.durations import format_duration
 from sqlsentinel.errors import Problem
 from sqlsentinel.schedule.jitter import TIMER_ACCURACY, max_jitter
@@ -89,8 +90,12 @@ def build_specs(
     ctx = _Context(parsed, source, warnings)
     model, bad_keys = validated.model, validated.bad_keys
     base = FsPath(source).resolve().parent
-    databases = {name: _database_spec(d, base, name) for name, d in model.databases.items()}
-    default_db = _default_database(model, base, fallbacks, ctx)
+    local = _Local(FsPath(fallbacks.workdir) if fallbacks.workdir else FsPath.cwd(), base, ctx)
+    databases = {
+        name: _database_spec(d, local, ("databases", name, "url"), name)
+        for name, d in model.databases.items()
+    }
+    default_db = _default_database(model, local, fallbacks, ctx)
     wants_email = any(
         getattr(t, "channel", None) == "email" for a in model.alerts for t in a.notify or ()
     )
@@ -122,7 +127,7 @@ def build_specs(
         **given(
             {
                 "source": source,
-                "state_db": sqlite_relative(model.state_db, base) if model.state_db else None,
+                "state_db": local(model.state_db, ("state_db",)) if model.state_db else None,
                 "history_retention": model.history_retention,
                 "smtp": smtp,
                 "alert_names": tuple(a.name for a in compiled.alerts),
@@ -132,16 +137,42 @@ def build_specs(
     return compiled
 
 
-def _database_spec(d: m.DatabaseModel, base: FsPath, name: str | None) -> DatabaseSpec:
-    url = sqlite_relative(d.url, base)
+@dataclass(frozen=True)
+class _Local:
+    """Reads a relative SQLite path from `workdir` (or, when only it has the file, from the
+    config's `folder`: dburl.sqlite_readings), warning when the two readings differ."""
+
+    workdir: FsPath
+    folder: FsPath
+    ctx: _Context
+
+    def __call__(self, url: str, path: Path) -> str:
+        readings = sqlite_readings(url, self.workdir, self.folder)
+        if readings is None:
+            return url
+        if readings.differ:
+            used = readings.url.partition(":///")[2]
+            self.ctx.warn(
+                path,
+                f"the relative SQLite path {readings.path!r} reads {readings.here} from the "
+                f"working directory and {readings.beside} from the config's folder; using "
+                f"{used}. Write an absolute path (sqlite:////…) to make it unambiguous",
+            )
+        return readings.url
+
+
+def _database_spec(d: m.DatabaseModel, local: _Local, path: Path, name: str | None) -> DatabaseSpec:
+    url = local(d.url, path)
     return DatabaseSpec(**given({"url": url, "read_only": d.read_only, "name": name}))
 
 
 def _default_database(
-    model: m.ConfigModel, base: FsPath, fallbacks: Fallbacks, ctx: _Context
+    model: m.ConfigModel, local: _Local, fallbacks: Fallbacks, ctx: _Context
 ) -> DatabaseSpec | None:
     """The config's `database:`, or the fallback URL where it has none or is overridden."""
-    configured = _database_spec(model.database, base, None) if model.database else None
+    configured = (
+        _database_spec(model.database, local, ("database", "url"), None) if model.database else None
+    )
     url = fallbacks.database_url
     if url is None or (configured is not None and configured.url == url):
         return configured
@@ -251,8 +282,24 @@ def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context, translation: Trans
 def _target(t: BaseModel) -> TargetSpec:
     values = t.model_dump()
     options = {k: v for k, v in given(values).items() if k not in _COMMON_TARGET_KEYS}
+    if values["channel"] == "email" and isinstance(options.get("subject"), str):
+        options["subject"] = original_subject(options["subject"])
     common = given({"timeout": values["timeout"], "max_attempts": values["max_attempts"]})
     return TargetSpec(channel=values["channel"], options=options, **common)
+
+
+# The original SQL Sentinel's subject fields (str.format names), as template names.
+_ORIGINAL_FIELDS = re.compile(r"\{(alert_name|status|actual_value|threshold)\}")
+_ORIGINAL_NAMES = {"alert_name": "alert", "status": "state"}
+
+
+def original_subject(subject: str) -> str:
+    """An email subject written for the original SQL Sentinel (`Revenue Alert: {alert_name}`,
+    `{status}`, `{actual_value}`, `{threshold}`) as the template it meant; a subject that is
+    already a template (`{{`, `{%`, `{#`) is left as it is."""
+    if any(mark in subject for mark in ("{{", "{%", "{#")):
+        return subject
+    return _ORIGINAL_FIELDS.sub(lambda m: f"{{{{ {_ORIGINAL_NAMES.get(m[1], m[1])} }}}}", subject)
 
 
 def _smtp(

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -247,3 +248,37 @@ def test_its_last_run_is_what_the_stale_check_counts(cli: Cli, config: Path) -> 
     text = cli("metrics", config).stdout
     assert 'sqlsentinel_alert_stale{alert="revenue"} 0' in text
     assert 'sqlsentinel_alert_stale{alert="payments"} 1' in text
+
+
+def test_install_units_validates_with_its_env_file(cli: Cli, config: Path) -> None:
+    """The secrets only in the env file: every alert is installed (they were broken, exit 3)."""
+    units = config.parent / "units"
+    done = cli("install-units", config, "--user", "--no-reload", "--unit-dir", units,
+               "--env-file", _secrets(config.parent))  # fmt: skip
+    assert done.rc == 0, done.stderr
+    assert len(list(units.glob("sqlsentinel-*.timer"))) == 2
+    assert "warning" not in done.stderr
+
+
+def test_the_daemon_validates_with_its_env_file(cli: Cli, config: Path) -> None:
+    """`daemon --env-file` (the services' EnvironmentFile=) is what it validates with too:
+    both alerts are scheduled, none broken."""
+    proc = subprocess.Popen(
+        [*cli.argv, "daemon", config, "--backend", "local", "--no-reload",
+         "--env-file", _secrets(config.parent)],
+        cwd=config.parent, env={**cli.env, "RUNTIME_DIRECTORY": str(config.parent)},
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        tables: list[Path] = []
+        while not tables and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            tables = list((config.parent / "state" / "applied").glob("*/timetable.json"))
+        assert tables, "no timetable written"
+        timetable = json.loads(tables[0].read_text())
+        assert sorted(a["name"] for a in timetable["alerts"]) == ["payments", "revenue"]
+        assert timetable["not_scheduled"] == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

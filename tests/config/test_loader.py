@@ -358,9 +358,14 @@ def test_webhook_secret_timeout_attempts() -> None:
 # ------------------------------------------------------------------ databases and paths
 
 
-def test_relative_sqlite_paths_anchor_at_config_folder(tmp_path: Path) -> None:
+def test_relative_sqlite_paths_read_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the original SQL Sentinel and SQLAlchemy read them (issue 17.18); a file that
+    exists only beside the config is found there (test_a_file_only_beside_the_config…)."""
     folder = tmp_path / "etc"
     folder.mkdir()
+    monkeypatch.chdir(tmp_path)
     config = folder / "sentinel.yaml"
     config.write_text(
         dedent(
@@ -386,7 +391,7 @@ def test_relative_sqlite_paths_anchor_at_config_folder(tmp_path: Path) -> None:
     )
     cfg = load_file(str(config), {})
     rel, absolute, mem, pg = cfg.alerts
-    assert rel.database.url == f"sqlite:///{folder.resolve()}/data/app.db"
+    assert rel.database.url == f"sqlite:///{tmp_path.resolve()}/data/app.db"
     assert rel.database.name == "default"
     assert absolute.database.url == "sqlite:////var/db/abs.db"
     assert absolute.database.name == "abs"
@@ -394,7 +399,12 @@ def test_relative_sqlite_paths_anchor_at_config_folder(tmp_path: Path) -> None:
     assert pg.database.url == "postgresql://reader:pw@db.example.com:5432/app"
     assert pg.database.read_only is False
     assert rel.database.read_only is True
-    assert cfg.settings.state_db == f"sqlite:///{folder.resolve()}/state/state.db"
+    assert cfg.settings.state_db == f"sqlite:///{tmp_path.resolve()}/state/state.db"
+    assert [w.path for w in cfg.warnings] == ["database.url", "state_db"]  # readings differ
+    (folder / "data").mkdir()
+    (folder / "data" / "app.db").touch()  # only beside the config: that one
+    (rel, *_) = load_file(str(config), {}).alerts
+    assert rel.database.url == f"sqlite:///{folder.resolve()}/data/app.db"
 
 
 def test_named_databases_without_default() -> None:
