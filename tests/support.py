@@ -103,3 +103,16 @@ def render_units(alert: AlertSpec, lines: Sequence[str], options: UnitOptions) -
     offset = timer_offset(alert.name, alert.jitter, options.system).total_seconds()
     entry = entry_of(alert, offset, options.launch, options.applied)
     return render_alert(alert, replace(entry, on_calendar=tuple(lines)), options)
+
+
+def check_exposition(body: bytes) -> list[str]:
+    """`promtool check metrics` (Debian's prometheus) accepts `body` with no lint problem, and
+    no series appears twice (which promtool does not check); returns the sample lines."""
+    done = subprocess.run(
+        ["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")
+    samples = [ln for ln in body.decode().split("\n") if ln and not ln.startswith("#")]
+    series = [ln.rpartition(" ")[0] for ln in samples]
+    assert len(series) == len(set(series)), "a series appears twice"
+    return samples

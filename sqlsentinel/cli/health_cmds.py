@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -170,11 +171,12 @@ def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
 @env_file_option
 @state_db_option
 def metrics(config: str | None, textfile: str | None, state_db: str | None) -> None:
-    """Print alert states, runs and pending notifications in Prometheus text format.
+    """Print alert states, run and notification counters in Prometheus text format.
 
     With CONFIG, also whether each alert missed a scheduled run (sqlsentinel_alert_stale).
     A per-row alert (key:) also exports each instance, its key columns as labels: at
     most its max_instances (read from CONFIG; 1000 without it), firing ones first.
+    The families and their labels: docs/metrics.md.
     """
     from sqlsentinel.state.db import StateDB
     from sqlsentinel.state.metrics import metrics_text
@@ -191,13 +193,15 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
     text = metrics_text(db, now, caps)
     if applied is not None:
         text += _stale_metrics(applied, db, now)
-    if textfile is None:
-        click.echo(text, nl=False)
+    body = text.encode()
+    if textfile is None:  # the bytes unchanged: click.echo would strip escape sequences
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
         return
     from sqlsentinel.atomic import atomic_write
 
     try:
-        atomic_write(Path(textfile), text.encode(), 0o644)
+        atomic_write(Path(textfile), body, 0o644)
     except OSError as exc:
         raise UsageError(f"--textfile {textfile}: cannot write: {exc.strerror or exc}") from None
 

@@ -83,7 +83,8 @@ def last_lateness(db: StateDB) -> dict[str, float]:
             "SELECT alert, launched_at, started_at, scheduled_at FROM history WHERE id IN "
             "(SELECT max(id) FROM history WHERE scheduled_at IS NOT NULL GROUP BY alert)"
         )
-    return {r["alert"]: (_lateness_ms(r) or 0.0) / 1000 for r in rows}
+    # 0.1 ms as seconds: rounded again, or 293.7 ms / 1000 shows as 0.29369999999999996
+    return {r["alert"]: round((_lateness_ms(r) or 0.0) / 1000, 4) for r in rows}
 
 
 def delivery_rows(

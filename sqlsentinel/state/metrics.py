@@ -1,14 +1,24 @@
-"""The state database as Prometheus text exposition (`sqlsentinel metrics`)."""
+"""The state database as Prometheus text exposition (`sqlsentinel metrics`, `/metrics`).
+
+The format is Prometheus' text format 0.0.4: label values escape only backslash, `"` and line
+feeds (every other character, control characters included, is the label's own: callers
+write the text's UTF-8 bytes unchanged), sample values are integers without a point,
+other numbers as the shortest text that reads back as the same float, and `+Inf`, `-Inf`,
+`NaN`. Counters come from `metric_counters` (state/counters.py), so pruning and restarts
+never lower them.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlsentinel import __version__
 from sqlsentinel.core.decide import State
-from sqlsentinel.state import listings
+from sqlsentinel.state import counters, listings
 from sqlsentinel.state.daemon_state import DaemonStatus, read_daemon_status
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.silences import active_silences
@@ -20,7 +30,7 @@ def metrics_text(db: StateDB, now: datetime, caps: Mapping[str, int] | None = No
     """The metrics of everything `db` holds (empty families before the schema exists);
     `caps`: each keyed alert's max_instances, where known (state/instance_metrics.py)."""
     if db.schema_version() == 0:
-        return render_metrics([], {}, [], {}, {}, [], now)
+        return render_metrics([], {}, [], {}, {}, [], [], now)
     text = render_metrics(
         listings.states(db),
         active_silences(db, now),
@@ -28,6 +38,7 @@ def metrics_text(db: StateDB, now: datetime, caps: Mapping[str, int] | None = No
         listings.pending_count(db),
         listings.last_lateness(db),
         read_daemon_status(db),
+        counters.read_counters(db),
         now,
     )
     return text + _with_instances(db, caps or {})
@@ -43,8 +54,20 @@ def _with_instances(db: StateDB, caps: Mapping[str, int]) -> str:
     return out.text() if out.lines else ""
 
 
-def _label(value: str) -> str:
+def label_value(value: str) -> str:
+    """A label value escaped as the text format asks (backslash, double quote, line feed)."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def sample_value(value: float) -> str:
+    """A sample value as Prometheus writes one (`7`, `0.2937`, `+Inf`, `NaN`)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)  # the shortest text that reads back as the same float
 
 
 def _number(value: Any) -> float | None:
@@ -69,11 +92,18 @@ class Exposition:
 
     def gauge(self, name: str, help_: str, samples: Samples) -> None:
         """Add one gauge family."""
-        self.lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
+        self._family(name, "gauge", help_, samples)
+
+    def counter(self, name: str, help_: str, samples: Samples) -> None:
+        """Add one counter family (`name` ends in `_total`)."""
+        self._family(name, "counter", help_, samples)
+
+    def _family(self, name: str, kind: str, help_: str, samples: Samples) -> None:
+        help_text = help_.replace("\\", "\\\\").replace("\n", "\\n")
+        self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         for labels, value in samples:
-            text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            shown = str(int(value)) if value.is_integer() else repr(value)
-            self.lines.append(f"{name}{{{text}}} {shown}")
+            text = ",".join(f'{k}="{label_value(v)}"' for k, v in labels.items())
+            self.lines.append(f"{name}{{{text}}} {sample_value(value)}")
 
     def text(self) -> str:
         """The whole exposition."""
@@ -87,10 +117,16 @@ def render_metrics(
     pending: dict[str, int],
     lateness: dict[str, float],
     daemons: list[DaemonStatus],
+    counts: list[dict[str, Any]],
     now: datetime,
 ) -> str:
     """The Prometheus text exposition of the state database."""
     out = Exposition()
+    out.gauge(
+        "sqlsentinel_build_info", "1, labelled with the running sqlsentinel's version.",
+        [({"version": __version__}, 1.0)],
+    )  # fmt: skip
+    _counter_families(out, counts)
     _state_families(out, states, silenced)
     _daemon_families(out, daemons, now)
     out.gauge(
@@ -183,4 +219,28 @@ def _daemon_families(out: Exposition, daemons: list[DaemonStatus], now: datetime
             for alert, at in sorted(d.next_runs.items())
             if at is not None
         ],
+    )
+
+
+def _counter_families(out: Exposition, counts: list[dict[str, Any]]) -> None:
+    def of(metric: str, *names: str) -> Samples:
+        return [
+            ({n: c[n] for n in names}, float(c["total"])) for c in counts if c["metric"] == metric
+        ]
+
+    out.counter(
+        "sqlsentinel_runs_total",
+        "Runs recorded, by outcome (ok, alert, no_data or the error's name).",
+        of(counters.RUNS, "alert", "outcome"),
+    )
+    out.counter(
+        "sqlsentinel_notifications_total",
+        "Notifications finished, by channel and outcome (delivered, failed, superseded, "
+        "abandoned); pending ones are sqlsentinel_notifications_pending.",
+        of(counters.NOTIFICATIONS, "alert", "channel", "outcome"),
+    )
+    out.counter(
+        "sqlsentinel_notification_attempts_total",
+        "Delivery attempts that ended, by channel and outcome (delivered, retryable, permanent).",
+        of(counters.ATTEMPTS, "alert", "channel", "outcome"),
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlsentinel.core.delivery import Attempt, Claim, DeliveryOutcome, NotificationStatus
 from sqlsentinel.procinfo import holder_gone, holder_id
+from sqlsentinel.state import counters
 from sqlsentinel.state.db import StateDB, Tx
 
 PENDING, SUPERSEDED = NotificationStatus.PENDING, NotificationStatus.SUPERSEDED
@@ -112,6 +113,7 @@ def _supersede(tx: Tx, row: dict[str, Any], newest: dict[str, Any], now: datetim
         "claimed_until = NULL, claimed_by = NULL WHERE event_id = ?",
         (SUPERSEDED, now, why, row["event_id"]),
     )
+    counters.bump(tx, counters.NOTIFICATIONS, row["alert"], SUPERSEDED, row["channel"])
 
 
 def begin_attempt(db: StateDB, a: Attempt) -> None:
@@ -128,14 +130,16 @@ def begin_attempt(db: StateDB, a: Attempt) -> None:
 
 
 def end_attempt(db: StateDB, a: Attempt) -> None:
-    """Record how a logged attempt ended."""
+    """Record how a logged attempt ended (and count it, once)."""
     with db.write() as tx:
-        tx.execute(
+        ended = tx.execute(
             "UPDATE deliveries SET outcome = ?, status_code = ?, error_class = ?, detail = ?, "
             "latency_ms = ? WHERE event_id = ? AND attempt = ? AND outcome = ?",
             (a.outcome, a.status_code, a.error_class, a.detail, a.latency_ms, a.event_id,
              a.attempt, DeliveryOutcome.SENDING),
         )  # fmt: skip
+        if ended:
+            counters.bump(tx, counters.ATTEMPTS, a.alert, a.outcome, a.channel)
 
 
 def finish_notification(
@@ -148,11 +152,16 @@ def finish_notification(
     see a pending notification that nobody holds, and call it undelivered.
     """
     with db.write() as tx:
+        was = tx.one(
+            "SELECT alert, channel, status FROM notifications WHERE event_id = ?", (event_id,)
+        )
         tx.execute(
             "UPDATE notifications SET status = ?, last_error = ?, claimed_until = NULL, "
             "claimed_by = NULL, finished_at = ? WHERE event_id = ?",
             (status, error, now if status != PENDING else None, event_id),
         )
+        if was is not None and was["status"] == PENDING and status != PENDING:
+            counters.bump(tx, counters.NOTIFICATIONS, was["alert"], status, was["channel"])
     if db.dialect == "postgresql":
         with db.read() as tx:
             tx.execute("SELECT pg_advisory_unlock(?)", (_lock_key(event_id),))

@@ -19,6 +19,7 @@ from sqlsentinel.core.delivery import Claim, NotificationStatus
 from sqlsentinel.core.run import RunRecord
 from sqlsentinel.core.severity import stored_severity
 from sqlsentinel.jsonsafe import dumps
+from sqlsentinel.state import counters
 from sqlsentinel.state.db import StateDB, Tx
 from sqlsentinel.state.outbox import claim_in
 from sqlsentinel.state.silences import silenced_now
@@ -93,6 +94,7 @@ class RunTransaction:
         row = _history_row(rec, self.previous, t, entries, spooled)
         row["instances"] = _json(instances)
         tx.execute(_insert("history", _HISTORY_COLUMNS), [row[c] for c in _HISTORY_COLUMNS])
+        counters.bump(tx, counters.RUNS, rec.alert, rec.outcome)
         if retention:
             _prune(tx, rec.alert, now - timedelta(seconds=retention))
 

@@ -7,6 +7,8 @@ tables earlier releases created (through SQLAlchemy), so their databases upgrade
 
 from __future__ import annotations
 
+from sqlsentinel.core.delivery import DeliveryOutcome, NotificationStatus
+
 TYPES = {
     "sqlite": {"ts": "DATETIME", "serial": "INTEGER NOT NULL"},
     "postgresql": {"ts": "TIMESTAMP WITH TIME ZONE", "serial": "SERIAL NOT NULL"},
@@ -199,7 +201,28 @@ ALTER TABLE history ADD COLUMN instances TEXT;
 """
 )
 
-_V7 = """
+# Counters only grow (state/counters.py): each is bumped in the transaction that writes the
+# row it counts, and seeded here from the rows history, the outbox and the delivery log keep.
+_V7 = f"""
+CREATE TABLE metric_counters (
+    metric VARCHAR(32) NOT NULL,
+    alert VARCHAR(255) NOT NULL,
+    channel VARCHAR(32) NOT NULL,
+    outcome VARCHAR(32) NOT NULL,
+    total BIGINT NOT NULL,
+    PRIMARY KEY (metric, alert, channel, outcome)
+);
+INSERT INTO metric_counters (metric, alert, channel, outcome, total)
+    SELECT 'runs', alert, '', outcome, count(*) FROM history GROUP BY alert, outcome;
+INSERT INTO metric_counters (metric, alert, channel, outcome, total)
+    SELECT 'notifications', alert, channel, status, count(*) FROM notifications
+    WHERE status <> '{NotificationStatus.PENDING}' GROUP BY alert, channel, status;
+INSERT INTO metric_counters (metric, alert, channel, outcome, total)
+    SELECT 'attempts', alert, channel, outcome, count(*) FROM deliveries
+    WHERE outcome <> '{DeliveryOutcome.SENDING}' GROUP BY alert, channel, outcome;
+"""
+
+_V8 = """
 ALTER TABLE alert_state ADD COLUMN severity VARCHAR(16);
 ALTER TABLE alert_state ADD COLUMN last_notified_severity VARCHAR(16);
 ALTER TABLE instance_state ADD COLUMN severity VARCHAR(16);
@@ -207,16 +230,19 @@ ALTER TABLE instance_state ADD COLUMN last_notified_severity VARCHAR(16);
 ALTER TABLE history ADD COLUMN severity VARCHAR(16);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """v1: state, history, silences. v2: the outbox and the delivery log. v3: when the process
 was launched, runs recorded late from the spool, and who holds an outbox claim. v4: the
 daemon's heartbeat (one row per config it runs) and each alert's next planned run. v5: stale
 episodes (an alert missed a scheduled run; at most one open per alert). v6: the state of
 each instance of a keyed alert, silences of one instance, each run's instance summary. v7:
-the severity of each alert, instance and run, and of the last notification of each."""
+the Prometheus counters (runs, finished notifications, delivery attempts), which pruning
+never lowers. v8: the severity of each alert, instance and run, and of the last
+notification of each."""
 SCHEMA_VERSION = len(MIGRATIONS)
 DAEMON_TABLES_SINCE = 4  # the schema version that added the daemon's tables
 INSTANCE_TABLES_SINCE = MIGRATIONS.index(_V6) + 1  # instance_state, silences.instance_key
+COUNTERS_SINCE = MIGRATIONS.index(_V7) + 1  # metric_counters
 
 
 def statements(migration: str, dialect: str) -> list[str]:

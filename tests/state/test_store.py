@@ -32,6 +32,7 @@ ALL_TABLES = {
     "daemon_next_run",
     "stale_episodes",
     "instance_state",
+    "metric_counters",
 }
 
 
@@ -103,7 +104,7 @@ def test_fresh_database_gets_the_whole_schema(url: str) -> None:
     state = StateDB(url)
     assert state.schema_version() == 0
     assert state.ensure_schema() == (0, SCHEMA_VERSION)
-    assert state.schema_version() == SCHEMA_VERSION == 7
+    assert state.schema_version() == SCHEMA_VERSION == 8
     assert tables(state) >= ALL_TABLES
 
 
