@@ -8,7 +8,7 @@ alert's. While firing, a severity above the one last told this episode notifies
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -132,10 +132,23 @@ def decide(
             prev.severity or level,
         )  # fmt: skip
     if condition == "alert":
-        return replace(_alerting(prev, rule, silenced, now, level), severity=level)
-    if condition == "ok" and prev is not None and prev.state is not State.OK:
-        return replace(_ok(prev, rule, silenced, now), severity=episode_severity(prev, level))
-    return replace(_not_alerting(prev, condition, rule, silenced, now), severity=level)
+        return _alerting(prev, rule, silenced, now, level)
+    if condition == "error":
+        return _failing(prev, rule, silenced, now, level)
+    # condition == "ok"
+    if prev is None:
+        return Transition(State.OK, now, None, Reason.FIRST_RUN_OK, None, False, level)
+    if prev.state is State.OK:
+        return Transition(State.OK, prev.since, None, Reason.STILL_OK, None, False, level)
+    told = prev.last_notified_state in (State.ALERT, State.ERROR) and prev.state in (
+        State.ALERT,
+        State.ERROR,
+    )
+    notify = NotifyReason.RESOLVED if told and rule.notify_on_resolve else None
+    return Transition(
+        State.OK, now, None, Reason.RESOLVED, None if silenced else notify, False,
+        episode_severity(prev, level),
+    )  # fmt: skip
 
 
 def episode_severity(prev: Previous, level: Severity) -> Severity:
@@ -149,44 +162,20 @@ def _told(prev: Previous) -> Severity | None:
     return prev.notified_severity if told else None
 
 
-def _not_alerting(
-    prev: Previous | None, condition: Condition, rule: Rule, silenced: bool, now: datetime
+def _failing(
+    prev: Previous | None, rule: Rule, silenced: bool, now: datetime, level: Severity
 ) -> Transition:
-    if condition == "error":
-        if prev is not None and prev.state is State.ERROR:
-            if prev.suppressed and not silenced:
-                return Transition(
-                    State.ERROR,
-                    prev.since,
-                    None,
-                    Reason.SILENCE_ENDED,
-                    NotifyReason.SILENCE_ENDED,
-                    False,
-                )
+    if prev is not None and prev.state is State.ERROR:
+        if prev.suppressed and not silenced:
             return Transition(
-                State.ERROR, prev.since, None, Reason.STILL_ERROR, None, prev.suppressed
-            )
-        return _gate(
-            State.ERROR,
-            now,
-            None,
-            Reason.ERROR,
-            NotifyReason.ERROR if rule.notify_on_error else None,
-            silenced,
+                State.ERROR, prev.since, None, Reason.SILENCE_ENDED, NotifyReason.SILENCE_ENDED,
+                False, level,
+            )  # fmt: skip
+        return Transition(
+            State.ERROR, prev.since, None, Reason.STILL_ERROR, None, prev.suppressed, level
         )
-    # condition == "ok", and the state was OK already or there was none
-    if prev is None:
-        return Transition(State.OK, now, None, Reason.FIRST_RUN_OK, None, False)
-    return Transition(State.OK, prev.since, None, Reason.STILL_OK, None, False)
-
-
-def _ok(prev: Previous, rule: Rule, silenced: bool, now: datetime) -> Transition:
-    told = prev.last_notified_state in (State.ALERT, State.ERROR) and prev.state in (
-        State.ALERT,
-        State.ERROR,
-    )
-    notify = NotifyReason.RESOLVED if told and rule.notify_on_resolve else None
-    return Transition(State.OK, now, None, Reason.RESOLVED, None if silenced else notify, False)
+    notify = NotifyReason.ERROR if rule.notify_on_error else None
+    return _gate(State.ERROR, now, None, Reason.ERROR, notify, silenced, level)
 
 
 def _alerting(
@@ -197,33 +186,31 @@ def _alerting(
         change = _severity_change(prev, rule, level)
         if silenced:  # a change that would notify is held until the silence ends
             held = prev.suppressed or (change is not None and change[1] is not None)
-            return Transition(State.ALERT, since, cond_since, Reason.STILL_FIRING, None, held)
+            return Transition(
+                State.ALERT, since, cond_since, Reason.STILL_FIRING, None, held, level
+            )
         if prev.suppressed:
             return Transition(
-                State.ALERT,
-                since,
-                cond_since,
-                Reason.SILENCE_ENDED,
-                NotifyReason.SILENCE_ENDED,
-                False,
-            )
+                State.ALERT, since, cond_since, Reason.SILENCE_ENDED, NotifyReason.SILENCE_ENDED,
+                False, level,
+            )  # fmt: skip
         if change is not None:
-            return Transition(State.ALERT, since, cond_since, *change, False)
+            return Transition(State.ALERT, since, cond_since, *change, False, level)
         last = prev.last_notified_at
         if rule.repeat_interval and last and now - last >= timedelta(seconds=rule.repeat_interval):
             return Transition(
-                State.ALERT, since, cond_since, Reason.REPEAT, NotifyReason.REPEAT, False
+                State.ALERT, since, cond_since, Reason.REPEAT, NotifyReason.REPEAT, False, level
             )
-        return Transition(State.ALERT, since, cond_since, Reason.STILL_FIRING, None, False)
+        return Transition(State.ALERT, since, cond_since, Reason.STILL_FIRING, None, False, level)
     pending = prev is not None and prev.state is State.PENDING
     cond_since = (prev.condition_since or prev.since) if pending and prev else now
     if now - cond_since < timedelta(seconds=rule.for_):
         if pending and prev:
             return Transition(
-                State.PENDING, prev.since, cond_since, Reason.STILL_PENDING, None, False
+                State.PENDING, prev.since, cond_since, Reason.STILL_PENDING, None, False, level
             )
-        return Transition(State.PENDING, now, cond_since, Reason.PENDING, None, False)
-    return _gate(State.ALERT, now, cond_since, Reason.FIRING, NotifyReason.FIRING, silenced)
+        return Transition(State.PENDING, now, cond_since, Reason.PENDING, None, False, level)
+    return _gate(State.ALERT, now, cond_since, Reason.FIRING, NotifyReason.FIRING, silenced, level)
 
 
 def _severity_change(
@@ -232,6 +219,8 @@ def _severity_change(
     """How a firing alert's severity moved against what was last told this episode (else
     the last run's): the reason and what to notify, or None when it did not move. A fall
     that `notify_on_deescalate: false` keeps quiet is named only in the run it happens."""
+    if level is prev.severity and level is prev.notified_severity:
+        return None  # the steady case, without reading the episode's times
     reference = _told(prev) or prev.severity
     if reference is None or level is reference:
         return None
@@ -249,8 +238,9 @@ def _gate(
     reason: Reason,
     notify: NotifyReason | None,
     silenced: bool,
+    level: Severity,
 ) -> Transition:
     """Withhold `notify` while silenced, remembering that it was withheld."""
     if silenced and notify is not None:
-        return Transition(state, now, cond_since, reason, None, True)
-    return Transition(state, now, cond_since, reason, notify, False)
+        return Transition(state, now, cond_since, reason, None, True, level)
+    return Transition(state, now, cond_since, reason, notify, False, level)

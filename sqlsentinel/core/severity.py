@@ -27,10 +27,11 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         """0 for info up to 3 for critical."""
-        return _ORDER.index(self)
+        return _RANK[self]
 
 
 _ORDER = tuple(Severity)
+_RANK = {s: i for i, s in enumerate(_ORDER)}
 _VALUES = frozenset(s.value for s in _ORDER)
 NAMES = ", ".join(s.value for s in _ORDER)
 
