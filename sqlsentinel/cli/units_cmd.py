@@ -290,6 +290,7 @@ def install_daemon(
     CONFIG is validated first (exit 3). See docs/install.md.
     """
     from sqlsentinel.applied.host import default_system
+    from sqlsentinel.config.env_file import read_env_file
     from sqlsentinel.config.loader import load_file
     from sqlsentinel.systemd.daemon_unit import (
         UNIT,
@@ -297,7 +298,6 @@ def install_daemon(
         install_daemon_unit,
         render_daemon_unit,
     )
-    from sqlsentinel.systemd.env_file import read_env_file
 
     system = default_system() if system is None else system
     if exec_path is not None and not os.path.isabs(exec_path):
@@ -308,7 +308,8 @@ def install_daemon(
         env_file = check_env_file(env_file)
     elif default_env.is_file():
         env_file = check_env_file(str(default_env))
-    loaded = load_file(config, {**os.environ, **read_env_file(env_file)})  # the daemon's view
+    given = read_env_file(env_file).values if env_file else {}
+    loaded = load_file(config, {**os.environ, **given})  # the daemon's view
     for problem in loaded.broken_problems():
         say("warning", f"{problem} (the daemon leaves this alert out until it is fixed)")
     program = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
