@@ -19,6 +19,8 @@ from support import free_port
 from systemd_harness import REPO, UserManager
 
 from sqlsentinel.applied.unit_names import unit_base
+from sqlsentinel.errors import SystemdError
+from sqlsentinel.systemd.systemctl import LISTING_S, Systemctl
 
 pytestmark = pytest.mark.systemd
 UNIT = "sqlsentinel.service"
@@ -429,3 +431,23 @@ def test_a_daemon_killed_mid_apply_has_its_timers_repaired_by_the_next_start(
     assert set(timers) == {one, *new} and all(timers.values())
     assert timers[one] - before == 3600 * 1_000_000  # the manager re-read it: 05:00
     assert not list(daemon.unit_dir.glob(".sqlsentinel-pending-*"))
+
+
+def test_a_listing_the_manager_does_not_answer_fails_within_its_bound(
+    user_manager: UserManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's loop asks the manager between applies: a hung manager (SIGSTOP here)
+    must not hold the loop past its watchdog."""
+    for key in ("XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "HOME", "DBUS_SESSION_BUS_ADDRESS"):
+        monkeypatch.setenv(key, user_manager.env[key])
+    manager = user_manager.pid  # unshare and sh exec it: `systemd --user` itself
+    assert Path(f"/proc/{manager}/comm").read_text().strip() == "systemd"
+    started = time.monotonic()
+    os.kill(manager, signal.SIGSTOP)
+    try:
+        with pytest.raises(SystemdError, match="got no answer in 5s"):
+            Systemctl(user=True).unit_states(["sqlsentinel-x.timer"])
+    finally:
+        os.kill(manager, signal.SIGCONT)
+    assert time.monotonic() - started < LISTING_S + 5  # margin for a loaded machine
+    assert Systemctl(user=True).unit_states(["sqlsentinel-x.timer"]) == {}
