@@ -143,7 +143,8 @@ def status(
     """Each alert's state, since when and why, its silence and its timer, in the
     config's order.
 
-    The timer's next and last run come from systemd where install-units installed it,
+    The timer's next and last run come from systemd where install-units or the daemon
+    installed it (a timer that is not running shows its state: inactive, failed), else
     the next run from the daemon while it runs; the last run is the last one recorded
     where no installed timer says. With CONFIG, also says (on stderr) which config is
     applied, whether the file differs and why, and how the daemon is, and shows the run an
@@ -272,7 +273,8 @@ def _add_daemon(rows: list[dict[str, Any]], db: StateDB, applied: Current, now: 
         tell(f"daemon: {how} ({where}, heartbeat {ago}s ago): {d.beat.status}")
         if d.running(now):
             for r in rows:
-                r["next_run"] = d.next_runs.get(r["alert"], r.get("next_run"))
+                if not isinstance(r.get("next_run"), str):  # a timer's state: the manager's
+                    r["next_run"] = d.next_runs.get(r["alert"], r.get("next_run"))
 
 
 def _add_timers(rows: list[dict[str, Any]], loaded: ConfigPeek) -> None:
@@ -284,7 +286,7 @@ def _add_timers(rows: list[dict[str, Any]], loaded: ConfigPeek) -> None:
     info = installed_timer_info([r["alert"] for r in rows], loaded.source)
     for r in rows:
         t = info.get(r["alert"], {})
-        r["next_run"] = t.get("next")
+        r["next_run"] = t.get("next") if t.get("state", "active") == "active" else t["state"]
         r["last_run"] = t.get("last")
 
 

@@ -49,6 +49,10 @@ class Backend(Protocol):
     def next_runs(self, now: datetime) -> dict[str, datetime | None]:
         """Each alert's next planned run."""
 
+    def stopped(self) -> dict[str, str]:
+        """Alerts whose timer is not running, with its state (systemd: as the latest
+        `next_runs` found; local: none)."""
+
     def cannot_record(self) -> str | None:
         """Why the checks cannot record their results, as far as the backend sees
         (None: no sign of it)."""

@@ -66,6 +66,10 @@ class LocalBackend:
         """Every alert's next run after `now`, as the scheduler plans it."""
         return self.scheduler.next_runs(now)
 
+    def stopped(self) -> dict[str, str]:
+        """None: the daemon itself fires every job."""
+        return {}
+
     def cannot_record(self) -> str | None:
         """Why runs cannot be recorded, from the latest checks' exit codes (None: no sign)."""
         return self.runner.cannot_record()

@@ -19,10 +19,14 @@ def _hm(t: datetime | None) -> str:
 
 
 def scheduled_line(
-    next_runs: dict[str, datetime | None], running: list[str], broken: Mapping[str, str]
+    next_runs: dict[str, datetime | None],
+    running: list[str],
+    broken: Mapping[str, str],
+    stopped: Mapping[str, str] | None = None,
 ) -> str:
-    """`12 alerts scheduled; next: daily_revenue_check at 2026-12-01 09:00 UTC`, and the
-    alerts whose own settings are broken (`broken`: name -> first error): one that was
+    """`12 alerts scheduled; next: daily_revenue_check at 2026-12-01 09:00 UTC`, the
+    timers the manager does not run (`stopped`: name -> state, e.g. stopped by hand), and
+    the alerts whose own settings are broken (`broken`: name -> first error): one that was
     scheduled before keeps its times, and its runs record the error."""
     planned = [(t, name) for name, t in next_runs.items() if t is not None]
     n = len(next_runs)
@@ -32,6 +36,11 @@ def scheduled_line(
         line += f"; next: {name} at {_at(t)}"
     if running:
         line += f"; {len(running)} running"
+    if stopped:
+        name, state = next(iter(sorted(stopped.items())))
+        more = f" (+{len(stopped) - 1} more)" if len(stopped) > 1 else ""
+        s = "s" if len(stopped) > 1 else ""
+        line += f"; {len(stopped)} timer{s} not running: {name} ({state}){more}"
     if broken:
         name, error = next(iter(sorted(broken.items())))
         error = error if len(error) <= ERROR_MAX else error[:ERROR_MAX] + "..."

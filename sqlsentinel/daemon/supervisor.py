@@ -249,7 +249,7 @@ class Supervisor:
             runs = self.backend.next_runs(self.clock())
         broken = self.applied.loaded.broken if self.applied else {}
         first = {name: problems[0].message for name, problems in broken.items() if problems}
-        return status.scheduled_line(runs, self.backend.running(), first)
+        return status.scheduled_line(runs, self.backend.running(), first, self.backend.stopped())
 
     # ------------------------------------------------------------------ the loop
 

@@ -2,8 +2,9 @@
 
 `applied.accept` validates and keeps the copy with its timetable; this renders every
 alert of the timetable into its units and installs them (plan, write, one daemon-reload,
-start). The units run the applied copy (`sqlsentinel run CONFIG --applied DIR`), never
-the file.
+start; then every timer of the config the manager does not run is started too:
+`systemd.reconcile`). The units run the applied copy (`sqlsentinel run CONFIG --applied
+DIR`), never the file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.config.env_file import read_env_file
 from sqlsentinel.config.loader import LoadedConfig
 from sqlsentinel.systemd.clashes import check_clashes, spare_others
-from sqlsentinel.systemd.install import Plan, apply, plan_install
+from sqlsentinel.systemd.install import Plan, plan_install
+from sqlsentinel.systemd.reconcile import carry_out
 from sqlsentinel.systemd.systemctl import Systemctl
 from sqlsentinel.systemd.units import UnitOptions, render_alert
 
@@ -35,10 +37,12 @@ class UnitTarget:
 
 @dataclass(frozen=True)
 class Installed:
-    """What installing changed: the plan carried out and the timers started."""
+    """What installing changed: the plan carried out, the timers started for it, and the
+    others that were not running and were started again (`systemd.reconcile`)."""
 
     plan: Plan
     started: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
 
 
 def static_service_user() -> bool:
@@ -90,4 +94,4 @@ def install(
     spare_others(plan, options.system)
     if dry_run:
         return Installed(plan)
-    return Installed(plan, apply(plan, target.systemctl))
+    return Installed(plan, *carry_out(plan, target.systemctl))

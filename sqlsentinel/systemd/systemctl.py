@@ -24,6 +24,8 @@ from sqlsentinel.errors import SystemdError
 
 _GLOB = re.compile(r"[*?\[\\]")
 RUNNING = frozenset({"active", "activating", "deactivating", "reloading", "refreshing"})
+LISTING_S = 5.0  # a listing the manager does not answer in this long fails (the daemon's
+# loop asks between applies: two such calls stay within half its 30 s watchdog)
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,18 @@ class Systemctl:
     def __init__(self, user: bool) -> None:
         self.base = ["systemctl", "--user"] if user else ["systemctl"]
 
-    def run(self, *args: str) -> str:
-        """Run one systemctl command and return its stdout (timestamps in UTC)."""
+    def run(self, *args: str, timeout: float | None = None) -> str:
+        """Run one systemctl command and return its stdout (timestamps in UTC); `timeout`
+        bounds a call that only reads (SystemdError when the manager does not answer)."""
         argv = [*self.base, "--no-pager", "--no-ask-password", *args]
         env = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+            done = subprocess.run(
+                argv, capture_output=True, text=True, check=False, env=env, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            shown = " ".join([*self.base, *args[:1]])
+            raise SystemdError(f"`{shown}` got no answer in {timeout:g}s") from None
         except OSError as exc:
             raise SystemdError(f"cannot run systemctl: {exc.strerror or exc}") from None
         if done.returncode != 0:
@@ -110,7 +118,8 @@ class Systemctl:
         """`systemctl COMMAND --all --output=json PATTERN` for one glob covering `units`."""
         if not units:
             return []
-        out = self.run(command, "--all", "--output=json", "--", covering_pattern(units))
+        pattern = covering_pattern(units)
+        out = self.run(command, "--all", "--output=json", "--", pattern, timeout=LISTING_S)
         try:
             rows = json.loads(out or "[]")
         except ValueError:

@@ -1,10 +1,12 @@
-"""Each installed alert timer's next and last elapse, as systemd reports them."""
+"""Each installed alert timer's next and last elapse and its state, as systemd reports them."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlsentinel.applied.host import default_system
 from sqlsentinel.applied.unit_names import unit_base
@@ -17,30 +19,51 @@ def _moment(usec: int) -> datetime | None:
     return datetime.fromtimestamp(usec / 1_000_000, UTC) if usec > 0 else None
 
 
-def timer_info(unit_names: Sequence[str], user: bool) -> dict[str, dict[str, datetime | None]]:
-    """Each loaded timer's `next` and `last` elapse as systemd reports them (one call)."""
+def timer_info(unit_names: Sequence[str], user: bool) -> dict[str, dict[str, Any]]:
+    """Each loaded timer's `next` and `last` elapse as systemd reports them (one call), and
+    its `state`: `active`, or for a timer with no next elapse what the manager says of it
+    (`inactive` when stopped by hand, `failed`; a second call, only then)."""
     from sqlsentinel.systemd.systemctl import Systemctl  # subprocess: only with timers to ask
 
-    times = Systemctl(user).timer_times(unit_names)
+    systemctl = Systemctl(user)
+    times = systemctl.timer_times(unit_names)
+    idle = [unit for unit, t in times.items() if t.next_usec <= 0]
+    states = systemctl.unit_states(idle) if idle else {}
     return {
-        unit: {"next": _moment(t.next_usec), "last": _moment(t.last_usec)}
+        unit: {
+            "next": _moment(t.next_usec),
+            "last": _moment(t.last_usec),
+            "state": states[unit].active if unit in states else "active",
+        }
         for unit, t in times.items()
     }
 
 
-def installed_timer_info(
-    alert_names: Sequence[str], config: str
-) -> dict[str, dict[str, datetime | None]]:
-    """Next/last run per alert whose timer install-units installed for `config` (best effort).
+def _unit_dirs(system: bool) -> list[Path]:
+    """Where install-units and the daemon put units: the persistent folder, then the
+    manager's runtime folder (/run/systemd/system; $XDG_RUNTIME_DIR/systemd/user)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    folders = [default_unit_dir(system)]
+    if system:
+        folders.append(Path("/run/systemd/system"))
+    elif runtime.startswith("/"):
+        folders.append(Path(runtime) / "systemd" / "user")
+    return folders
 
-    Looks in the default unit folders (system first for root, else the user's); alerts
-    without an installed timer, or a manager that cannot be reached, give no entry.
+
+def installed_timer_info(alert_names: Sequence[str], config: str) -> dict[str, dict[str, Any]]:
+    """Next/last run and state per alert whose timer install-units or the daemon installed
+    for `config` (best effort).
+
+    Looks in the default unit folders (system first for root, else the user's; install-units'
+    folder, then the daemon's); alerts without an installed timer, or a manager that cannot
+    be reached, give no entry.
     """
     key = os.path.abspath(config)
     modes = (True, False) if default_system() else (False,)
-    for system in modes:
+    for system, folder in ((m, d) for m in modes for d in _unit_dirs(m)):
         try:
-            installed = read_manifest(default_unit_dir(system))["configs"].get(key)
+            installed = read_manifest(folder)["configs"].get(key)
         except SystemdError:
             continue
         if not installed:

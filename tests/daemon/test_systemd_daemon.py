@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -18,6 +19,8 @@ from support import free_port
 from systemd_harness import REPO, UserManager
 
 from sqlsentinel.applied.unit_names import unit_base
+from sqlsentinel.errors import SystemdError
+from sqlsentinel.systemd.systemctl import LISTING_S, Systemctl
 
 pytestmark = pytest.mark.systemd
 UNIT = "sqlsentinel.service"
@@ -333,3 +336,118 @@ def test_putting_back_the_applied_file_clears_the_invalid_state(
     assert "config invalid" not in status.stderr
     assert "the file on disk is the applied config" in status.stderr
     assert ": 1 alert scheduled; next: steady at " in status.stderr
+
+
+def timer_active(daemon: Daemon, timer: str) -> bool:
+    rows = json.loads(daemon.um.systemctl("list-units", "--all", "--output=json", timer))
+    return any(r["unit"] == timer and r["active"] == "active" for r in rows)
+
+
+def test_a_timer_stopped_by_hand_shows_stopped_and_every_apply_starts_it(
+    daemon: Daemon, workdir: Path
+) -> None:
+    """The manager's state, not the files, is what an apply makes right; between applies
+    the status line, /health and `status` show the timer's state, not a planned time."""
+    port = free_port()
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("steady", "0 9 * * *")))
+    daemon.start(config, "--port", str(port))
+    timer = unit_base("steady") + ".timer"
+    stopped = "1 timer not running: steady (inactive)"
+
+    def stop_by_hand() -> None:
+        daemon.um.systemctl("stop", timer)
+        wait_until(lambda: stopped in daemon.prop("StatusText"), 15)  # looked at every 5 s
+        assert stopped in get(port, "/health")[1]
+        rows = json.loads(daemon.um.sqlsentinel("status", str(config), "--json").stdout)
+        assert [(r["alert"], r["next_run"]) for r in rows] == [("steady", "inactive")]
+
+    stop_by_hand()
+    daemon.um.systemctl("reload", UNIT)
+    assert timer_active(daemon, timer)  # already when reload returned
+    assert stopped not in daemon.prop("StatusText")
+    rows = json.loads(daemon.um.sqlsentinel("status", str(config), "--json").stdout)
+    assert rows[0]["next_run"].endswith("T09:00:00+00:00")
+
+    stop_by_hand()
+    daemon.um.systemctl("restart", UNIT)
+    assert timer_active(daemon, timer)
+    assert daemon.prop("StatusText").startswith("1 alert scheduled; next: steady at ")
+
+    stop_by_hand()
+    config.write_text(config_text(workdir, alert("steady", "0 9 * * *"), alert("added")))
+    wait_until(lambda: daemon.prop("StatusText").startswith("2 alerts scheduled"), 10)
+    assert timer_active(daemon, timer) and timer_active(daemon, unit_base("added") + ".timer")
+    journal = daemon.um.in_namespace(
+        "journalctl", "--no-pager", "--output=cat", "-t", "sqlsentinel"
+    ).stdout
+    assert f"1 timer not running started again: {timer}" in journal
+
+
+def test_a_daemon_killed_mid_apply_has_its_timers_repaired_by_the_next_start(
+    daemon: Daemon, workdir: Path
+) -> None:
+    """kill -9 after the apply wrote its files, before `daemon-reload` and the starts (a
+    `systemctl` on PATH kills its caller at daemon-reload, once): the restarted daemon finds
+    the same files, and still starts the new timers and makes the manager re-read the
+    changed one."""
+    shim, flag = workdir / "shim", workdir / "kill-at-daemon-reload"
+    shim.mkdir()
+    real = shutil.which("systemctl", path=daemon.um.env["PATH"])
+    (shim / "systemctl").write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" daemon-reload "*) if [ -e {flag} ]; then rm -f {flag}; '
+        "kill -9 $PPID; exit 1; fi;; esac\n"
+        f'exec {real} "$@"\n'
+    )
+    (shim / "systemctl").chmod(0o755)
+    config = workdir / "alerts.yaml"
+    config.write_text(config_text(workdir, alert("one", "0 4 * * *")))
+    unit = daemon.install(config)
+    path = f"{shim}:{daemon.um.env['PATH']}"
+    unit.write_text(
+        unit.read_text().replace("[Service]\n", f"[Service]\nEnvironment=PATH={path}\n")
+    )
+    daemon.um.systemctl("daemon-reload")
+    daemon.um.systemctl("start", UNIT)
+    one = unit_base("one") + ".timer"
+    before = daemon.timers()[one]
+
+    flag.touch()
+    new = [unit_base(n) + ".timer" for n in ("two", "three", "four")]
+    config.write_text(
+        config_text(
+            workdir, alert("one", "0 5 * * *"), *(alert(n) for n in ("two", "three", "four"))
+        )
+    )
+    wait_until(lambda: daemon.prop("SubState") == "auto-restart", 10)  # killed: RestartSec=5s
+    assert not flag.exists() and all((daemon.unit_dir / t).exists() for t in new)
+    assert daemon.timers() == {one: before}  # written, never started; one still at 04:00
+
+    wait_until(
+        lambda: daemon.prop("NRestarts") == "1" and daemon.prop("ActiveState") == "active", 30
+    )
+    timers = daemon.timers()
+    assert set(timers) == {one, *new} and all(timers.values())
+    assert timers[one] - before == 3600 * 1_000_000  # the manager re-read it: 05:00
+    assert not list(daemon.unit_dir.glob(".sqlsentinel-pending-*"))
+
+
+def test_a_listing_the_manager_does_not_answer_fails_within_its_bound(
+    user_manager: UserManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's loop asks the manager between applies: a hung manager (SIGSTOP here)
+    must not hold the loop past its watchdog."""
+    for key in ("XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "HOME", "DBUS_SESSION_BUS_ADDRESS"):
+        monkeypatch.setenv(key, user_manager.env[key])
+    manager = user_manager.pid  # unshare and sh exec it: `systemd --user` itself
+    assert Path(f"/proc/{manager}/comm").read_text().strip() == "systemd"
+    started = time.monotonic()
+    os.kill(manager, signal.SIGSTOP)
+    try:
+        with pytest.raises(SystemdError, match="got no answer in 5s"):
+            Systemctl(user=True).unit_states(["sqlsentinel-x.timer"])
+    finally:
+        os.kill(manager, signal.SIGCONT)
+    assert time.monotonic() - started < LISTING_S + 5  # margin for a loaded machine
+    assert Systemctl(user=True).unit_states(["sqlsentinel-x.timer"]) == {}
