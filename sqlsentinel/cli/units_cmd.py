@@ -230,6 +230,18 @@ def _daemon_files(system: bool) -> Path:
     return Path(config_home) / "sqlsentinel"
 
 
+def _user_daemon_folders() -> tuple[str, ...]:
+    """What a user daemon writes: its units in the runtime folder, the applied copies (its
+    state directory), the spec cache."""
+    from sqlsentinel.config.spec_cache import cache_root
+    from sqlsentinel.state.location import state_dir
+    from sqlsentinel.systemd.clashes import runtime_unit_dir
+
+    runtime = runtime_unit_dir(False, os.environ)
+    folders = [runtime, state_dir(os.environ), cache_root(os.environ)]
+    return tuple(str(f) for f in folders if f is not None)
+
+
 @click.command("install-daemon")
 @click.argument("config", required=False, type=CONFIG_PATH)
 @manager_option
@@ -293,8 +305,9 @@ def install_daemon(
     for problem in loaded.broken_problems():
         say("warning", f"{problem} (the daemon leaves this alert out until it is fixed)")
     program = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
+    writable = () if system else _user_daemon_folders()
     text = render_daemon_unit(
-        for_program(system, program, config, env_file, loaded.settings.state_db)
+        for_program(system, program, config, env_file, loaded.settings.state_db, writable)
     )
     if dry_run:
         click.echo(text, nl=False)
@@ -302,6 +315,8 @@ def install_daemon(
     folder = _unit_dir(system, unit_dir)
     if system:
         os.makedirs("/var/lib/sqlsentinel", mode=0o750, exist_ok=True)  # ReadWritePaths=
+    for path in writable:  # the sandbox makes the home read-only: the daemon cannot create them
+        os.makedirs(path, mode=0o700, exist_ok=True)
     action = install_daemon_unit(folder, text, _systemctl(system, False), start=not no_start)
     flag = "" if system else " --user"
     done = {"create": "created", "update": "updated", "unchanged": "unchanged"}[action]
