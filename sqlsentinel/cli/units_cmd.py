@@ -286,6 +286,7 @@ def install_daemon(
     from sqlsentinel.config.loader import load_file
     from sqlsentinel.systemd.daemon_unit import (
         UNIT,
+        daemon_folders,
         for_program,
         install_daemon_unit,
         render_daemon_unit,
@@ -313,10 +314,9 @@ def install_daemon(
         click.echo(text, nl=False)
         return
     folder = _unit_dir(system, unit_dir)
-    if system:
-        os.makedirs("/var/lib/sqlsentinel", mode=0o750, exist_ok=True)  # ReadWritePaths=
-    for path in writable:  # the sandbox makes the home read-only: the daemon cannot create them
-        os.makedirs(path, mode=0o700, exist_ok=True)
+    for path in daemon_folders(system, loaded.settings.state_db, writable):
+        if not path.startswith("/run/systemd/"):  # the manager's: it says whether systemd runs
+            os.makedirs(path, mode=0o750 if system else 0o700, exist_ok=True)  # ReadWritePaths=
     action = install_daemon_unit(folder, text, _systemctl(system, False), start=not no_start)
     flag = "" if system else " --user"
     done = {"create": "created", "update": "updated", "unchanged": "unchanged"}[action]

@@ -78,20 +78,26 @@ def for_program(
     `writable` the other folders it writes in user mode (its runtime, state and cache
     folders), for the sandbox a user manager gives where the kernel permits it."""
     state_dir = sqlite_dir(state_db)
-    extra = (state_dir,) if state_dir else ()
-    paths = (*command[:1], config, env_file or "/", *extra)
-    folders = (*SYSTEM_WRITES, *extra) if system else (*writable, *extra)
+    paths = (*command[:1], config, env_file or "/", state_dir or "/")
+    folders = daemon_folders(system, state_db, writable)
     return DaemonUnit(
         system,
         " ".join(quote_arg(word, what="program") for word in command),
         quote_arg(config, what="config path"),
         one_line_text(config),
         plain_path(env_file, "env file") if env_file else None,
-        tuple(plain_path(f, "folder the daemon writes") for f in dict.fromkeys(folders)),
+        tuple(plain_path(f, "folder the daemon writes") for f in folders),
         home_protection(paths),
         MARKER,
         sandbox=not system and user_sandbox_allowed(),
     )
+
+
+def daemon_folders(system: bool, state_db: str | None, writable: tuple[str, ...]) -> list[str]:
+    """The folders the daemon's unit lets it write (they must exist before it starts)."""
+    state_dir = sqlite_dir(state_db)
+    extra = (state_dir,) if state_dir else ()
+    return list(dict.fromkeys((*SYSTEM_WRITES, *extra) if system else (*writable, *extra)))
 
 
 def render_daemon_unit(unit: DaemonUnit) -> str:
