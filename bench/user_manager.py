@@ -28,7 +28,8 @@ exec /lib/systemd/systemd --user
 @contextlib.contextmanager
 def user_manager() -> Iterator[tuple[int, Path, dict[str, str]]]:
     """Yields (manager pid, its temporary base folder, the environment to reach it)."""
-    base = Path(tempfile.mkdtemp(prefix="sqsb-"))  # short: AF_UNIX paths are limited
+    # short (AF_UNIX paths are limited) and not in /tmp: the units' PrivateTmp= hides it
+    base = Path(tempfile.mkdtemp(prefix="sqsb-", dir="/run"))
     (base / "run").mkdir(mode=0o700)
     env = {
         "PATH": os.environ["PATH"],

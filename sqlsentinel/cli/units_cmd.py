@@ -249,6 +249,18 @@ def _daemon_files(system: bool) -> Path:
     return Path(config_home) / "sqlsentinel"
 
 
+def _user_daemon_folders() -> tuple[str, ...]:
+    """What a user daemon writes: its units in the runtime folder, the applied copies (its
+    state directory), the spec cache."""
+    from sqlsentinel.config.spec_cache import cache_root
+    from sqlsentinel.state.location import state_dir
+    from sqlsentinel.systemd.clashes import runtime_unit_dir
+
+    runtime = runtime_unit_dir(False, os.environ)
+    folders = [runtime, state_dir(os.environ), cache_root(os.environ)]
+    return tuple(str(f) for f in folders if f is not None)
+
+
 @click.command("install-daemon")
 @click.argument("config", required=False, type=CONFIG_PATH)
 @manager_option
@@ -294,6 +306,7 @@ def install_daemon(
     from sqlsentinel.config.loader import load_file
     from sqlsentinel.systemd.daemon_unit import (
         UNIT,
+        daemon_folders,
         for_program,
         install_daemon_unit,
         render_daemon_unit,
@@ -313,15 +326,17 @@ def install_daemon(
     for problem in loaded.broken_problems():
         say("warning", f"{problem} (the daemon leaves this alert out until it is fixed)")
     program = (exec_path,) if exec_path else (sys.executable, "-m", "sqlsentinel")
+    writable = () if system else _user_daemon_folders()
     text = render_daemon_unit(
-        for_program(system, program, config, env_file, loaded.settings.state_db)
+        for_program(system, program, config, env_file, loaded.settings.state_db, writable)
     )
     if dry_run:
         click.echo(text, nl=False)
         return
     folder = _unit_dir(system, unit_dir)
-    if system:
-        os.makedirs("/var/lib/sqlsentinel", mode=0o750, exist_ok=True)  # ReadWritePaths=
+    for path in daemon_folders(system, loaded.settings.state_db, writable):
+        if not path.startswith("/run/systemd/"):  # the manager's: it says whether systemd runs
+            os.makedirs(path, mode=0o750 if system else 0o700, exist_ok=True)  # ReadWritePaths=
     action = install_daemon_unit(folder, text, _systemctl(system, False), start=not no_start)
     flag = "" if system else " --user"
     done = {"create": "created", "update": "updated", "unchanged": "unchanged"}[action]

@@ -9,6 +9,7 @@ DIR`), never the file.
 
 from __future__ import annotations
 
+import os
 import pwd
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,11 +18,13 @@ from sqlsentinel.applied.store import AppliedStore
 from sqlsentinel.applied.timetable import Timetable
 from sqlsentinel.config.env_file import read_env_file
 from sqlsentinel.config.loader import LoadedConfig
+from sqlsentinel.config.spec_cache import cache_root
 from sqlsentinel.systemd.clashes import check_clashes, spare_others
 from sqlsentinel.systemd.install import Plan, plan_install
 from sqlsentinel.systemd.reconcile import carry_out
 from sqlsentinel.systemd.systemctl import Systemctl
 from sqlsentinel.systemd.units import UnitOptions, render_alert
+from sqlsentinel.systemd.userns import user_sandbox_allowed
 
 SERVICE_USER = "sqlsentinel"  # the system user alert services run as (sysusers.d, packages)
 
@@ -64,6 +67,17 @@ def runs_state_db(options: UnitOptions, configured: str | None) -> str | None:
     return options.state_db or from_env or configured
 
 
+def user_run_folders(store: AppliedStore) -> tuple[str, ...]:
+    """What a user-mode run writes besides its state DB: the state directory (default state
+    DB, spool) and the spec cache (`install` creates them: the sandbox makes the home
+    read-only, so a run could not)."""
+    folders = [store.folder.parent.parent]  # <state directory>/applied/<key>
+    cache = cache_root(os.environ)
+    if cache is not None:
+        folders.append(cache)
+    return tuple(str(f) for f in folders)
+
+
 def install(
     loaded: LoadedConfig,
     timetable: Timetable,
@@ -83,6 +97,8 @@ def install(
         target.options,
         applied=str(store.folder),
         state_url=runs_state_db(target.options, loaded.settings.state_db),
+        writable=() if target.options.system else user_run_folders(store),
+        sandbox=not target.options.system and user_sandbox_allowed(),
     )
     rendered = [
         render_alert(a, entry, options)
@@ -94,4 +110,6 @@ def install(
     spare_others(plan, options.system)
     if dry_run:
         return Installed(plan)
+    for folder in options.writable:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
     return Installed(plan, *carry_out(plan, target.systemctl))

@@ -22,6 +22,7 @@ from sqlsentinel.systemd.units import (
     sqlite_dir,
     template_environment,
 )
+from sqlsentinel.systemd.userns import user_sandbox_allowed
 
 if TYPE_CHECKING:
     from sqlsentinel.systemd.systemctl import Systemctl
@@ -46,6 +47,7 @@ class DaemonUnit:
     read_write: tuple[str, ...] = SYSTEM_WRITES
     protect_home: str = "yes"
     marker: str | None = None  # None: the packages' unit
+    sandbox: bool = False  # user mode: PrivateUsers=-based (systemd.userns); system: always
 
 
 def shipped(system: bool) -> DaemonUnit:
@@ -69,22 +71,33 @@ def for_program(
     config: str,
     env_file: str | None,
     state_db: str | None,
+    writable: tuple[str, ...] = (),
 ) -> DaemonUnit:
     """The unit that runs `command` (e.g. this interpreter with `-m sqlsentinel`) on the
-    absolute `config`; `state_db` is the config's SQLite state DB, which it must write."""
+    absolute `config`; `state_db` is the config's SQLite state DB, which it must write, and
+    `writable` the other folders it writes in user mode (its runtime, state and cache
+    folders), for the sandbox a user manager gives where the kernel permits it."""
     state_dir = sqlite_dir(state_db)
-    extra = (plain_path(state_dir, "state database folder"),) if state_dir else ()
     paths = (*command[:1], config, env_file or "/", state_dir or "/")
+    folders = daemon_folders(system, state_db, writable)
     return DaemonUnit(
         system,
         " ".join(quote_arg(word, what="program") for word in command),
         quote_arg(config, what="config path"),
         one_line_text(config),
         plain_path(env_file, "env file") if env_file else None,
-        tuple(dict.fromkeys((*SYSTEM_WRITES, *extra))),
+        tuple(plain_path(f, "folder the daemon writes") for f in folders),
         home_protection(paths),
         MARKER,
+        sandbox=not system and user_sandbox_allowed(),
     )
+
+
+def daemon_folders(system: bool, state_db: str | None, writable: tuple[str, ...]) -> list[str]:
+    """The folders the daemon's unit lets it write (they must exist before it starts)."""
+    state_dir = sqlite_dir(state_db)
+    extra = (state_dir,) if state_dir else ()
+    return list(dict.fromkeys((*SYSTEM_WRITES, *extra) if system else (*writable, *extra)))
 
 
 def render_daemon_unit(unit: DaemonUnit) -> str:

@@ -41,6 +41,8 @@ class UnitOptions:
     env_file: str | None = None  # absolute; becomes EnvironmentFile=
     applied: str | None = None  # the applied copy's folder: runs read it (`run --applied`)
     state_url: str | None = None  # the state database runs write (None: the default one)
+    writable: tuple[str, ...] = ()  # user mode: the runs' state and cache folders
+    sandbox: bool = False  # user mode: PrivateUsers=-based sandbox (systemd.userns)
     static_user: bool = False  # system mode: a `sqlsentinel` user exists (else DynamicUser=)
 
     @property
@@ -109,7 +111,8 @@ def _service_context(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -
         raise SystemdError(STATE_DB_PASSWORD)
     exec_start = " ".join(quote_arg(a, what="ExecStart argument") for a in entry.command)
     state_dir = sqlite_dir(options.state_url or options.state_db)
-    read_paths = (options.command[0], options.config_path, options.applied or "/", state_dir or "/")
+    writable = (*options.writable, *([state_dir] if state_dir else []))
+    read_paths = (options.command[0], options.config_path, options.applied or "/", *writable)
     return {
         "description": one_line_text(f'SQL Sentinel alert "{alert.name}"'),
         "exec_start": exec_start,
@@ -117,8 +120,12 @@ def _service_context(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -
         "env_file": plain_path(options.env_file, "env file") if options.env_file else None,
         "system": options.system,
         "static_user": options.static_user,
-        "protect_home": home_protection(read_paths),
-        "read_write": [plain_path(state_dir, "state database folder")] if state_dir else [],
+        "sandbox": options.sandbox,
+        # user mode: the runs' own folders are in the home, so it is read-only, never hidden
+        "protect_home": home_protection(read_paths) if options.system else "read-only",
+        "read_write": [plain_path(p, "folder the runs write") for p in dict.fromkeys(writable)]
+        if options.system or options.sandbox
+        else [],
         # the timer's fixed random delay, for the run to know its own elapse (engine.scheduled)
         "timer_offset": f"{entry.timer.offset:.6f}" if entry.jitter > 0 else None,
     }

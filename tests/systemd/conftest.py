@@ -29,7 +29,8 @@ def user_manager() -> Iterator[UserManager]:
     """Start `systemd --user` (plus journald) in a private mount namespace; stop it after."""
     if os.geteuid() != 0:
         pytest.fail("tests/systemd need root (unshare --mount); CI runs them as root")
-    base = Path(tempfile.mkdtemp(prefix="sqs-"))  # short: AF_UNIX paths are limited
+    # short (AF_UNIX paths are limited) and not in /tmp: the units' PrivateTmp= hides it
+    base = Path(tempfile.mkdtemp(prefix="sqs-", dir="/run"))
     (base / "run").mkdir(mode=0o700)
     (base / "home").mkdir()
     env = {
@@ -68,12 +69,16 @@ def user_manager() -> Iterator[UserManager]:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """A folder with a target SQLite database; configs and the state DB go here too."""
+def workdir(user_manager: UserManager) -> Iterator[Path]:
+    """A folder with a target SQLite database; configs and the state DB go here too. In the
+    manager's base, not in /tmp, where the services' PrivateTmp= would hide it."""
     import sqlite3
 
-    sqlite3.connect(tmp_path / "target.db").close()
-    return tmp_path
+    (user_manager.base / "work").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=user_manager.base / "work"))
+    sqlite3.connect(folder / "target.db").close()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,11 +93,21 @@ def test_system_units_verify_cleanly_and_score_2_or_lower(tmp_path: Path, home: 
 
 
 def test_user_units_hold_only_user_manager_settings(tmp_path: Path) -> None:
-    options = UnitOptions(False, ("/usr/bin/sqlsentinel",), "/home/me/a.yaml")
-    service = render_units(_alert("a"), ["daily"], options).files
-    text = next(t for n, t in service.items() if n.endswith(".service"))
-    assert "DynamicUser" not in text and "ProtectSystem" not in text
-    assert "Type=oneshot" in text and "NoNewPrivileges=yes" in text
+    """A user manager sandboxes through PrivateUsers=: no users, state or cache folders of
+    its own (StateDirectory= would be ~/.config on systemd 252), the runs' folders writable."""
+    options = UnitOptions(
+        False, ("/usr/bin/sqlsentinel",), "/home/me/a.yaml", writable=("/home/me/.cache/s",)
+    )
+    sandboxed = replace(options, sandbox=True)
+    for given in (options, sandboxed):
+        service = render_units(_alert("a"), ["daily"], given).files
+        text = next(t for n, t in service.items() if n.endswith(".service")).splitlines()
+        assert not [x for x in text if x.startswith(("DynamicUser", "User=", "StateDirectory"))]
+        assert {"Type=oneshot", "NoNewPrivileges=yes"} <= set(text)
+        wanted = {"PrivateUsers=yes", "ProtectSystem=strict", "ProtectHome=read-only"}
+        wanted.add("ReadWritePaths=-/home/me/.cache/s")
+        assert (wanted <= set(text)) is given.sandbox  # only where the kernel permits it
+        assert "ProtectKernelTunables=yes" not in text  # 226/NAMESPACE in a user manager
 
 
 @pytest.mark.parametrize(

@@ -218,10 +218,8 @@ def test_installing_twice_writes_nothing_and_one_change_writes_one_file(
     assert next_run.minute == 20
 
 
-def test_injection_in_name_and_description_is_escaped(
-    units: UserManager, workdir: Path, tmp_path: Path
-) -> None:
-    pwned = tmp_path / "pwned"
+def test_injection_in_name_and_description_is_escaped(units: UserManager, workdir: Path) -> None:
+    pwned = workdir / "pwned"  # writable by the services (their state DB's folder), not in /tmp
     name = 'evil" ; $HOME %h \\ ; ExecStartPre=/bin/false'  # if injected, the run fails
     yaml_name = json.dumps(name)  # a JSON string is a valid YAML scalar
     config = write_config(
