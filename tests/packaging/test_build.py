@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from booted_debian import overlay
-from package_build import VERSION, Packages
+from package_build import REPO, VERSION, Packages
 
 SITE = "opt/sqlsentinel/lib/python3.11/site-packages"
 
@@ -137,5 +137,40 @@ def test_rpm_preset_enables_the_daemon_and_erase_disables_it(
         _out("rpm", "--root", root, "--initdb")
         _out("rpm", "-i", "--root", root, "--nodeps", packages.rpm)
         assert (root / wants).is_symlink(), "the preset did not enable sqlsentinel.service"
+        _out("rpm", "-e", "--root", root, "--nodeps", "sqlsentinel")
+        assert not os.path.lexists(root / wants)
+
+
+METRICS_UNITS = ("sqlsentinel-metrics.service", "sqlsentinel-metrics.timer")
+TEXTFILE = "/var/lib/prometheus/node-exporter/sqlsentinel.prom"  # Debian's textfile folder
+
+
+def test_both_packages_ship_the_metrics_timer_for_debian_s_node_exporter(
+    packages: Packages,
+) -> None:
+    """Issue 17.15: the textfile is written where Debian's node_exporter reads it."""
+    rows = _deb_listing(packages.deb)
+    files = _out("rpm", "-qpl", packages.rpm).splitlines()
+    for unit in METRICS_UNITS:
+        assert f"lib/systemd/system/{unit}" in rows
+        assert f"/usr/lib/systemd/system/{unit}" in files
+    service = (REPO / "systemd" / METRICS_UNITS[0]).read_text()
+    assert f"--textfile {TEXTFILE}" in service
+    assert "ConditionPathIsDirectory=/var/lib/prometheus/node-exporter" in service
+    deb_scripts = _out("dpkg-deb", "--info", packages.deb, "postinst")
+    assert "deb-systemd-helper enable sqlsentinel-metrics.timer" in deb_scripts
+    assert TEXTFILE in _out("dpkg-deb", "--info", packages.deb, "prerm")
+    rpm_scripts = _out("rpm", "-qp", "--scripts", packages.rpm)
+    assert "disable --now sqlsentinel-metrics.timer" in rpm_scripts and TEXTFILE in rpm_scripts
+
+
+def test_rpm_preset_enables_the_metrics_timer(
+    packages: Packages, systemd_rootfs: Path, tmp_path: Path
+) -> None:
+    wants = "etc/systemd/system/timers.target.wants/sqlsentinel-metrics.timer"
+    with overlay(systemd_rootfs, tmp_path) as root:
+        _out("rpm", "--root", root, "--initdb")
+        _out("rpm", "-i", "--root", root, "--nodeps", packages.rpm)
+        assert (root / wants).is_symlink(), "the preset did not enable sqlsentinel-metrics.timer"
         _out("rpm", "-e", "--root", root, "--nodeps", "sqlsentinel")
         assert not os.path.lexists(root / wants)

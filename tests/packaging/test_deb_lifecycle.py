@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from booted_debian import BootedDebian, booted
 from package_build import UPGRADE_VERSION, VERSION, Packages
+from support import check_exposition
 
 CONFIG = "/etc/sqlsentinel/alerts.yaml"
 ENV_FILE = "/etc/sqlsentinel/sqlsentinel.env"
@@ -25,6 +26,9 @@ EVERY_MINUTE = """\
     schedule: "* * * * *"
 """
 BY_HAND_CONFIG = "database:\n  url: sqlite:////usr/share/sqlsentinel/example.db\nalerts:\n"
+METRICS_TIMER, METRICS_SERVICE = "sqlsentinel-metrics.timer", "sqlsentinel-metrics.service"
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"  # Debian's node_exporter textfile folder
+TEXTFILE = f"{TEXTFILE_DIR}/sqlsentinel.prom"
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +141,22 @@ def test_the_daemon_s_timer_records_a_cron_run(debian: BootedDebian) -> None:
     assert _failed_units(debian) == ""
 
 
+def test_the_metrics_timer_writes_node_exporter_s_textfile(debian: BootedDebian) -> None:
+    """Issue 17.15: enabled by the package; its service skips a host without node_exporter's
+    folder and, once the folder exists, writes the textfile node_exporter reads."""
+    assert debian.run("systemctl", "is-enabled", METRICS_TIMER).stdout.strip() == "enabled"
+    assert debian.run("systemctl", "is-active", METRICS_TIMER).stdout.strip() == "active"
+    debian.run("systemctl", "start", METRICS_SERVICE)  # a oneshot: returns when it ended
+    assert not debian.exists(TEXTFILE)
+    debian.run("mkdir", "-p", TEXTFILE_DIR)
+    debian.run("systemctl", "start", METRICS_SERVICE)
+    assert debian.sh(f"stat -c '%U %a' {TEXTFILE}") == "root 644\n"
+    text = debian.run("cat", TEXTFILE).stdout
+    assert 'sqlsentinel_runs_total{alert="daemon_every_minute",outcome="ok"} ' in text
+    check_exposition(text.encode())
+    assert _failed_units(debian) == ""
+
+
 def test_an_upgrade_keeps_the_edited_config_the_history_and_the_timers(
     debian: BootedDebian, packages: Packages
 ) -> None:
@@ -167,12 +187,21 @@ def test_remove_stops_and_removes_every_alert_unit_and_keeps_config_and_state(
     debian: BootedDebian,
 ) -> None:
     debian.run("apt-get", "remove", "-y", "sqlsentinel")
-    assert "sqlsentinel-" not in _timers(debian)
-    assert debian.sh("ls /etc/systemd/system /run/systemd/system | grep sqlsentinel-", False) == ""
+    # the package's own timer stays known, stopped and masked, as debhelper leaves a timer
+    assert "sqlsentinel-" not in _timers(debian).replace(METRICS_TIMER, "")
+    units = "ls /etc/systemd/system /run/systemd/system | grep sqlsentinel-"
+    assert debian.sh(f"{units} | grep -vx {METRICS_TIMER}", False) == ""
+    masked = debian.run("systemctl", "is-enabled", METRICS_TIMER, check=False).stdout.strip()
+    assert masked == "masked"
+    assert debian.run("systemctl", "is-active", METRICS_TIMER, check=False).stdout.strip() in (
+        "inactive",
+        "unknown",
+    )
     active = debian.run("systemctl", "is-active", "sqlsentinel", check=False).stdout.strip()
     assert active in ("inactive", "unknown")
     for path in (CONFIG, ENV_FILE, "/var/lib/sqlsentinel/state.db"):
         assert debian.exists(path), path
+    assert not debian.exists(TEXTFILE)  # node_exporter would go on exporting it
     assert not debian.exists("/opt/sqlsentinel")
 
 
