@@ -86,6 +86,7 @@ def _row(s: RunSummary) -> dict[str, Any]:
         "outcome": s.outcome,
         "state": s.state,
         "transition": s.transition,
+        "severity": s.severity,
         "actual_value": s.actual_value,
         "threshold": s.threshold,
         "error": s.error,

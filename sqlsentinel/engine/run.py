@@ -69,6 +69,7 @@ class RunSummary:
     undelivered: int = 0  # notifications of the alert left pending that nobody is delivering
     hung: bool = False
     instances: dict[str, Any] | None = None  # a keyed alert's: counts and what changed
+    severity: str | None = None  # of the state after the run (core.decide)
 
     @property
     def delivery_failed(self) -> bool:
@@ -154,6 +155,7 @@ def run_alert(
         check_failed=check_failed(result.outcome, alert),
         hung=result.hung,
         instances=instances,
+        severity=t.severity.value,
     )
     if claimed or alert.notify:
         summary.notifications, summary.undelivered = _deliver(

@@ -104,7 +104,10 @@ def test_escalation_from_the_column_while_firing(
     flag(tmp_path, "ALERT", None)  # no value: the alert's severity (warning, from defaults)
     assert run(cli, config)["transition"] == "firing"
     flag(tmp_path, "ALERT", "Critical", 2)
-    assert run(cli, config)["transition"] == "escalated"
+    dry = json.loads(cli("run", config, "--dry-run", "--json").stdout)[0]
+    assert (dry["transition"], dry["severity"]) == ("escalated", "critical")
+    escalated = run(cli, config)
+    assert (escalated["transition"], escalated["severity"]) == ("escalated", "critical")
     assert run(cli, config)["transition"] == "still_firing"  # told already: nothing new
     flag(tmp_path, "OK", None)
     assert run(cli, config)["transition"] == "resolved"
