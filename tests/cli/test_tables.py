@@ -101,8 +101,8 @@ def test_wide_shows_every_column_and_value_whole(cli: Cli, config: Path) -> None
     wide = cli("status", config, "--wide", env={"COLUMNS": "80"}).stdout
     header = wide.splitlines()[0].split()
     assert header == [
-        "ALERT", "STATE", "SEVERITY", "SINCE", "REASON", "VALUE", "INSTANCES", "NEXT_RUN", "LAST_RUN",
-        "SILENCED", "MISSED_RUN", "UNDELIVERED",
+        "ALERT", "STATE", "SEVERITY", "SINCE", "REASON", "VALUE", "INSTANCES", "NEXT_RUN",
+        "LAST_RUN", "SILENCED", "MISSED_RUN", "UNDELIVERED",
     ]  # fmt: skip
     assert LONG in wide and "a value with quite a lot of words in it" in wide and "…" not in wide
     assert max(map(cells, wide.splitlines())) > 80 >= max(map(cells, narrow.splitlines()))
