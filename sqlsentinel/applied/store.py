@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,6 +146,8 @@ class AppliedStore:
         if meta is None or data is None or digest(data) != meta.sha256:
             message = f"no applied copy in {self.folder} ({reason}); run install-units again"
             raise ConfigError([Problem(config, None, "", message)])
+        if meta.fallbacks.workdir is None:  # applied without one: paths from its folder
+            return data, replace(meta.fallbacks, workdir=os.path.dirname(meta.source))
         return data, meta.fallbacks
 
     def snapshot(self) -> bytes | None:

@@ -43,7 +43,7 @@ class Fallbacks:
             timezone=data.get("timezone"),
             database_url=data.get("database_url"),
             database_url_overrides=bool(data.get("database_url_overrides")),
-            workdir=data.get("workdir") or folder,
+            workdir=data.get("workdir", folder),
         )
 
     @classmethod
