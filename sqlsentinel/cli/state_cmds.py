@@ -11,8 +11,10 @@ import click
 
 from sqlsentinel.cli.common import (
     CONFIG_PATH,
+    database_url_option,
     emit,
     env_file_option,
+    fallbacks,
     json_option,
     say,
     state_db_option,
@@ -101,6 +103,7 @@ STATUS_COLUMNS = (
     help="Only this alert; for a per-row alert (key:), one line per instance.",
 )
 @env_file_option
+@database_url_option
 @state_db_option
 @json_option
 def status(config: str | None, alert: str | None, state_db: str | None, as_json: bool) -> None:
@@ -116,7 +119,7 @@ def status(config: str | None, alert: str | None, state_db: str | None, as_json:
     if config is not None:
         from sqlsentinel.applied.current import current
 
-        applied = current(config)
+        applied = current(config, fallbacks=fallbacks())
     db, loaded = open_state(config, state_db, applied)
     now = datetime.now(UTC)
     if alert is not None and loaded is not None:
