@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlsentinel.applied.store import AppliedMeta, AppliedStore
 from sqlsentinel.applied.timetable import Timetable
+from sqlsentinel.config.fallbacks import Fallbacks
 from sqlsentinel.config.peek import ConfigPeek
 from sqlsentinel.config.read import read_config
 from sqlsentinel.digest import sha256
@@ -39,8 +40,10 @@ NO_TIMETABLE = (
 class Current:
     """The applied copy of `config` (by its path) for this user: metadata and timetable."""
 
-    def __init__(self, config: str, environ: Mapping[str, str]) -> None:
-        self.config, self.environ = config, environ
+    def __init__(
+        self, config: str, environ: Mapping[str, str], fallbacks: Fallbacks | None = None
+    ) -> None:
+        self.config, self.environ, self.fallbacks = config, environ, fallbacks
 
     @cached_property
     def store(self) -> AppliedStore | None:
@@ -99,7 +102,6 @@ class Current:
         from sqlsentinel.applied.accept import build_timetable
         from sqlsentinel.applied.host import default_system
         from sqlsentinel.applied.timetable import Launch
-        from sqlsentinel.config.fallbacks import Fallbacks
         from sqlsentinel.config.loader import load_text, with_schedules
         from sqlsentinel.config.read import decode_config
 
@@ -107,7 +109,8 @@ class Current:
         where: tuple[Path | None, str | None, datetime | None] = (None, None, None)
         if meta is None or meta.sha256 is None or store is None:
             warn(f"{self.config} is not applied yet: its alerts are checked as it loads here")
-            data, fallbacks = read_config(self.config), Fallbacks.here(self.environ)
+            data = read_config(self.config)
+            fallbacks = self.fallbacks or Fallbacks.here(self.environ)
         else:
             warn(NO_TIMETABLE.format(config=self.config))
             data, fallbacks = store.read(self.config)
@@ -127,7 +130,10 @@ class Current:
         return build_timetable(file, Launch(default_system(), ()), *where)
 
 
-def current(config: str, environ: Mapping[str, str] | None = None) -> Current:
+def current(
+    config: str, environ: Mapping[str, str] | None = None, fallbacks: Fallbacks | None = None
+) -> Current:
     """The applied copy of `config` as `environ` (default: this process's) finds it: the
-    state folder, and the variables a `state_db:` of the config reads."""
-    return Current(config, os.environ if environ is None else environ)
+    state folder, and the variables a `state_db:` of the config reads; `fallbacks` (default:
+    DATABASE_URL, this folder) for a config validated here."""
+    return Current(config, os.environ if environ is None else environ, fallbacks)

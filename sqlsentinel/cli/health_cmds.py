@@ -17,6 +17,7 @@ from sqlsentinel.cli.common import (
     database_url_option,
     emit,
     env_file_option,
+    fallbacks,
     json_option,
     state_db_option,
 )
@@ -119,7 +120,7 @@ def _stale_rows(db: Any, config: str, loaded: Any) -> list[dict[str, Any]]:
     try:
         from sqlsentinel.applied.current import current
 
-        found = _staleness(current(config), db, datetime.now(UTC), loaded)
+        found = _staleness(current(config, fallbacks=fallbacks()), db, datetime.now(UTC), loaded)
     except ConfigError as exc:
         detail = f"cannot load the applied config here: {str(exc).splitlines()[0]}"
         return [{"check": "missed runs", "ok": False, "detail": detail}]
@@ -169,6 +170,7 @@ def _alert_rows(loaded: Any) -> list[dict[str, Any]]:
     help="Write atomically to PATH (for node_exporter's textfile collector).",
 )
 @env_file_option
+@database_url_option
 @state_db_option
 def metrics(config: str | None, textfile: str | None, state_db: str | None) -> None:
     """Print alert states, run and notification counters in Prometheus text format.
@@ -185,7 +187,7 @@ def metrics(config: str | None, textfile: str | None, state_db: str | None) -> N
     if config is not None:
         from sqlsentinel.applied.current import current
 
-        applied = current(config)
+        applied = current(config, fallbacks=fallbacks())
         peek = applied.peek()
         configured, caps = peek.state_db, peek.max_instances
     db = StateDB(resolve_state_url(state_db, configured, os.environ))

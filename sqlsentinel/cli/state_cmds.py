@@ -11,8 +11,10 @@ import click
 
 from sqlsentinel.cli.common import (
     CONFIG_PATH,
+    database_url_option,
     emit,
     env_file_option,
+    fallbacks,
     json_option,
     say,
     state_db_option,
@@ -134,6 +136,7 @@ STATUS_COLUMNS = (
     help="Only this alert; for a per-row alert (key:), one line per instance.",
 )
 @env_file_option
+@database_url_option
 @state_db_option
 @json_option
 @wide_option
@@ -157,7 +160,7 @@ def status(
     if config is not None:
         from sqlsentinel.applied.current import current
 
-        applied = current(config)
+        applied = current(config, fallbacks=fallbacks())
     db, loaded = open_state(config, state_db, applied)
     now = datetime.now(UTC)
     if alert is not None and loaded is not None:
