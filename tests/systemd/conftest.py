@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from systemd_harness import NAMESPACE_SCRIPT, REPO, UserManager, wait_running
+from systemd_harness import CGROUP_ROOT, NAMESPACE_SCRIPT, REPO, UserManager, wait_running
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +44,10 @@ def user_manager() -> Iterator[UserManager]:
         "BASE": str(base),
         "STATE_DIRECTORY": str(base / "state"),  # applied copies: never the machine's folder
     }
+    cgroup = CGROUP_ROOT / base.name
+    with contextlib.suppress(OSError):
+        cgroup.mkdir()
+    env["CGROUP"] = str(cgroup)
     proc = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SCRIPT],
         env=env,
@@ -66,6 +70,19 @@ def user_manager() -> Iterator[UserManager]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(journald.read_text()), signal.SIGTERM)
         shutil.rmtree(base, ignore_errors=True)
+        for root in (CGROUP_ROOT, CGROUP_ROOT.parent / "systemd"):  # the manager makes both
+            _remove_cgroup(root / base.name, time.monotonic() + 10)
+
+
+def _remove_cgroup(cgroup: Path, deadline: float) -> None:
+    """Remove the session's cgroup tree, leaves first, once its last process is gone."""
+    while cgroup.is_dir() and time.monotonic() < deadline:
+        folders = sorted((p for p in cgroup.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+        for folder in [*folders, cgroup]:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if cgroup.is_dir():
+            time.sleep(0.1)
 
 
 @pytest.fixture

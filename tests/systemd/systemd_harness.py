@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+CGROUP_ROOT = Path("/sys/fs/cgroup/unified")
 NAMESPACE_SCRIPT = """\
 set -e
+# A cgroup of its own: managers of parallel sessions would otherwise share
+# /app.slice/NAME.service, and one stopping a unit would kill the other's of that name.
+if [ -d "$CGROUP" ]; then echo $$ > "$CGROUP/cgroup.procs"; fi
 mount -t tmpfs tmpfs /run/systemd
 mkdir -p /run/systemd/system /run/log
 mount -t tmpfs tmpfs /run/log
