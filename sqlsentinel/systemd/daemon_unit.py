@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlsentinel.atomic import atomic_write_many
 from sqlsentinel.errors import SystemdError
-from sqlsentinel.systemd.install import Action
+from sqlsentinel.systemd.install import Action, read_unit_file
 from sqlsentinel.systemd.units import (
     home_protection,
     one_line_text,
@@ -105,18 +105,9 @@ def render_daemon_unit(unit: DaemonUnit) -> str:
     return template_environment().get_template("daemon.service.j2").render(**vars(unit))
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SystemdError(f"cannot read {path}: {exc}") from None
-
-
 def _ours(path: Path) -> str | None:
     """The unit's text when install-daemon wrote it (None: no file); refuses another's."""
-    text = _read(path)
+    text = read_unit_file(path)
     if text is not None and not text.startswith(MARKER):
         raise SystemdError(f"{path} exists and was not written by `sqlsentinel install-daemon`")
     return text

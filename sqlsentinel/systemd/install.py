@@ -108,7 +108,8 @@ def read_manifest(unit_dir: Path) -> dict[str, Any]:
     return data
 
 
-def _read(path: Path) -> str | None:
+def read_unit_file(path: Path) -> str | None:
+    """A unit file's text (None: no such file); SystemdError when it cannot be read."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -134,7 +135,7 @@ def plan_install(
             owner = owners.get(name)
             if owner is not None and owner != config:
                 raise SystemdError(f"{unit_dir / name} belongs to the alerts of {owner}")
-            on_disk = _read(unit_dir / name)
+            on_disk = read_unit_file(unit_dir / name)
             if owner is None and on_disk is not None and not on_disk.startswith(MARKER):
                 raise SystemdError(f"{unit_dir / name} exists and was not written by sqlsentinel")
             files[name] = _digest(content)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlsentinel.applied.host import default_system
 from sqlsentinel.applied.unit_names import unit_base
 from sqlsentinel.errors import SystemdError
+from sqlsentinel.systemd.clashes import runtime_unit_dir
 from sqlsentinel.systemd.install import default_unit_dir, read_manifest
 
 
@@ -42,13 +43,8 @@ def timer_info(unit_names: Sequence[str], user: bool) -> dict[str, dict[str, Any
 def _unit_dirs(system: bool) -> list[Path]:
     """Where install-units and the daemon put units: the persistent folder, then the
     manager's runtime folder (/run/systemd/system; $XDG_RUNTIME_DIR/systemd/user)."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    folders = [default_unit_dir(system)]
-    if system:
-        folders.append(Path("/run/systemd/system"))
-    elif runtime.startswith("/"):
-        folders.append(Path(runtime) / "systemd" / "user")
-    return folders
+    folders = (default_unit_dir(system), runtime_unit_dir(system, os.environ))
+    return [f for f in folders if f is not None]
 
 
 def installed_timer_info(alert_names: Sequence[str], config: str) -> dict[str, dict[str, Any]]:
