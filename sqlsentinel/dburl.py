@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from sqlsentinel.errors import UsageError
+
 _URL = re.compile(
     r"""
     (?P<name>[\w+]+)://
@@ -120,6 +122,27 @@ def _relative_sqlite(url: str) -> tuple[str, str] | None:
     if prefix.startswith("sqlite") and sep and rest and not rest.startswith(("/", ":memory:")):
         return prefix, rest
     return None
+
+
+def working_dir() -> Path | None:
+    """The working directory relative SQLite paths are read from; None when it is gone or
+    not reachable from here (deleted, or outside this mount namespace, as a command entered
+    into a container keeps its caller's): they are then read from the config's folder."""
+    try:
+        return Path.cwd()
+    except OSError:
+        return None
+
+
+def sqlite_here(url: str) -> str:
+    """`url` with a relative SQLite path anchored at the working directory (UsageError when
+    there is none to anchor it at)."""
+    if _relative_sqlite(url) is None:
+        return url
+    here = working_dir()
+    if here is None:
+        raise UsageError(f"{url}: a relative path, and the working directory is gone")
+    return sqlite_relative(url, here)
 
 
 def sqlite_relative(url: str, base: Path) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import click
@@ -50,7 +49,7 @@ def _env_file(path: str | None) -> str | None:
 def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
     from sqlsentinel.applied.host import default_system
     from sqlsentinel.daemon.setup import DaemonOptions
-    from sqlsentinel.dburl import sqlite_relative
+    from sqlsentinel.dburl import sqlite_here
     from sqlsentinel.redaction import url_has_secret
 
     env_file = _env_file(kw["env_file"])  # first: DATABASE_URL may come from it
@@ -61,7 +60,7 @@ def _options(ctx: click.Context, config: str, **kw: Any) -> Any:
     return DaemonOptions(
         config=os.path.abspath(config),
         state_db=state_db,
-        unit_state_db=sqlite_relative(state_db, Path.cwd())  # the units run from /
+        unit_state_db=sqlite_here(state_db)  # the units run from /
         if from_command_line and state_db and not url_has_secret(state_db)
         else None,
         fallbacks=_fallbacks(ctx, kw["timezone"], kw["database_url"]),

@@ -115,13 +115,13 @@ def _warn_unseen_environment(
 def _unit_state_db(state_db: str | None) -> str | None:
     """`--state-db` as the units get it: never with a secret, a relative SQLite path made
     absolute (the units run from /, not from here)."""
-    from sqlsentinel.dburl import sqlite_relative
+    from sqlsentinel.dburl import sqlite_here
     from sqlsentinel.redaction import url_has_secret
     from sqlsentinel.systemd.units import STATE_DB_PASSWORD
 
     if state_db is not None and url_has_secret(state_db):
         raise UsageError(f"--state-db: {STATE_DB_PASSWORD}")
-    return state_db and sqlite_relative(state_db, Path.cwd())
+    return state_db and sqlite_here(state_db)
 
 
 @click.command("install-units")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlsentinel.dburl import sqlite_relative
+from sqlsentinel.dburl import sqlite_here, working_dir
 
 
 @dataclass(frozen=True)
@@ -53,14 +52,14 @@ class Fallbacks:
         """What a command run here falls back on: `database_url` (`--database-url`, which
         overrides the config's), else DATABASE_URL (only where the config names none); a
         relative SQLite URL of either is read from the working directory, as is the config."""
-        workdir = Path.cwd()
+        workdir = working_dir()
         url = database_url or environ.get("DATABASE_URL") or None
         if url is not None:
-            url = sqlite_relative(url, workdir)
+            url = sqlite_here(url)
         return cls(
             database_url=url,
             database_url_overrides=database_url is not None,
-            workdir=str(workdir),
+            workdir=None if workdir is None else str(workdir),
             **rest,
         )
 

@@ -24,6 +24,7 @@ from sqlsentinel.config.read import decode_config, read_config
 from sqlsentinel.config.to_specs import Validated, build_specs
 from sqlsentinel.config.yamlsource import parse_yaml
 from sqlsentinel.core.spec import AlertSpec, Settings
+from sqlsentinel.dburl import working_dir
 from sqlsentinel.errors import ConfigError, Problem
 from sqlsentinel.schedule.translate import Translation
 
@@ -117,7 +118,7 @@ def load_text(
         {name: tuple(problems) for name, problems in broken.items()},
         disabled(parsed, broken),
         state_db_text,
-        fallbacks.workdir or os.getcwd(),
+        fallbacks.workdir or _here(),
         frozenset(n for n, problems in broken.items() if _in_notifications(parsed, problems)),
     )
 
@@ -259,3 +260,8 @@ def _inherit_lines(parsed: Parsed, defaults: dict[str, Any], alerts: list[Any]) 
             for path, line in inherited:
                 if len(path) > 1 and path[1] not in a:
                     parsed.lines[("alerts", i, *path[1:])] = line
+
+
+def _here() -> str | None:
+    here = working_dir()
+    return None if here is None else str(here)

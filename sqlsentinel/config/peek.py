@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlsentinel.config.envsubst import substitute
 from sqlsentinel.config.read import decode_config, read_config
-from sqlsentinel.dburl import resolve_sqlite
+from sqlsentinel.dburl import resolve_sqlite, working_dir
 from sqlsentinel.errors import ConfigError, Problem
 
 
@@ -77,7 +77,7 @@ def peek_file(path: str, environ: Mapping[str, str] | None = None) -> ConfigPeek
     base = FsPath(path).resolve().parent
     return ConfigPeek(
         path,
-        resolve_sqlite(state_db, FsPath.cwd(), base) if state_db else None,
+        resolve_sqlite(state_db, working_dir() or base, base) if state_db else None,
         tuple(a["name"].strip() for a in entries),
         schedules,
         _keys(entries),

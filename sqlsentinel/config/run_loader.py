@@ -16,6 +16,7 @@ from sqlsentinel.config.read import read_config
 from sqlsentinel.config.smtp_env import unmet_smtp
 from sqlsentinel.config.spec_cache import SpecCache
 from sqlsentinel.core.spec import AlertSpec, Settings
+from sqlsentinel.dburl import working_dir
 from sqlsentinel.errors import UsageError
 
 
@@ -44,8 +45,8 @@ def load_for_run(
     """
     env = os.environ if environ is None else environ
     data, fallbacks = applied or (read_config(path), here or Fallbacks())
-    if fallbacks.workdir is None:  # the cached specs hold paths read from it
-        fallbacks = replace(fallbacks, workdir=os.getcwd())
+    if fallbacks.workdir is None and (cwd := working_dir()) is not None:
+        fallbacks = replace(fallbacks, workdir=str(cwd))  # the cached specs hold paths read from it
     cache = SpecCache(path, data + fallbacks.key(), env)
     if not names:
         return _load(path, names, env, data, fallbacks, cache)

@@ -23,7 +23,7 @@ from sqlsentinel.config.parsed import Parsed, Path, alert_label, format_path
 from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
 from sqlsentinel.core.severity import Severity
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
-from sqlsentinel.dburl import sqlite_readings
+from sqlsentinel.dburl import sqlite_readings, working_dir
 from sqlsentinel.durations import format_duration
 from sqlsentinel.errors import Problem
 from sqlsentinel.schedule.jitter import TIMER_ACCURACY, max_jitter
@@ -90,7 +90,8 @@ def build_specs(
     ctx = _Context(parsed, source, warnings)
     model, bad_keys = validated.model, validated.bad_keys
     base = FsPath(source).resolve().parent
-    local = _Local(FsPath(fallbacks.workdir) if fallbacks.workdir else FsPath.cwd(), base, ctx)
+    here = FsPath(fallbacks.workdir) if fallbacks.workdir else working_dir()
+    local = _Local(here or base, base, ctx)
     databases = {
         name: _database_spec(d, local, ("databases", name, "url"), name)
         for name, d in model.databases.items()

@@ -21,6 +21,7 @@ from sqlsentinel.systemd.units import (
     quote_arg,
     sqlite_dir,
     template_environment,
+    tmp_private,
 )
 from sqlsentinel.systemd.userns import user_sandbox_allowed
 
@@ -48,6 +49,7 @@ class DaemonUnit:
     protect_home: str = "yes"
     marker: str | None = None  # None: the packages' unit
     sandbox: bool = False  # user mode: PrivateUsers=-based (systemd.userns); system: always
+    private_tmp: bool = True  # False: a path it needs lives in /tmp (units.tmp_private)
 
 
 def shipped(system: bool) -> DaemonUnit:
@@ -90,6 +92,7 @@ def for_program(
         home_protection(paths),
         MARKER,
         sandbox=not system and user_sandbox_allowed(),
+        private_tmp=tmp_private((*paths, *folders)),
     )
 
 

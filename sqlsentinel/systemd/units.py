@@ -92,11 +92,18 @@ def sqlite_dir(url: str | None) -> str | None:
 
 
 _HOME_DIRS = ("/home/", "/root/", "/run/user/")
+_TMP_DIRS = ("/tmp/", "/var/tmp/")
 
 
 def home_protection(paths: tuple[str, ...]) -> str:
     """`ProtectHome=`: `read-only` when one of `paths` lives in a home folder, else `yes`."""
     return "read-only" if any(p.startswith(_HOME_DIRS) for p in paths) else "yes"
+
+
+def tmp_private(paths: tuple[str, ...]) -> bool:
+    """`PrivateTmp=yes` unless one of `paths` (the program, the config, the folders the
+    service reads or writes) lives in /tmp or /var/tmp, which a private /tmp would hide."""
+    return not any(f"{p.rstrip('/')}/".startswith(_TMP_DIRS) for p in paths)
 
 
 STATE_DB_PASSWORD = (
@@ -123,6 +130,7 @@ def _service_context(alert: AlertSpec, entry: Scheduled, options: UnitOptions) -
         "sandbox": options.sandbox,
         # user mode: the runs' own folders are in the home, so it is read-only, never hidden
         "protect_home": home_protection(read_paths) if options.system else "read-only",
+        "private_tmp": tmp_private(read_paths),
         "read_write": [plain_path(p, "folder the runs write") for p in dict.fromkeys(writable)]
         if options.system or options.sandbox
         else [],

@@ -271,3 +271,32 @@ def test_its_subject_fields_mean_what_they_meant(cli: Cli, project: Path) -> Non
 )
 def test_original_subject(written: str, template: str) -> None:
     assert original_subject(written) == template
+
+
+def test_a_working_directory_that_is_gone_reads_paths_from_the_config_folder(
+    tmp_path: Path,
+) -> None:
+    """A command entered into a container keeps its caller's working directory, which does
+    not exist there (the booted-Debian test's `runuser … sqlsentinel validate` exited 70 with
+    FileNotFoundError): relative paths are then read from the config's folder."""
+    project = tmp_path / "project"
+    project.mkdir()
+    config = project / "alerts.yaml"
+    config.write_text(
+        'database:\n  url: "sqlite:///data.db"\nstate_db: "sqlite:///state.db"\nalerts:\n'
+        "  - name: a\n    query: SELECT 'OK' AS status\n    schedule: '0 * * * *'\n"
+    )
+    sqlite3.connect(project / "data.db").close()
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    command = shlex.join([sys.executable, "-m", "sqlsentinel"])
+    for args in ("validate", "run", "status", "metrics"):
+        done = subprocess.run(  # the shell leaves its working directory, then removes it
+            ["sh", "-c", f'cd "$1" && rmdir "$1" && exec {command} {args} "$2"', "sh", gone,
+             config],
+            env=cli_env(tmp_path), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, (args, done.stderr)
+        gone.mkdir()
+    with sqlite3.connect(project / "state.db") as db:
+        assert db.execute("SELECT alert, outcome FROM history").fetchall() == [("a", "ok")]

@@ -16,6 +16,7 @@ from sqlsentinel.applied import unit_names
 from sqlsentinel.applied.unit_names import check_unit_names, unit_base
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec
 from sqlsentinel.errors import SystemdError
+from sqlsentinel.systemd.daemon_unit import for_program, render_daemon_unit
 from sqlsentinel.systemd.units import UnitOptions, one_line_text, quote_arg
 
 NASTY = "x\" ; $HOME ${PATH} %h %n \\ 'q' ; ExecStartPre=/bin/false ☃ 漢字"
@@ -108,6 +109,31 @@ def test_user_units_hold_only_user_manager_settings(tmp_path: Path) -> None:
         wanted.add("ReadWritePaths=-/home/me/.cache/s")
         assert (wanted <= set(text)) is given.sandbox  # only where the kernel permits it
         assert "ProtectKernelTunables=yes" not in text  # 226/NAMESPACE in a user manager
+
+
+@pytest.mark.parametrize(
+    ("program", "config", "private"),
+    [
+        ("/usr/bin/sqlsentinel", "/etc/sqlsentinel/a.yaml", True),
+        ("/home/me/venv/bin/python", "/home/me/a.yaml", True),
+        ("/tmp/checkout/.venv/bin/python", "/home/me/a.yaml", False),  # a clone in /tmp
+        ("/usr/bin/sqlsentinel", "/var/tmp/a.yaml", False),
+        ("/usr/bin/sqlsentinel", "/tmpfiles/a.yaml", True),
+    ],
+)
+def test_no_private_tmp_hides_what_the_services_need(
+    program: str, config: str, private: bool
+) -> None:
+    """PrivateTmp= would hide a program or config in /tmp or /var/tmp (the service failed
+    with 203/EXEC): the alert services and the daemon's unit have it only where nothing they
+    need is there."""
+    for system, sandbox in ((True, False), (False, True)):
+        options = UnitOptions(system, (program, "-m", "sqlsentinel"), config, sandbox=sandbox)
+        files = render_units(_alert("a"), ["daily"], options).files
+        text = next(t for n, t in files.items() if n.endswith(".service")).splitlines()
+        assert ("PrivateTmp=yes" in text) is private
+        daemon = replace(for_program(system, (program,), config, None, None, ()), sandbox=sandbox)
+        assert ("PrivateTmp=yes" in render_daemon_unit(daemon).splitlines()) is private
 
 
 @pytest.mark.parametrize(
