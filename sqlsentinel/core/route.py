@@ -104,16 +104,24 @@ def route(
     policy: Sequence[RouteRule],
     last_sent: Mapping[str, datetime],
     now: datetime,
+    *,
+    repeats: bool = True,
 ) -> list[Send]:
     """The receivers to tell now: all of them when the run decided to notify (`reason`),
     except that the alert's `repeat_interval` (reason REPEAT) skips receivers with a
     `repeat` of their own; and each receiver whose `repeat` is due (firing, and nothing
-    sent to it in the last `repeat`, per `last_sent`: receiver -> when)."""
+    sent to it in the last `repeat`, per `last_sent`: receiver -> when); without
+    `repeats`, only what the run decided (a dry run, which reads no delivery record)."""
     out = []
     for name, repeat in receivers(subject, own, policy).items():
         if reason is not None and not (reason is NotifyReason.REPEAT and repeat is not None):
             out.append(Send(name, reason))
-        elif repeat is not None and subject.firing and repeat_due(repeat, last_sent.get(name), now):
+        elif (
+            repeats
+            and repeat is not None
+            and subject.firing
+            and repeat_due(repeat, last_sent.get(name), now)
+        ):
             out.append(Send(name, NotifyReason.REPEAT))
     return out
 

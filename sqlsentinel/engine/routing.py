@@ -73,14 +73,16 @@ def _subject(alert: AlertSpec, t: Transition, silenced: bool, key: dict[str, Any
 
 
 def alert_sends(
-    alert: AlertSpec, t: Transition, silenced: bool, last: LastSent, now: datetime
+    alert: AlertSpec, t: Transition, silenced: bool, last: LastSent | None, now: datetime
 ) -> list[Send]:
-    """The receivers the alert as a whole tells in this run, and why."""
-    if t.notify is None and repeats(alert) is None:
+    """The receivers the alert as a whole tells in this run, and why (`last` None: only
+    what the run decided, no receiver's repeat)."""
+    if t.notify is None and (last is None or repeats(alert) is None):
         return []
     subject = _subject(alert, t, silenced, {})
-    slots = {name: when for (name, key), when in last.items() if key is None}
-    return route(subject, t.notify, own_receivers(alert), alert.policy, slots, now)
+    slots = {name: when for (name, key), when in (last or {}).items() if key is None}
+    own = own_receivers(alert)
+    return route(subject, t.notify, own, alert.policy, slots, now, repeats=last is not None)
 
 
 def instance_sends(
@@ -88,12 +90,13 @@ def instance_sends(
     decisions: Iterable[InstanceDecision],
     silenced: frozenset[str],
     whole_silenced: bool,
-    last: LastSent,
+    last: LastSent | None,
     now: datetime,
 ) -> dict[str, list[InstanceDecision]]:
     """Receiver -> the instances it is told about in this run (each with the reason: a
-    receiver's due `repeat` shows as the reason `repeat`), in the order of `decisions`."""
-    own, repeating = own_receivers(alert), repeats(alert) is not None
+    receiver's due `repeat` shows as the reason `repeat`), in the order of `decisions`
+    (`last` None: only what the run decided)."""
+    own, repeating = own_receivers(alert), last is not None and repeats(alert) is not None
     out: dict[str, list[InstanceDecision]] = {}
     for d in decisions:
         t = d.transition
@@ -101,8 +104,8 @@ def instance_sends(
             continue
         hushed = whole_silenced or d.key in silenced
         subject = _subject(alert, t, hushed, key_text_of(d.key_values))
-        slots = {name: when for (name, key), when in last.items() if key == d.key}
-        for send in route(subject, t.notify, own, alert.policy, slots, now):
+        slots = {name: when for (name, key), when in (last or {}).items() if key == d.key}
+        for send in route(subject, t.notify, own, alert.policy, slots, now, repeats=repeating):
             told = d if send.reason is t.notify else _with_reason(d, send.reason)
             out.setdefault(send.receiver, []).append(told)
     return out

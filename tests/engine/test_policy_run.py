@@ -96,6 +96,13 @@ def run(cli: Cli, config: Path, alert: str = "orders") -> str:
     return transition
 
 
+def dry_run(cli: Cli, config: Path) -> list[str]:
+    result = cli("run", config, "--dry-run", "--json")
+    assert result.rc == 0, result.stderr
+    would: list[str] = json.loads(result.stdout)[0]["would_notify"]
+    return would
+
+
 def test_critical_pages_warning_chats_and_continue_adds(
     tmp_path: Path, cli: Cli, hooks: HTTPServer, inbox: tuple[Inbox, int]
 ) -> None:
@@ -111,10 +118,14 @@ def test_critical_pages_warning_chats_and_continue_adds(
     config = write(tmp_path, hooks, smtp, policy, ONE_ROW)
     assert cli("validate", config).rc == 0
     flag(tmp_path, "ALERT", None)  # the alert's severity: warning
+    assert len(dry_run(cli, config)) == 2  # chat and its own mail
     assert run(cli, config) == "firing"
     assert [p["reason"] for p in posted(hooks, "/chat")] == ["firing"]
     assert posted(hooks, "/pager") == []
     flag(tmp_path, "ALERT", "critical")  # from the column: the pager, and (continue) chat
+    would = dry_run(cli, config)
+    assert len(would) == 3 and "ops@example.com" in would[0]
+    assert "/pager" in would[1] and "/chat" in would[2]
     assert run(cli, config) == "escalated"
     flag(tmp_path, "OK", None)
     assert run(cli, config) == "resolved"
