@@ -197,3 +197,26 @@ def test_a_receivers_repeat_runs_on_its_own_clock(
     assert [p["reason"] for p in posted(hooks, "/pager")] == ["firing", "repeat"]
     assert [p["reason"] for p in posted(hooks, "/chat")] == []  # first match wins
     assert len(box.messages) == 1  # the alert's own: firing only (no repeat_interval)
+
+
+def test_a_keyed_repeat_is_per_instance(
+    tmp_path: Path, cli: Cli, hooks: HTTPServer, inbox: tuple[Inbox, int]
+) -> None:
+    _, smtp = inbox
+    policy = """\
+  - notify: pager
+    repeat: 10m
+"""
+    config = write(tmp_path, hooks, smtp, policy, KEYED)
+    create = "CREATE TABLE IF NOT EXISTS rows (id INTEGER, status TEXT, sev TEXT)"
+    table(tmp_path, create, [(1, "ALERT", None)])
+    assert run(cli, config, "late") == "firing"
+    backdate(tmp_path, 5 * 60)
+    table(tmp_path, create, [(1, "ALERT", None), (2, "ALERT", None)])
+    run(cli, config, "late")  # 2 fires; 1 was told 5 minutes ago
+    backdate(tmp_path, 5 * 60)  # 1: 10 minutes since its delivery; 2: 5 minutes
+    run(cli, config, "late")
+    sent = [
+        [(i["key"]["id"], i["reason"]) for i in p["instances"]] for p in posted(hooks, "/pager")
+    ]
+    assert sent == [[(1, "firing")], [(2, "firing")], [(1, "repeat")]]
