@@ -9,6 +9,7 @@ settled here), so a run tests only what it alone can settle: severity and key va
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
 from sqlsentinel.config import models as m
@@ -67,6 +68,13 @@ def compile_policy(
             listed = ", ".join(sorted(columns))
             ctx.problem((*path, "match", "key"),
                         f"no alert has the key column(s) {listed} (key: on an alert)")  # fmt: skip
+        glob = match.alert
+        if (
+            glob
+            and _all_valid(valid, ctx)
+            and not any(fnmatchcase(a.name, glob) for a in model.alerts)
+        ):
+            ctx.warn((*path, "match", "alert"), f"{glob!r} matches no alert's name")
         severity = None if match.severity is None else parse_severity_match(match.severity)
         rules.append(RouteRule(
             match=RouteMatch(alert=match.alert, tags=tuple(match.tags or ()), severity=severity,

@@ -111,3 +111,10 @@ def test_without_a_policy_nothing_changes() -> None:
 def test_the_compiled_cache_keeps_the_policy() -> None:
     for alert in load().alerts:
         assert alert_from_json(alert_to_json(alert)) == alert
+
+
+def test_a_glob_that_matches_no_alert_is_a_warning() -> None:
+    text = CONFIG.replace("alert: 'billing-*'", "alert: 'biling-*'")
+    assert [str(w) for w in load(text).warnings] == [
+        "c.yaml:19: policy[1].match.alert: 'biling-*' matches no alert's name"
+    ]
