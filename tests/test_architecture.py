@@ -176,6 +176,7 @@ CASES: list[tuple[str, type | str, dict[str, str]]] = [
     ("## Alerts", spec.AlertSpec, {"for": "for_"}),
     ("## SMTP", spec.SmtpSpec, {"use_tls": "starttls"}),
     ("## Notify entries", spec.TargetSpec, {}),
+    ("## Receivers and the policy", spec.RouteRule, {"continue": "continue_"}),
     *((f"### `channel: {name}`", name, {}) for name in CHANNELS),
 ]
 

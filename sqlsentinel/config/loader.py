@@ -163,6 +163,7 @@ def _in_notifications(parsed: Parsed, problems: list[Problem]) -> bool:
 def _drop_notifications(parsed: Parsed, names: frozenset[str]) -> None:
     data = parsed.data
     data.pop("smtp", None)
+    data.pop("policy", None)  # nor does the policy route them anywhere
     for a in data.get("alerts") if isinstance(data.get("alerts"), list) else []:
         if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip() in names:
             a["notify"] = []

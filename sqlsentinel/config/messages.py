@@ -44,7 +44,9 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
     for part in loc:
         if isinstance(node, dict) and part not in node and part in CHANNELS:
             continue
-        if isinstance(part, str) and part.startswith(("function-", "list[", "dict[")):
+        if part in m.ENTRY_TAGS or (
+            isinstance(part, str) and part.startswith(("function-", "list[", "dict["))
+        ):
             continue
         out.append(part)
         if isinstance(node, dict):
@@ -63,6 +65,8 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 def _known_keys(loc: Path, data: Any) -> list[str]:
     parent = loc[:-1]
     shape = tuple("#" if isinstance(p, int) else p for p in parent)
+    if len(shape) == 3 and shape[0] == "receivers":
+        shape = ("defaults", "notify", "#")
     if shape in {("alerts", "#", "notify", "#"), ("defaults", "notify", "#")}:
         node = data
         for p in parent:
@@ -76,6 +80,8 @@ def _known_keys(loc: Path, data: Any) -> list[str]:
         ("defaults",): m.DefaultsModel,
         ("database",): m.DatabaseModel,
         ("smtp",): m.SmtpModel,
+        ("policy", "#"): m.PolicyRuleModel,
+        ("policy", "#", "match"): m.MatchModel,
     }
     if len(shape) == 2 and shape[0] == "databases":
         return _keys_of(m.DatabaseModel)

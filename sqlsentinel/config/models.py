@@ -10,8 +10,9 @@ import re
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, field_validator
 
+from sqlsentinel.core.route import parse_severity_match
 from sqlsentinel.core.severity import SeverityName
 from sqlsentinel.core.spec import OnOutcome
 from sqlsentinel.model_fields import (
@@ -63,6 +64,22 @@ else:  # one member per registered channel, told apart by `channel:`
     NotifyModel = Annotated[Union[tuple(config_models())], Field(discriminator="channel")]  # noqa: UP007
 
 
+def _entry_kind(v: object) -> str:
+    return ENTRY_TAGS[0] if isinstance(v, str) else ENTRY_TAGS[1]
+
+
+ENTRY_TAGS = ("receiver-name", "target")
+"""The tags of a `notify:` entry's two forms (dropped from error paths by config/messages)."""
+ReceiverName = Annotated[str, Field(min_length=1)]
+if TYPE_CHECKING:
+    NotifyEntry = BaseModel | str
+else:  # a bare string names a receiver; a mapping is an inline target
+    NotifyEntry = Annotated[
+        Annotated[ReceiverName, Tag(ENTRY_TAGS[0])] | Annotated[NotifyModel, Tag(ENTRY_TAGS[1])],
+        Discriminator(_entry_kind),
+    ]
+
+
 class SmtpModel(StrictModel):
     """`smtp:` (otherwise the SMTP_* environment variables are used)."""
 
@@ -102,7 +119,7 @@ class _AlertSettings(StrictModel):
     notify_on_deescalate: bool | None = None
     on_error: OnOutcome | None = None
     on_no_data: OnOutcome | None = None
-    notify: list[NotifyModel] | None = None
+    notify: list[NotifyEntry] | None = None
     tags: Annotated[list[str], BeforeValidator(listify)] | None = None
     database: str | None = None
     persistent: bool | None = None
@@ -203,6 +220,49 @@ class AlertModel(_AlertSettings):
         return v
 
 
+_GLOB_HINT = "a glob such as 'billing-*' or 'db-?' ([...] must be closed)"
+
+
+class MatchModel(StrictModel):
+    """A `policy:` rule's `match`: every condition given must hold."""
+
+    alert: str | None = None
+    tags: Annotated[list[str], BeforeValidator(listify)] | None = None
+    severity: str | None = None
+    database: str | None = None
+    key: dict[str, str | int | float | bool | None] | None = None
+
+    @field_validator("alert")
+    @classmethod
+    def _glob(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not v.strip():
+            raise ValueError(f"must not be empty; write {_GLOB_HINT}")
+        opened = v.find("[")
+        if opened >= 0 and v.find("]", opened + 2) < 0:
+            raise ValueError(f"{v!r} has a '[' that is never closed; write {_GLOB_HINT}")
+        return v
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_severity_match(v)
+        return v
+
+
+class PolicyRuleModel(StrictModel):
+    """One entry of `policy:`."""
+
+    match: MatchModel | None = None
+    notify: Annotated[list[ReceiverName], BeforeValidator(listify)] = Field(min_length=1)
+    repeat: OptionalDuration = None
+    continue_: bool = Field(default=False, alias="continue")
+
+    _r = field_validator("repeat")(positive)
+
+
 class ConfigModel(StrictModel):
     """The whole file."""
 
@@ -226,4 +286,8 @@ class ConfigModel(StrictModel):
 
     smtp: SmtpModel | None = None
     defaults: DefaultsModel | None = None
+    receivers: dict[str, Annotated[list[NotifyModel], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
+    policy: list[PolicyRuleModel] = Field(default_factory=list)
     alerts: list[AlertModel] = Field(min_length=1)

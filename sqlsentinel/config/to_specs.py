@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Any
@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlsentinel.config import models as m
 from sqlsentinel.config.fallbacks import NO_FALLBACKS, Fallbacks
 from sqlsentinel.config.parsed import Parsed, Path, alert_label, format_path
+from sqlsentinel.config.routing import Receivers, Routes, alert_routes, compile_policy
 from sqlsentinel.config.smtp_env import SMTP_ENV_NAMES, SmtpEnvError, smtp_from_env
 from sqlsentinel.core.severity import Severity
 from sqlsentinel.core.spec import AlertSpec, DatabaseSpec, Settings, SmtpSpec, TargetSpec, given
@@ -97,15 +98,14 @@ def build_specs(
         for name, d in model.databases.items()
     }
     default_db = _default_database(model, local, fallbacks, ctx)
-    wants_email = any(
-        getattr(t, "channel", None) == "email" for a in model.alerts for t in a.notify or ()
-    )
     smtp, smtp_given = None, "smtp" in bad_keys  # given: there are settings, broken or not
-    if wants_email or model.smtp:
+    if _wants_email(model) or model.smtp:
         smtp, smtp_given = _smtp(model.smtp, environ, env_used, ctx)
     _duplicate_names(parsed.data.get("alerts"), ctx)
     for i, schedule, zone in validated.loose:
         _translate(schedule, zone or fallbacks.timezone, ("alerts", i), ctx)
+    known = Receivers(_receivers(model), "receivers" in bad_keys, ctx)
+    policy = compile_policy(model, len(validated.index), {*databases, "default"}, known, ctx)
     compiled = Specs(Settings(source=source), [], {})
     for i, a in zip(validated.index, model.alerts, strict=True):
         path: Path = ("alerts", i)
@@ -115,15 +115,16 @@ def build_specs(
         translation = _translate(a.schedule, a.timezone, path, ctx, warn=True)
         if translation is not None and a.jitter:
             _check_jitter(a, path, ctx, translation)
-        targets = tuple(_target(t) for t in a.notify or ())
-        email = [j for j, t in enumerate(targets) if t.channel == "email"]
+        routes = alert_routes(a, _inline(a), path, db, policy, known, ctx) if db else None
+        targets = routes.targets if routes else _inline(a)
+        email = [t.receiver for t in targets if t.channel == "email"]
         if smtp is None and email and not smtp_given:
-            ctx.warn((*path, "notify", email[0]), NO_SMTP)
-        if db is None:
+            ctx.warn(_email_path(a, path, email[0]), NO_SMTP)
+        if db is None or routes is None:
             continue
         if translation is not None:
             compiled.translations[a.name] = translation
-        compiled.alerts.append(_alert(a, db, targets, parsed.lines.get(path), translation))
+        compiled.alerts.append(_alert(a, db, targets, parsed.lines.get(path), translation, routes))
     compiled.settings = Settings(
         **given(
             {
@@ -195,6 +196,7 @@ def _alert(
     targets: tuple[TargetSpec, ...],
     line: int | None,
     translation: Translation | None,
+    routes: Routes,
 ) -> AlertSpec:
     values = a.model_dump(exclude={"database", "notify", "tags", "key"})
     values["key"] = tuple(a.key) if a.key else None
@@ -207,6 +209,8 @@ def _alert(
         **given(values),
         database=db,
         notify=targets,
+        receivers=routes.own,
+        policy=routes.rules,
         tags=tuple(a.tags or ()),
         line=line,
     )
@@ -278,6 +282,34 @@ def _check_jitter(a: m.AlertModel, path: Path, ctx: _Context, translation: Trans
             f"runs less the timer's {format_duration(TIMER_ACCURACY.total_seconds())} accuracy), "
             "or runs would be skipped",
         )
+
+
+def _receivers(model: m.ConfigModel) -> dict[str, tuple[TargetSpec, ...]]:
+    """Each receiver's targets (each knowing its receiver)."""
+    return {
+        name: tuple(replace(_target(t), receiver=name) for t in targets)
+        for name, targets in model.receivers.items()
+    }
+
+
+def _wants_email(model: m.ConfigModel) -> bool:
+    return any(
+        getattr(t, "channel", None) == "email"
+        for targets in [*(a.notify or () for a in model.alerts), *model.receivers.values()]
+        for t in targets
+    )
+
+
+def _email_path(a: m.AlertModel, path: Path, receiver: str) -> Path:
+    """Where an alert's first email target is: its `notify:` entry, or its receiver's."""
+    for j, t in enumerate(a.notify or ()):
+        if getattr(t, "channel", None) == "email" if not receiver else t == receiver:
+            return (*path, "notify", j)
+    return ("receivers", receiver)
+
+
+def _inline(a: m.AlertModel) -> tuple[TargetSpec, ...]:
+    return tuple(_target(t) for t in a.notify or () if not isinstance(t, str))
 
 
 def _target(t: BaseModel) -> TargetSpec:

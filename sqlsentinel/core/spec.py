@@ -48,6 +48,37 @@ class TargetSpec:
         None  # seconds per attempt; None: DEFAULT_ATTEMPT_TIMEOUT (email: SMTP's)
     )
     max_attempts: int = 4  # attempts per target per run
+    receiver: str = ""  # the `receivers:` entry it came from ("": the alert's inline target)
+
+
+@dataclass(frozen=True)
+class SeverityMatch:
+    """A rule's `severity`: `critical` (exactly) or `>=warning` (that or louder)."""
+
+    severity: Severity
+    at_least: bool = False
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """A `policy:` rule's `match`: every condition given must hold (none: everything)."""
+
+    alert: str | None = None  # a glob over the alert's name (fnmatch, case-sensitive)
+    tags: tuple[str, ...] = ()  # the alert has all of them
+    severity: SeverityMatch | None = None  # the run's (or the row's) severity
+    database: str | None = None  # a name under `databases:` (`default`: `database:`)
+    key: Mapping[str, str] = field(default_factory=dict, hash=False)  # key column -> text
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """One entry of `policy:` (see core/route.py)."""
+
+    match: RouteMatch
+    receivers: tuple[str, ...]
+    repeat: float | None = None  # seconds after the last delivery to a receiver; None: none
+    continue_: bool = False  # try the next rules too
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +115,9 @@ class AlertSpec:
     notify_on_deescalate: bool = True  # a firing alert whose severity falls notifies
     on_error: OnOutcome = "error"
     on_no_data: OnOutcome = "error"
-    notify: tuple[TargetSpec, ...] = ()
+    notify: tuple[TargetSpec, ...] = ()  # inline targets, then every receiver's it may route to
+    receivers: tuple[str, ...] = ()  # the receivers its own `notify:` names
+    policy: tuple[RouteRule, ...] = ()  # the `policy:` rules that may match it, in order
     tags: tuple[str, ...] = ()
     persistent: bool = True  # systemd timer Persistent=: catch up a run missed while down
     jitter: float = 0.0  # seconds: each tick starts a fixed, per-alert offset in [0, jitter) late
@@ -145,7 +178,20 @@ def alert_from_json(d: dict[str, Any]) -> AlertSpec:
     data["key"] = tuple(data.get("key") or ())
     if "severity" in data:
         data["severity"] = Severity(data["severity"])
+    data["receivers"] = tuple(data.get("receivers") or ())
+    data["policy"] = tuple(_rule_from_json(r) for r in data.get("policy") or ())
     return AlertSpec(**data)
+
+
+def _rule_from_json(d: dict[str, Any]) -> RouteRule:
+    m = dict(d["match"])
+    sev = m.get("severity")
+    m["severity"] = (
+        None if sev is None else SeverityMatch(Severity(sev["severity"]), sev["at_least"])
+    )
+    m["tags"] = tuple(m["tags"])
+    match = RouteMatch(**m)
+    return RouteRule(**{**d, "match": match, "receivers": tuple(d["receivers"])})
 
 
 def settings_to_json(s: Settings) -> dict[str, Any]:

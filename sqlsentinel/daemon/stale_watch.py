@@ -173,11 +173,13 @@ def _entries(
     alert: AlertSpec, reason: NotifyReason, episode: Episode, row: dict[str, object] | None,
     now: datetime,
 ) -> list[OutboxEntry]:  # fmt: skip
-    """One outbox row per target, each with its own event id."""
+    """One outbox row per target the policy routes it to, each with its own event id."""
+    from sqlsentinel.engine.routing import alert_targets
     from sqlsentinel.notify.deliver import describe_target
 
     entries = []
-    for index, target in enumerate(alert.notify):
+    for index in alert_targets(alert, reason, now):
+        target = alert.notify[index]
         event = stale_event(alert, reason, episode.episode_id, episode.missed_tick, row, now)
         where = describe_target(target)
         payload = event.to_payload()

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.budget import RunBudget
 from sqlsentinel.core.decide import decide, rule_of
 from sqlsentinel.core.outcomes import check_failed
-from sqlsentinel.core.spec import AlertSpec, Settings
+from sqlsentinel.core.spec import AlertSpec, Settings, TargetSpec
 from sqlsentinel.engine.run import Trigger, observe
 from sqlsentinel.state.db import StateDB
 from sqlsentinel.state.listings import peek
+
+if TYPE_CHECKING:
+    from sqlsentinel.engine.keyed_run import KeyedPlan
 
 
 def dry_run_alert(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
@@ -35,10 +38,15 @@ def _dry_run_one(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str,
     would_send: list[dict[str, Any]] = []
     if t.notify is not None:
         from sqlsentinel.core.event import build_event
+        from sqlsentinel.engine.routing import alert_sends, targets_of
         from sqlsentinel.notify.deliver import preview
 
         event = build_event(alert, record, prev, t)
-        would_send = [preview(event, target, smtp=settings.smtp) for target in alert.notify]
+        would_send = [
+            preview(event, alert.notify[i], smtp=settings.smtp)
+            for send in alert_sends(alert, t, silenced, None, now)
+            for i in targets_of(alert, send.receiver)
+        ]
     return {
         "alert": alert.name,
         "outcome": result.outcome,
@@ -55,6 +63,18 @@ def _dry_run_one(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str,
     }
 
 
+def _told(
+    alert: AlertSpec, plan: KeyedPlan, silenced: frozenset[str], whole: bool, now: datetime
+) -> list[TargetSpec]:
+    """The targets a keyed run's grouped messages would go to (the policy's receivers)."""
+    from sqlsentinel.engine.routing import alert_sends, instance_sends, targets_of
+
+    t = plan.transition
+    told = {s.receiver for s in alert_sends(alert, t, whole, None, now)}
+    told.update(instance_sends(alert, plan.decisions, silenced, whole, None, now))
+    return [alert.notify[i] for i in sorted(i for r in told for i in targets_of(alert, r))]
+
+
 def _dry_run_keyed(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[str, Any]:
     """A keyed alert's would-be run, as a row for the CLI: nothing is written or sent."""
     from sqlsentinel.core.grouped import build_grouped
@@ -69,7 +89,7 @@ def _dry_run_keyed(alert: AlertSpec, settings: Settings, db: StateDB) -> dict[st
     known, silenced_instances, prev_outcome = peek_instances(db, alert.name, now)
     plan = plan_run(alert, record, (prev, prev_outcome, silenced), known, silenced_instances, now)
     event = build_grouped(alert, record, prev, plan.transition, plan.decisions, plan.counts)
-    targets = alert.notify if event is not None else ()
+    targets = _told(alert, plan, silenced_instances, silenced, now) if event is not None else ()
     return {
         "alert": alert.name,
         "outcome": result.outcome,

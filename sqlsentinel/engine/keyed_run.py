@@ -11,7 +11,7 @@ the alert as a whole, as for a one-row alert, and leaves every instance as it wa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -82,8 +82,9 @@ def write_keyed(
     now = record.finished_at
     known = known_instances(run.tx, alert.name)
     previous = (run.previous, run.previous_outcome, run.silenced)
-    plan = plan_run(alert, record, previous, known, silenced_keys(run.tx, alert.name, now), now)
-    entries = outbox_entries(alert, record, run.previous, plan)
+    silenced = silenced_keys(run.tx, alert.name, now)
+    plan = plan_run(alert, record, previous, known, silenced, now)
+    entries = outbox_entries(alert, record, run, plan, silenced)
     summary = plan.summary()
     told = plan.transition.notify is not None
     run.write(record, plan.transition, entries, settings.history_retention,
@@ -93,17 +94,42 @@ def write_keyed(
 
 
 def outbox_entries(
-    alert: AlertSpec, record: RunRecord, prev: Previous | None, plan: KeyedPlan
+    alert: AlertSpec,
+    record: RunRecord,
+    run: RunTransaction,
+    plan: KeyedPlan,
+    silenced: frozenset[str] = frozenset(),
 ) -> list[OutboxEntry]:
-    """One grouped message per target when anything is due (each with its own event ids)."""
+    """One grouped message per target of each receiver told (each with its own event ids):
+    the instances routed to that receiver, and the alert's own news when it has some."""
+    from sqlsentinel.engine.routing import (
+        alert_sends,
+        instance_sends,
+        last_sent,
+        repeats,
+        targets_of,
+    )
+
     due = plan.transition.notify or any(d.transition.notify for d in plan.decisions)
-    if not due or not alert.notify:
+    if not alert.notify or not (due or repeats(alert) is not None):
         return []
     from sqlsentinel.notify.deliver import describe_target
 
+    now, t = record.finished_at, plan.transition
+    last = last_sent(run.tx, alert, now)
+    sends = alert_sends(alert, t, run.silenced, last, now)
+    whole = {s.receiver for s in sends if s.reason is t.notify}  # the whole never repeats
+    per = instance_sends(alert, plan.decisions, silenced, run.silenced, last, now)
     entries = []
-    for index, target in enumerate(alert.notify):
-        event = build_grouped(alert, record, prev, plan.transition, plan.decisions, plan.counts)
-        assert event is not None
-        entries.append(OutboxEntry.of(event, target.channel, describe_target(target), index))
+    for receiver in dict.fromkeys([*whole, *per]):
+        own = t if receiver in whole else replace(t, notify=None)
+        for index in targets_of(alert, receiver):
+            target = alert.notify[index]
+            event = build_grouped(
+                alert, record, run.previous, own, per.get(receiver, []), plan.counts
+            )
+            if event is not None:
+                entries.append(
+                    OutboxEntry.of(event, target.channel, describe_target(target), index)
+                )
     return entries

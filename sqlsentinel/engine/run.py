@@ -18,7 +18,7 @@ from sqlsentinel.core.spec import AlertSpec, Settings
 from sqlsentinel.engine.query import QueryResult, run_query
 from sqlsentinel.errors import StateDBError
 from sqlsentinel.state.db import StateDB
-from sqlsentinel.state.record import OutboxEntry, open_run, recorded
+from sqlsentinel.state.record import OutboxEntry, RunTransaction, open_run, recorded
 
 if TYPE_CHECKING:
     from sqlsentinel.engine.heartbeat import Signal
@@ -206,8 +206,9 @@ def _record(
         else:
             rule = rule_of(alert)
             t = decide(tx.previous, record.condition, rule, tx.silenced, now, record.severity)
-            entries = _outbox_entries(alert, record, tx.previous, t)
-            tx.write(record, t, entries, settings.history_retention, spooled=spooled)
+            entries = _outbox_entries(alert, record, tx, t)
+            told = any(e.reason == t.notify for e in entries)  # not just a receiver's repeat
+            tx.write(record, t, entries, settings.history_retention, spooled=spooled, told=told)
         lease = lease_seconds(budget.delivery_deadline - time.monotonic())
         in_order = bool(alert.key)  # grouped messages carry different instances: none is stale
         claimed = tx.claim_pending(clock(), lease, in_order=in_order) if alert.notify else []
@@ -308,16 +309,24 @@ def _instances_text(instances: dict[str, Any] | None) -> str:
 
 
 def _outbox_entries(
-    alert: AlertSpec, record: RunRecord, prev: Previous | None, t: Transition
+    alert: AlertSpec, record: RunRecord, tx: RunTransaction, t: Transition
 ) -> list[OutboxEntry]:
-    """One outbox row per target when `t` notifies (each with its own event id)."""
-    if t.notify is None or not alert.notify:
+    """One outbox row per target of each receiver told (each with its own event id)."""
+    if not alert.notify:
+        return []
+    from sqlsentinel.engine.routing import alert_sends, last_sent, targets_of
+
+    now = record.finished_at
+    sends = alert_sends(alert, t, tx.silenced, last_sent(tx.tx, alert, now), now)
+    if not sends:
         return []
     from sqlsentinel.core.event import build_event
     from sqlsentinel.notify.deliver import describe_target
 
-    return [
-        OutboxEntry.of(build_event(alert, record, prev, t), target.channel,
-                       describe_target(target), index)
-        for index, target in enumerate(alert.notify)
-    ]  # fmt: skip
+    entries = []
+    for send in sends:
+        for index in targets_of(alert, send.receiver):
+            target = alert.notify[index]
+            event = build_event(alert, record, tx.previous, t, reason=send.reason)
+            entries.append(OutboxEntry.of(event, target.channel, describe_target(target), index))
+    return entries

@@ -206,3 +206,13 @@ def _free_queue_pg(tx: Tx, queue: list[dict[str, Any]]) -> list[str]:
     finally:
         for key in keys:
             tx.execute("SELECT pg_advisory_unlock(?)", (key,))
+
+
+def recent_sends(tx: Tx, alert: str, since: datetime) -> list[dict[str, Any]]:
+    """`alert`'s notifications delivered since `since`, and those still being delivered:
+    their target's position, status, creation and delivery times, and payload (JSON)."""
+    return tx.all(
+        "SELECT target_index, status, created_at, finished_at, payload FROM notifications "
+        "WHERE alert = ? AND ((status = ? AND finished_at >= ?) OR status = ?)",
+        (alert, NotificationStatus.DELIVERED, since, PENDING),
+    )
