@@ -91,8 +91,7 @@ def build_specs(
     ctx = _Context(parsed, source, warnings)
     model, bad_keys = validated.model, validated.bad_keys
     base = FsPath(source).resolve().parent
-    here = FsPath(fallbacks.workdir) if fallbacks.workdir else working_dir()
-    local = _Local(here or base, base, ctx)
+    local = _Local(_workdir(fallbacks) or base, base, ctx)
     databases = {
         name: _database_spec(d, local, ("databases", name, "url"), name)
         for name, d in model.databases.items()
@@ -137,6 +136,11 @@ def build_specs(
         )
     )
     return compiled
+
+
+def _workdir(fallbacks: Fallbacks) -> FsPath | None:
+    """Where relative SQLite paths are read from: the recorded folder, else this one."""
+    return FsPath(fallbacks.workdir) if fallbacks.workdir else working_dir()
 
 
 @dataclass(frozen=True)
