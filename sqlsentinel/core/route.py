@@ -18,7 +18,6 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from sqlsentinel.core.decide import NotifyReason
-from sqlsentinel.core.instances import key_text
 from sqlsentinel.core.severity import NAMES, Severity
 from sqlsentinel.core.spec import RouteMatch, RouteRule, SeverityMatch
 
@@ -133,4 +132,6 @@ def repeat_due(repeat: float, last: datetime | None, now: datetime) -> bool:
 
 def key_text_of(values: Mapping[str, Any]) -> dict[str, str]:
     """Key values as a rule's `match` compares them (as text: 7 and "7" are one value)."""
+    from sqlsentinel.core.instances import key_text  # keyed alerts only: not on a tick
+
     return {k: key_text(v) for k, v in values.items()}

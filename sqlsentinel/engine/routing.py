@@ -12,15 +12,17 @@ import json
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlsentinel.core.decide import NotifyReason, State, Transition
 from sqlsentinel.core.delivery import NotificationStatus
-from sqlsentinel.core.instances import InstanceDecision
 from sqlsentinel.core.route import OWN, Send, Subject, key_text_of, route
 from sqlsentinel.core.spec import AlertSpec
 from sqlsentinel.state.db import Tx
 from sqlsentinel.state.outbox import recent_sends
+
+if TYPE_CHECKING:
+    from sqlsentinel.core.instances import InstanceDecision
 
 LastSent = dict[tuple[str, str | None], datetime]
 """(receiver, instance key or None for the alert) -> when it was last sent there."""
