@@ -88,6 +88,9 @@ class Attempt:
     error_class: str | None = None
     detail: str = ""
     latency_ms: float = 0.0
+    retry_after: float | None = None  # seconds the receiver asked for (header or body)
+    reference: str | None = None  # the provider's reference (dedup key, request or message id)
+    excerpt: str = ""  # the start of the receiver's answer
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,9 @@ class _Sender:
             error_class=result.error_class,
             detail=detail,
             latency_ms=round((self.clock() - start) * 1000, 1),
+            retry_after=result.retry_after,
+            reference=result.reference,
+            excerpt=redact(result.excerpt, channel.secrets(self.target, self.smtp)),
         )
         self.on_attempt(record)
         log.info(

@@ -1,4 +1,4 @@
-"""One HTTP attempt, shared by the Slack and webhook channels (and their failure classes).
+"""One HTTP attempt, shared by every HTTP channel: its failure classes, status tables, retry-after.
 
 http.client is used directly, so header names go out exactly as written;
 `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` are honoured; userinfo in the URL becomes basic
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import http.client
+import json
 import os
 import socket
 import ssl
@@ -50,6 +51,70 @@ def _snippet(raw: bytes) -> str:
     return text[:_SNIPPET]
 
 
+Row = tuple[range, DeliveryOutcome, str | None]
+"""One row of a status table: the codes it covers, how an attempt so answered ends, and
+its error class (None for a delivery)."""
+
+_D, _R, _P = DeliveryOutcome.DELIVERED, DeliveryOutcome.RETRYABLE, DeliveryOutcome.PERMANENT
+
+
+def codes(*numbers: int) -> range:
+    """A range of one status code (or `codes(lo, hi)`: lo to hi inclusive)."""
+    return range(numbers[0], numbers[-1] + 1)
+
+
+DEFAULT_TABLE: tuple[Row, ...] = (
+    (codes(200, 299), _D, None),
+    (codes(300, 399), _P, "redirect"),
+    (codes(408), _R, "http_status"),
+    (codes(429), _R, "rate_limited"),
+    (codes(500, 599), _R, "http_status"),
+    (codes(400, 499), _P, "http_status"),
+)
+"""How a plain webhook's answer is classified; a channel puts its provider's documented
+codes first (the first row that covers a code decides)."""
+
+
+def classify(code: int, table: tuple[Row, ...]) -> tuple[DeliveryOutcome, str | None]:
+    """The outcome and error class of status `code` by `table` (then DEFAULT_TABLE)."""
+    for covered, outcome, error_class in (*table, *DEFAULT_TABLE):
+        if code in covered:
+            return outcome, error_class
+    return _P, "http_status"  # 1xx or beyond 599: not an answer HTTP defines
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    if not raw.lstrip().startswith(b"{"):
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def body_retry_after(body: dict[str, Any]) -> float | None:
+    """Seconds to wait as a JSON answer says it: `retry_after` (seconds, Discord),
+    `parameters.retry_after` (Telegram), `retry_after_ms` (Matrix)."""
+    params = body.get("parameters")
+    found: list[tuple[Any, float]] = [
+        (body.get("retry_after"), 1.0),
+        (params.get("retry_after") if isinstance(params, dict) else None, 1.0),
+        (body.get("retry_after_ms"), 0.001),
+    ]
+    for value, unit in found:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value) * unit
+    return None
+
+
+def _reference(body: dict[str, Any], path: tuple[str, ...]) -> str | None:
+    value: Any = body
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return None if value is None or isinstance(value, dict | list) else str(value)
+
+
 def network_failure(exc: OSError | http.client.HTTPException, timeout: float) -> SendResult:
     """Classify an exception raised before an HTTP status arrived."""
     if isinstance(exc, TimeoutError):
@@ -77,22 +142,28 @@ def network_failure(exc: OSError | http.client.HTTPException, timeout: float) ->
     )
 
 
-def _status_result(code: int, reason: str, headers: Any, body: bytes) -> SendResult:
-    """Classify an HTTP answer."""
-    if 200 <= code < 300:
-        return SendResult(DeliveryOutcome.DELIVERED, code, None, f"HTTP {code}")
+def _status_result(
+    code: int, reason: str, headers: Any, raw: bytes, table: tuple[Row, ...],
+    reference: tuple[str, ...],
+) -> SendResult:  # fmt: skip
+    """Classify an HTTP answer by `table`; the retry-after and reference it carries."""
+    outcome, error_class = classify(code, table)
+    body = _json_object(raw)
+    ref = _reference(body, reference) if reference else None
+    excerpt = _snippet(raw)
     text = f"HTTP {code} {reason}".rstrip()
-    if 300 <= code < 400:
+    if outcome is _D:
+        return SendResult(outcome, code, None, f"HTTP {code}", reference=ref, excerpt=excerpt)
+    if error_class == "redirect":
         where = headers.get("Location")
         to = f" to {redact_url(where)}" if where else ""
         detail = f"{text}: redirect{to} not followed; point the target at the final URL"
-        return SendResult(DeliveryOutcome.PERMANENT, code, "redirect", detail)
-    snippet = _snippet(body)
-    detail = f"{text}: {snippet}" if snippet else text
-    if code in (408, 429) or code >= 500:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        return SendResult(DeliveryOutcome.RETRYABLE, code, "http_status", detail, retry_after)
-    return SendResult(DeliveryOutcome.PERMANENT, code, "http_status", detail)
+        return SendResult(outcome, code, error_class, detail, excerpt=excerpt)
+    detail = f"{text}: {excerpt}" if excerpt else text
+    wait = parse_retry_after(headers.get("Retry-After"))
+    if wait is None:
+        wait = body_retry_after(body)
+    return SendResult(outcome, code, error_class, detail, wait, ref, excerpt)
 
 
 def _basic(header: str, user: str | None, password: str | None) -> dict[str, str]:
@@ -140,10 +211,19 @@ def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str,
 
 
 def http_send(
-    method: str, url: str, body: bytes, headers: dict[str, str], timeout: float
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    *,
+    table: tuple[Row, ...] = (),
+    reference: tuple[str, ...] = (),
 ) -> SendResult:
     """One HTTP request with headers exactly as given, ended after `timeout` seconds in
-    total; never raises, never follows a redirect."""
+    total; never raises, never follows a redirect. The answer is classified by `table`
+    (the channel's rows before DEFAULT_TABLE); `reference` is the path in its JSON body
+    of the provider's id of what it received."""
     try:
         conn, target, extra = _connect(url, timeout)
     except ValueError as exc:
@@ -160,9 +240,9 @@ def http_send(
             conn.close()
             return SendResult(DeliveryOutcome.PERMANENT, None, "invalid_request", str(exc))
         try:  # the status decides; a body that does not arrive only loses the detail
-            raw = b"" if 200 <= response.status < 300 else response.read(_SNIPPET * 4)
+            raw = response.read(_SNIPPET * 4)
         except (OSError, http.client.HTTPException):
             raw = b""
         finally:
             conn.close()
-    return _status_result(response.status, response.reason, response.headers, raw)
+    return _status_result(response.status, response.reason, response.headers, raw, table, reference)

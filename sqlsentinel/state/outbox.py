@@ -134,9 +134,10 @@ def end_attempt(db: StateDB, a: Attempt) -> None:
     with db.write() as tx:
         ended = tx.execute(
             "UPDATE deliveries SET outcome = ?, status_code = ?, error_class = ?, detail = ?, "
-            "latency_ms = ? WHERE event_id = ? AND attempt = ? AND outcome = ?",
-            (a.outcome, a.status_code, a.error_class, a.detail, a.latency_ms, a.event_id,
-             a.attempt, DeliveryOutcome.SENDING),
+            "latency_ms = ?, retry_after = ?, reference = ?, excerpt = ? "
+            "WHERE event_id = ? AND attempt = ? AND outcome = ?",
+            (a.outcome, a.status_code, a.error_class, a.detail, a.latency_ms, a.retry_after,
+             a.reference, a.excerpt or None, a.event_id, a.attempt, DeliveryOutcome.SENDING),
         )  # fmt: skip
         if ended:
             counters.bump(tx, counters.ATTEMPTS, a.alert, a.outcome, a.channel)

@@ -230,7 +230,13 @@ ALTER TABLE instance_state ADD COLUMN last_notified_severity VARCHAR(16);
 ALTER TABLE history ADD COLUMN severity VARCHAR(16);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+_V9 = """
+ALTER TABLE deliveries ADD COLUMN retry_after FLOAT;
+ALTER TABLE deliveries ADD COLUMN reference VARCHAR(255);
+ALTER TABLE deliveries ADD COLUMN excerpt TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 """v1: state, history, silences. v2: the outbox and the delivery log. v3: when the process
 was launched, runs recorded late from the spool, and who holds an outbox claim. v4: the
 daemon's heartbeat (one row per config it runs) and each alert's next planned run. v5: stale
@@ -238,7 +244,8 @@ episodes (an alert missed a scheduled run; at most one open per alert). v6: the 
 each instance of a keyed alert, silences of one instance, each run's instance summary. v7:
 the Prometheus counters (runs, finished notifications, delivery attempts), which pruning
 never lowers. v8: the severity of each alert, instance and run, and of the last
-notification of each."""
+notification of each. v9: what each delivery attempt's receiver answered: its retry-after,
+its reference (dedup key, request or message id) and the start of its body."""
 SCHEMA_VERSION = len(MIGRATIONS)
 DAEMON_TABLES_SINCE = 4  # the schema version that added the daemon's tables
 INSTANCE_TABLES_SINCE = MIGRATIONS.index(_V6) + 1  # instance_state, silences.instance_key

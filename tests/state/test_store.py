@@ -104,7 +104,7 @@ def test_fresh_database_gets_the_whole_schema(url: str) -> None:
     state = StateDB(url)
     assert state.schema_version() == 0
     assert state.ensure_schema() == (0, SCHEMA_VERSION)
-    assert state.schema_version() == SCHEMA_VERSION == 8
+    assert state.schema_version() == SCHEMA_VERSION == 9
     assert tables(state) >= ALL_TABLES
 
 

@@ -36,6 +36,8 @@ class SendResult:
     error_class: str | None
     detail: str
     retry_after: float | None = None  # seconds the receiver asked us to wait
+    reference: str | None = None  # the provider's id of what it received (e.g. a dedup key)
+    excerpt: str = ""  # the start of the answer's body, whitespace folded (no secret)
 
 
 class Channel(Protocol):
