@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from notify.servers import HookServer
 from support import Cli
 
@@ -47,6 +48,9 @@ NOTIFY = """\
         url: http://127.0.0.1:9/hook
       - channel: email
         recipients: [ops@example.com]
+      - channel: pagerduty
+        routing_key: R0UTINGkey0123456789abcdefABCDEF
+        url: http://127.0.0.1:9
 """
 
 
@@ -119,16 +123,27 @@ def test_postgresql_tick_uses_psycopg_without_sqlalchemy(
     assert _among(modules, (*NEVER, "sqlsentinel.notify", "http.client", "smtplib")) == []
 
 
-def test_webhook_tick_loads_the_http_client_only(cli: Cli, tmp_path: Path) -> None:
+HTTP_TARGETS = {
+    "webhook": "{{channel: webhook, url: '{url}/hook'}}",
+    "pagerduty": "{{channel: pagerduty, routing_key: R0UTINGkey0123456789abcdefABCDEF, "
+    "url: '{url}'}}",
+}
+
+
+@pytest.mark.parametrize("channel", sorted(HTTP_TARGETS))
+def test_http_channel_tick_loads_the_http_client_only(
+    cli: Cli, tmp_path: Path, channel: str
+) -> None:
     hook = HookServer()
     try:
         sqlite3.connect(tmp_path / "t.db").close()
         config = tmp_path / "alerts.yaml"
+        target = HTTP_TARGETS[channel].format(url=hook.url("").rstrip("/"))
         config.write_text(
             "database:\n  url: sqlite:///t.db\nstate_db: s.db\nalerts:\n"
             "  - name: w\n    query: SELECT 'ALERT' AS status\n    schedule: '* * * * *'\n"
             "    repeat_interval: 1ms\n"
-            f"    notify: [{{channel: webhook, url: '{hook.url()}'}}]\n"
+            f"    notify: [{target}]\n"
         )
         modules = _warm_tick(cli, config, "w")
     finally:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlsentinel.core.grouped import Notification
     from sqlsentinel.core.spec import SmtpSpec, TargetSpec
 
-CHANNELS = ("email", "slack", "webhook")
+CHANNELS = ("email", "slack", "pagerduty", "webhook")
 
 
 @dataclass(frozen=True)
